@@ -1,0 +1,162 @@
+"""The fusion centre's MQTT edge: reports in, fused tracks out.
+
+Everything asynchronous stays here; estimation is the synchronous :mod:`grid.fusion` tracker,
+fed each report at its *measurement* time. The centre measures the wall-clock delay from each
+report's publish to its receipt here, and accounts for every report: delivered, duplicate,
+grid copy, or rejected by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+
+import numpy as np
+
+from grid import topics
+from grid.fusion import Detection, Tracker, TrackSnapshot, default_tracker
+from grid.geo import LocalFrame
+from grid.messages import Envelope, FusedTrack, FusionStats, ThreatReport
+from grid.roster import Roster
+from grid.service import FUSION_ID, ActiveRun, GridService
+
+__all__ = ["FusionCentre", "percentiles"]
+
+log = logging.getLogger(__name__)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95, p99, max, mean and count of ``samples`` (all zero when empty)."""
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0, "count": 0.0}
+    arr = np.asarray(samples)
+    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
+    return {
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+        "count": float(arr.size),
+    }
+
+
+class FusionCentre(GridService):
+    """Subscribes to every report, tracks, and publishes fused tracks."""
+
+    def __init__(self, *, roster: Roster, host: str, port: int) -> None:
+        super().__init__(
+            service_id=FUSION_ID, host=host, port=port, roster=roster, subscriptions=[topics.ALL_REPORTS]
+        )
+        self._sensor_owner = roster.sensor_owner()
+        self._sensor_range = {s.id: s.range_m for m in roster.values() for s in m.sensors}
+        self.tracker: Tracker = default_tracker()
+        self.frame = LocalFrame(0.0, 0.0)
+        self.latency_ms: list[float] = []
+        self.update_us: list[float] = []
+        self._seen: dict[str, str] = {}
+
+    def on_run_start(self, run: ActiveRun) -> None:
+        """A fresh tracker in the run's theater frame."""
+        self.tracker = default_tracker()
+        self.frame = LocalFrame(*run.scenario.origin)
+        self.latency_ms = []
+        self.update_us = []
+        self._seen = {}
+
+    async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
+        """Fuse one report."""
+        received_ns = time.time_ns()
+        body = env.body
+        run = self.run
+        if not isinstance(body, ThreatReport):
+            self.counters["rejected.unexpected_type"] += 1
+            return
+        if run is None or body.run_id != run.run_id:
+            self.counters["other_run"] += 1
+            return
+        first_grid = self._seen.get(env.msg_id)
+        if first_grid is not None:
+            self.counters["duplicates" if first_grid == parsed.grid else "grid_copies"] += 1
+            return
+        self._seen[env.msg_id] = str(parsed.grid)
+        owner = self._sensor_owner.get(body.sensor_id)
+        if owner != env.origin:
+            self.counters["rejected.unknown_sensor"] += 1
+            log.warning(
+                "fusion rejected report %s: sensor %r is not %r's", env.msg_id, body.sensor_id, env.origin
+            )
+            return
+        self.counters["delivered"] += 1
+        self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
+        detection = self._detection(env.msg_id, env.origin, body)
+        started = time.perf_counter()
+        changed = self.tracker.update(run.clock.now(), [detection])
+        self.update_us.append((time.perf_counter() - started) * 1e6)
+        for snapshot in changed:
+            self.post(topics.TRACKS, self._track_message(run, snapshot))
+
+    def _detection(self, msg_id: str, origin: str, r: ThreatReport) -> Detection:
+        sensor_enu = self.frame.to_enu(r.sensor_lat, r.sensor_lon, r.sensor_alt_m)
+        return Detection(
+            time=r.time_s,
+            report_id=msg_id,
+            node_id=origin,
+            sensor_id=r.sensor_id,
+            sensor_enu=sensor_enu,
+            rotation=self.frame.rotation_to(r.sensor_lat, r.sensor_lon),
+            bearing_rad=math.radians(r.bearing_deg),
+            sigma_bearing_rad=math.radians(r.sigma_bearing_deg),
+            range_m=r.range_m,
+            sigma_range_m=r.sigma_range_m,
+            elevation_rad=None if r.elevation_deg is None else math.radians(r.elevation_deg),
+            sigma_elevation_rad=None
+            if r.sigma_elevation_deg is None
+            else math.radians(r.sigma_elevation_deg),
+            max_range_m=r.max_range_m,
+            truth_id=r.truth_id,
+        )
+
+    def _track_message(self, run: ActiveRun, s: TrackSnapshot) -> FusedTrack:
+        east, north, ve, vn = (float(v) for v in s.state)
+        lat, lon, alt = self.frame.surface_point(east, north, s.altitude_m)
+        return FusedTrack(
+            run_id=run.run_id,
+            track_id=s.track_id,
+            status=s.status.value,
+            time_s=max(0.0, s.time),
+            lat=lat,
+            lon=lon,
+            alt_m=alt,
+            east_m=east,
+            north_m=north,
+            vel_east_mps=ve,
+            vel_north_mps=vn,
+            covariance=tuple(float(v) for v in np.asarray(s.covariance).ravel()),
+            node_ids=tuple(sorted(s.node_ids)),
+            truth_ids=tuple(sorted(s.truth_ids)),
+            updates=s.updates,
+        )
+
+    def stats(self) -> FusionStats:
+        """The account of the current run."""
+        assert self.run is not None
+        rejected = Counter(
+            {k.removeprefix("rejected."): v for k, v in self.counters.items() if k.startswith("rejected.")}
+        )
+        return FusionStats(
+            run_id=self.run.run_id,
+            delivered=self.counters["delivered"],
+            duplicates=self.counters["duplicates"],
+            grid_copies=self.counters["grid_copies"],
+            rejected=dict(rejected),
+            latency_ms=percentiles(self.latency_ms),
+            tracker={k: int(v) for k, v in self.tracker.counters.items()},
+            update_us=percentiles(self.update_us),
+        )
+
+    async def on_run_end(self) -> None:
+        """Publish the run's account."""
+        await self.publish(topics.FUSION_STATS, self.stats())

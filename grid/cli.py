@@ -1,0 +1,212 @@
+"""The ``gridsim`` command line. Thin: parse, call, print; every GridError becomes one line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from grid.errors import ConfigError, GridError
+from grid.report import print_summary, progress_display
+from grid.roster import default_roster_dir, load_roster
+from grid.scenario import load_scenario
+
+__all__ = ["main"]
+
+console = Console(stderr=True)
+log = logging.getLogger("grid")
+
+_EXIT_CONFIG = 2
+_EXIT_ERROR = 1
+_EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gridsim",
+        description=(
+            "Simulate an allied intelligence grid: member-state sensor nodes share threat reports over MQTT, "
+            "a fusion centre locates the threats, and the run reports how fast and how accurately."
+        ),
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.add_argument(
+        "--roster", type=Path, default=None, help=f"member-state folder (default: {default_roster_dir()})"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="play a scenario on a whole grid (broker, 15 nodes, fusion) and report",
+        description=(
+            "Play a scenario on a whole grid in one process: start a broker on a free loopback port "
+            "(Mosquitto if installed, else amqtt) unless --broker is given, run every member node and the "
+            "fusion centre, then print per-threat and per-member results and write DIR/summary.json."
+        ),
+    )
+    run.add_argument(
+        "scenario", nargs="?", type=Path, help="scenario YAML (default: the bundled default scenario)"
+    )
+    run.add_argument(
+        "--broker", metavar="URL", help="use this MQTT broker (mqtt://host:port) instead of starting one"
+    )
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="simulation seconds per wall second (default 1)"
+    )
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/<timestamp>)"
+    )
+    run.add_argument("--quiet", action="store_true", help="no live progress display")
+
+    node = sub.add_parser(
+        "node",
+        help="run one member state's node in this process",
+        description="Run one member state's node: it waits for runs announced on the broker and plays them.",
+    )
+    node.add_argument("--id", required=True, dest="node_id", help="member-state node id, e.g. RO")
+    node.add_argument(
+        "--broker", required=True, metavar="URL", help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883"
+    )
+
+    fusion = sub.add_parser(
+        "fusion",
+        help="run the fusion centre in this process",
+        description="Run the fusion centre: it fuses the reports of each announced run and publishes tracks.",
+    )
+    fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+
+    scenario = sub.add_parser(
+        "scenario", help="work with scenario files", description="Work with scenario files."
+    )
+    scenario_sub = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    validate = scenario_sub.add_parser(
+        "validate", help="check scenario files without running them", description="Check scenario files."
+    )
+    validate.add_argument("files", nargs="+", type=Path)
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from grid.run import RunOptions, run_grid
+
+    if args.speed <= 0:
+        raise ConfigError(f"--speed must be positive, got {args.speed}")
+    scenario = load_scenario(args.scenario).with_seed(args.seed)
+    roster = load_roster(args.roster)
+    out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    options = RunOptions(
+        scenario=scenario, roster=roster, speed=args.speed, broker_url=args.broker, out_dir=out
+    )
+    if args.quiet:
+        summary = asyncio.run(run_grid(options))
+    else:
+        with progress_display(console, scenario) as update:
+            summary = asyncio.run(run_grid(options, on_progress=update))
+    print_summary(Console(), summary)
+    Console().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
+    return 0
+
+
+async def _serve_forever(make: Callable[[], Any], what: str) -> None:
+    """Serve, reconnecting with backoff whenever the broker is unavailable."""
+    from grid.errors import BrokerUnavailable
+
+    backoff = 1.0
+    while True:
+        try:
+            async with make() as service:
+                console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
+                backoff = 1.0
+                await service.serve()
+        except* BrokerUnavailable as group:
+            console.print(f"[yellow]{what}:[/yellow] {group.exceptions[0]}; retrying in {backoff:.0f} s")
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 30.0)
+
+
+def _cmd_node(args: argparse.Namespace) -> int:
+    from grid.broker import parse_broker_url
+    from grid.node import MemberNode
+
+    roster = load_roster(args.roster)
+    member = roster.member(args.node_id)
+    host, port = parse_broker_url(args.broker)
+    return _run_async(
+        _serve_forever(lambda: MemberNode(member, roster=roster, host=host, port=port), member.id)
+    )
+
+
+def _cmd_fusion(args: argparse.Namespace) -> int:
+    from grid.broker import parse_broker_url
+    from grid.centre import FusionCentre
+
+    roster = load_roster(args.roster)
+    host, port = parse_broker_url(args.broker)
+    return _run_async(_serve_forever(lambda: FusionCentre(roster=roster, host=host, port=port), "fusion"))
+
+
+def _cmd_scenario(args: argparse.Namespace) -> int:
+    failed = 0
+    out = Console()
+    for file in args.files:
+        try:
+            scenario = load_scenario(file)
+        except ConfigError as exc:
+            console.print(f"[red]invalid[/red] {exc}")
+            failed += 1
+        else:
+            out.print(f"[green]ok[/green] {file}: {scenario.name}, {len(scenario.threats)} threat(s)")
+    return _EXIT_CONFIG if failed else 0
+
+
+def _run_async(coro: Coroutine[Any, Any, None]) -> int:
+    asyncio.run(coro)
+    return 0
+
+
+def _first_grid_error(exc: BaseException) -> GridError | None:
+    if isinstance(exc, GridError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_grid_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gridsim`` console script."""
+    args = _parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
+    )
+    logging.getLogger("amqtt").setLevel(logging.ERROR)
+    commands = {"run": _cmd_run, "node": _cmd_node, "fusion": _cmd_fusion, "scenario": _cmd_scenario}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; broker and nodes shut down")
+        return _EXIT_INTERRUPTED
+    except BaseException as exc:
+        error = _first_grid_error(exc)
+        if error is None:
+            raise
+        console.print(f"[red]{type(error).__name__}[/red]: {error}")
+        return _EXIT_CONFIG if isinstance(error, ConfigError) else _EXIT_ERROR
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

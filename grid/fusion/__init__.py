@@ -1,0 +1,50 @@
+"""The fusion centre's tracker: synchronous, assembled from small injected components."""
+
+from __future__ import annotations
+
+from grid.fusion.associator import Associator, GnnAssociator
+from grid.fusion.confirmer import Confirmer, UpdateCountConfirmer
+from grid.fusion.deleter import CoastingDeleter, Deleter
+from grid.fusion.detection import Detection
+from grid.fusion.estimator import TrackEstimator
+from grid.fusion.filter import ExtendedKalmanFilter, Filter, UnscentedKalmanFilter
+from grid.fusion.initiator import Initiator, Seed, SensorInitiator, triangulate
+from grid.fusion.models import (
+    BearingModel,
+    ConstantVelocity,
+    DetectionModel,
+    MeasurementModel,
+    MotionModel,
+    RangeBearingModel,
+)
+from grid.fusion.track import Track, TrackSnapshot, TrackStatus
+from grid.fusion.tracker import Tracker, default_tracker
+
+__all__ = [
+    "Associator",
+    "BearingModel",
+    "CoastingDeleter",
+    "Confirmer",
+    "ConstantVelocity",
+    "Deleter",
+    "Detection",
+    "DetectionModel",
+    "ExtendedKalmanFilter",
+    "Filter",
+    "GnnAssociator",
+    "Initiator",
+    "MeasurementModel",
+    "MotionModel",
+    "RangeBearingModel",
+    "Seed",
+    "SensorInitiator",
+    "Track",
+    "TrackEstimator",
+    "TrackSnapshot",
+    "TrackStatus",
+    "Tracker",
+    "UnscentedKalmanFilter",
+    "UpdateCountConfirmer",
+    "default_tracker",
+    "triangulate",
+]

@@ -1,0 +1,158 @@
+"""Tests of the ground truth in :mod:`grid.truth`: where each threat is, and when."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grid.geo import observe
+from grid.scenario import Scenario, Threat
+from grid.truth import GroundTruth, Trajectory
+
+PATH = [(44.25, 29.10), (44.15, 28.85), (44.10, 28.70)]
+START_S = 5.0
+SPEED = 60.0
+ALT = 300.0
+
+
+def scenario(*threats: Threat) -> Scenario:
+    """A scenario over the theater origin holding ``threats``."""
+    return Scenario(name="truth-test", duration_s=3_600, threats=list(threats))
+
+
+DRONE = Threat(id="uav-1", start_s=START_S, speed_mps=SPEED, altitude_m=ALT, path=PATH)
+SILENT = Threat(id="quiet", start_s=100.0, speed_mps=30.0, altitude_m=100.0, path=PATH[:2], emits_rf=False)
+TRUTH = GroundTruth(scenario(DRONE, SILENT))
+TRAJ = TRUTH.trajectories["uav-1"]
+
+
+def plane_length(traj: Trajectory) -> float:
+    """Length of a threat's path in the theater plane, leg by leg."""
+    pts = [traj.frame.to_enu(lat, lon, 0.0)[:2] for lat, lon in traj.threat.path]
+    return sum(float(np.hypot(*(b - a))) for a, b in itertools.pairwise(pts))
+
+
+def test_end_time_from_length_and_speed() -> None:
+    """end_s = start_s + path length / speed."""
+    assert TRAJ.end_s == pytest.approx(START_S + plane_length(TRAJ) / SPEED, abs=1e-9)
+    assert plane_length(TRAJ) > 30_000
+
+
+def test_at_first_waypoint_at_start() -> None:
+    """At start_s the threat is over its first waypoint (plane exactly; WGS84 within metres)."""
+    state = TRAJ.state(START_S)
+    assert state is not None
+    first = TRUTH.frame.to_enu(*PATH[0], 0.0)[:2]
+    assert (state.east, state.north) == pytest.approx(tuple(first), abs=1e-6)
+    assert state.alt_m == ALT
+    # the vertical is taken in the plane, so the WGS84 point sits a few metres from straight above
+    assert observe((*PATH[0], ALT), (state.lat, state.lon, state.alt_m)).ground_range_m < 10.0
+
+
+def test_at_last_waypoint_at_end() -> None:
+    """At end_s the threat is over its last waypoint."""
+    state = TRAJ.state(TRAJ.end_s)
+    assert state is not None
+    last = TRUTH.frame.to_enu(*PATH[-1], 0.0)[:2]
+    assert (state.east, state.north) == pytest.approx(tuple(last), abs=1e-6)
+    assert observe((*PATH[-1], ALT), (state.lat, state.lon, state.alt_m)).ground_range_m < 10.0
+
+
+@pytest.mark.parametrize("dt", [-1e-6, -1.0, -START_S])
+def test_not_flying_before_start(dt: float) -> None:
+    """Before start_s there is no state."""
+    assert TRAJ.state(START_S + dt) is None
+    assert TRAJ.plane_state(START_S + dt) is None
+
+
+@pytest.mark.parametrize("dt", [1e-6, 1.0, 1e4])
+def test_gone_after_end(dt: float) -> None:
+    """After end_s the threat is gone."""
+    assert TRAJ.state(TRAJ.end_s + dt) is None
+
+
+@given(st.floats(min_value=0.0, max_value=1.0))
+def test_speed_is_as_configured(fraction: float) -> None:
+    """Velocity magnitude is the configured speed, and positions advance at most at that speed."""
+    t = START_S + fraction * (TRAJ.end_s - START_S - 0.5)
+    now = TRAJ.plane_state(t)
+    assert now is not None
+    east, north, ve, vn = now
+    assert math.hypot(ve, vn) == pytest.approx(SPEED, rel=1e-9)
+    later = TRAJ.plane_state(t + 0.5)
+    assert later is not None
+    assert math.hypot(later[0] - east, later[1] - north) <= SPEED * 0.5 + 1e-6
+
+
+def test_moves_at_speed_along_a_leg() -> None:
+    """Within one leg, 10 s of flight covers 600 m along the leg direction."""
+    a = TRAJ.plane_state(START_S + 100.0)
+    b = TRAJ.plane_state(START_S + 110.0)
+    assert a is not None
+    assert b is not None
+    assert math.hypot(b[0] - a[0], b[1] - a[1]) == pytest.approx(600.0, rel=1e-9)
+    assert (b[0] - a[0]) / 10.0 == pytest.approx(a[2], rel=1e-9)
+    assert (b[1] - a[1]) / 10.0 == pytest.approx(a[3], rel=1e-9)
+
+
+def test_turns_at_the_middle_waypoint() -> None:
+    """The threat reaches the middle waypoint after the first leg's length and then turns."""
+    pts = [TRUTH.frame.to_enu(lat, lon, 0.0)[:2] for lat, lon in PATH]
+    t_turn = START_S + float(np.hypot(*(pts[1] - pts[0]))) / SPEED
+    at_turn = TRAJ.plane_state(t_turn)
+    assert at_turn is not None
+    assert at_turn[:2] == pytest.approx(tuple(pts[1]), abs=1e-6)
+    before, after = TRAJ.plane_state(t_turn - 1.0), TRAJ.plane_state(t_turn + 1.0)
+    assert before is not None
+    assert after is not None
+    heading = math.degrees(math.atan2(before[2], before[3]))
+    heading_after = math.degrees(math.atan2(after[2], after[3]))
+    assert abs(heading - heading_after) > 1.0
+
+
+def test_state_carries_identity_and_rf() -> None:
+    """A truth state carries the threat id, the altitude and whether it emits RF."""
+    drone = TRAJ.state(START_S + 1.0)
+    quiet = TRUTH.trajectories["quiet"].state(150.0)
+    assert drone is not None
+    assert quiet is not None
+    assert (drone.threat_id, drone.emits_rf, drone.alt_m) == ("uav-1", True, ALT)
+    assert (quiet.threat_id, quiet.emits_rf, quiet.alt_m) == ("quiet", False, 100.0)
+
+
+def test_at_lists_flying_threats_in_scenario_order() -> None:
+    """GroundTruth.at gives the threats flying at t, in scenario order."""
+    assert [s.threat_id for s in TRUTH.at(0.0)] == []
+    assert [s.threat_id for s in TRUTH.at(50.0)] == ["uav-1"]
+    assert [s.threat_id for s in TRUTH.at(150.0)] == ["uav-1", "quiet"]
+    assert [s.threat_id for s in TRUTH.at(1e5)] == []
+
+
+def test_distance_m() -> None:
+    """distance_m is the horizontal plane distance to the threat, inf when it is not flying."""
+    t = START_S + 42.0
+    plane = TRAJ.plane_state(t)
+    assert plane is not None
+    east, north = plane[0], plane[1]
+    assert TRUTH.distance_m("uav-1", t, east, north) == pytest.approx(0.0, abs=1e-9)
+    assert TRUTH.distance_m("uav-1", t, east + 30.0, north - 40.0) == pytest.approx(50.0, abs=1e-9)
+    assert TRUTH.distance_m("uav-1", 0.0, east, north) == math.inf
+    assert TRUTH.distance_m("uav-1", TRAJ.end_s + 1.0, east, north) == math.inf
+
+
+def test_repeated_waypoint() -> None:
+    """A repeated waypoint (a zero-length leg) does not break the flight."""
+    threat = Threat(id="r", speed_mps=50.0, altitude_m=100.0, path=[PATH[0], PATH[0], PATH[1]])
+    traj = GroundTruth(scenario(threat)).trajectories["r"]
+    for t in np.linspace(0.0, traj.end_s, 50):
+        state = traj.plane_state(float(t))
+        assert state is not None
+        assert math.hypot(state[2], state[3]) == pytest.approx(50.0, rel=1e-9)
+    end = traj.plane_state(traj.end_s)
+    assert end is not None
+    assert end[:2] == pytest.approx(tuple(traj.frame.to_enu(*PATH[1], 0.0)[:2]), abs=1e-6)
