@@ -228,9 +228,10 @@ async def open_broker(
     url: str | None,
     *,
     kind: Literal["auto", "mosquitto", "amqtt"] = "auto",
+    port: int | None = None,
     log_path: Path | None = None,
 ) -> AsyncIterator[BrokerInfo]:
-    """The run's broker: a new one when ``url`` is None, else the external one at ``url``.
+    """The run's broker: a new one (on ``port``, else a free one) when ``url`` is None, else the external one.
 
     Raises:
         ConfigError: ``url`` is malformed.
@@ -238,7 +239,7 @@ async def open_broker(
         BrokerStartError: gridsim could not start its own broker.
     """
     if url is None:
-        async with start_broker(kind, log_path=log_path) as info:
+        async with start_broker(kind, port=port, log_path=log_path) as info:
             yield info
         return
     host, port = parse_broker_url(url)

@@ -8,6 +8,7 @@ grid copy, or rejected by reason.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -18,13 +19,15 @@ import numpy as np
 from grid import topics
 from grid.fusion import Detection, Tracker, TrackSnapshot, default_tracker
 from grid.geo import LocalFrame
-from grid.messages import Envelope, FusedTrack, FusionStats, ThreatReport
+from grid.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
 from grid.roster import Roster
 from grid.service import FUSION_ID, ActiveRun, GridService
 
-__all__ = ["FusionCentre", "percentiles"]
+__all__ = ["SETTLE_TIMEOUT_S", "FusionCentre", "percentiles"]
 
 log = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT_S = 10.0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -48,7 +51,11 @@ class FusionCentre(GridService):
 
     def __init__(self, *, roster: Roster, host: str, port: int) -> None:
         super().__init__(
-            service_id=FUSION_ID, host=host, port=port, roster=roster, subscriptions=[topics.ALL_REPORTS]
+            service_id=FUSION_ID,
+            host=host,
+            port=port,
+            roster=roster,
+            subscriptions=[topics.ALL_REPORTS, topics.ALL_STATUS],
         )
         self._sensor_owner = roster.sensor_owner()
         self._sensor_range = {s.id: s.range_m for m in roster.values() for s in m.sensors}
@@ -57,6 +64,8 @@ class FusionCentre(GridService):
         self.latency_ms: list[float] = []
         self.update_us: list[float] = []
         self._seen: dict[str, str] = {}
+        self._node_published: dict[str, int] = {}  # node id -> reports it says it published this run
+        self._arrivals = asyncio.Event()
 
     def on_run_start(self, run: ActiveRun) -> None:
         """A fresh tracker in the run's theater frame."""
@@ -65,12 +74,18 @@ class FusionCentre(GridService):
         self.latency_ms = []
         self.update_us = []
         self._seen = {}
+        self._node_published = {}
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
         """Fuse one report."""
         received_ns = time.time_ns()
         body = env.body
         run = self.run
+        if isinstance(body, NodeStatus):
+            if run is not None and body.run_id == run.run_id and body.state is NodeState.ONLINE:
+                self._node_published[body.node_id] = body.counters.get("published", 0)
+                self._arrivals.set()
+            return
         if not isinstance(body, ThreatReport):
             self.counters["rejected.unexpected_type"] += 1
             return
@@ -90,6 +105,7 @@ class FusionCentre(GridService):
             )
             return
         self.counters["delivered"] += 1
+        self._arrivals.set()
         self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
         detection = self._detection(env.msg_id, env.origin, body)
         started = time.perf_counter()
@@ -121,7 +137,8 @@ class FusionCentre(GridService):
 
     def _track_message(self, run: ActiveRun, s: TrackSnapshot) -> FusedTrack:
         east, north, ve, vn = (float(v) for v in s.state)
-        lat, lon, alt = self.frame.surface_point(east, north, s.altitude_m)
+        # Altitude comes from noisy radar elevations (1 degree is 870 m at 50 km): keep it physical.
+        lat, lon, alt = self.frame.surface_point(east, north, min(max(s.altitude_m, 0.0), 25_000.0))
         return FusedTrack(
             run_id=run.run_id,
             track_id=s.track_id,
@@ -143,8 +160,13 @@ class FusionCentre(GridService):
     def stats(self) -> FusionStats:
         """The account of the current run."""
         assert self.run is not None
+        # Messages that tripped a fault ("errors.<type>") are reported beside the rejected ones.
         rejected = Counter(
-            {k.removeprefix("rejected."): v for k, v in self.counters.items() if k.startswith("rejected.")}
+            {
+                k.removeprefix("rejected."): v
+                for k, v in self.counters.items()
+                if k.startswith(("rejected.", "errors."))
+            }
         )
         return FusionStats(
             run_id=self.run.run_id,
@@ -156,6 +178,28 @@ class FusionCentre(GridService):
             tracker={k: int(v) for k, v in self.tracker.counters.items()},
             update_us=percentiles(self.update_us),
         )
+
+    async def settle(self) -> None:
+        """Wait until every node's final count of published reports has been delivered here.
+
+        Reports still in flight when the run ends are fused, not lost; after
+        ``SETTLE_TIMEOUT_S`` the account is sent as it stands (the summary then shows the gap).
+        """
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                while not self._caught_up():
+                    self._arrivals.clear()
+                    await self._arrivals.wait()
+        except TimeoutError:
+            log.warning(
+                "fusion: %d of %d published reports delivered when the account was due",
+                self.counters["delivered"],
+                sum(self._node_published.values()),
+            )
+
+    def _caught_up(self) -> bool:
+        reported = set(self._node_published) >= set(self.roster)
+        return reported and self.counters["delivered"] >= sum(self._node_published.values())
 
     async def on_run_end(self) -> None:
         """Publish the run's account."""

@@ -66,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/<timestamp>)"
     )
+    run.add_argument(
+        "--broker-kind",
+        choices=["auto", "mosquitto", "amqtt"],
+        default="auto",
+        help="which broker to start when --broker is not given (auto: Mosquitto if installed, else amqtt)",
+    )
+    run.add_argument(
+        "--port", type=int, default=None, help="port for the broker gridsim starts (default: a free one)"
+    )
+    run.add_argument(
+        "--external",
+        action="store_true",
+        help="start no nodes or fusion here; wait for `gridsim node`/`gridsim fusion` processes on --broker",
+    )
     run.add_argument("--quiet", action="store_true", help="no live progress display")
 
     node = sub.add_parser(
@@ -99,13 +113,24 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.run import RunOptions, run_grid
 
-    if args.speed <= 0:
-        raise ConfigError(f"--speed must be positive, got {args.speed}")
+    if not 0 < args.speed <= 1000:
+        raise ConfigError(f"--speed must be in (0, 1000], got {args.speed}")
+    if args.external and args.broker is None:
+        raise ConfigError("--external needs --broker URL: the broker the node and fusion processes use")
+    if args.port is not None and not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be 1-65535, got {args.port}")
     scenario = load_scenario(args.scenario).with_seed(args.seed)
     roster = load_roster(args.roster)
     out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     options = RunOptions(
-        scenario=scenario, roster=roster, speed=args.speed, broker_url=args.broker, out_dir=out
+        scenario=scenario,
+        roster=roster,
+        speed=args.speed,
+        broker_url=args.broker,
+        broker_kind=args.broker_kind,
+        broker_port=args.port,
+        out_dir=out,
+        local_services=not args.external,
     )
     if args.quiet:
         summary = asyncio.run(run_grid(options))

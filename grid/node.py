@@ -92,11 +92,13 @@ class MemberNode(GridService):
             truth_id=m.threat_id,
         )
         payload = Envelope(body=report, origin=self.service_id).to_bytes()
-        for topic in self._report_topics:
-            await self.publish_raw(topic, payload)
+        # Counted before sending: a run that ends mid-send has still put this report on the wire.
         self.counters["published"] += 1
-        self.counters["publish_copies"] += len(self._report_topics)
-        self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
+        for topic in self._report_topics:
+            self.counters["publish_copies"] += 1
+            await self.publish_raw(topic, payload)
+        if m.threat_id is not None:  # None: a false alarm, which teaches nothing
+            self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
         """Grid reports and fused tracks: count them and note first awareness of each threat."""

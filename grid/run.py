@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from grid import topics
 from grid.broker import BrokerInfo, open_broker
 from grid.centre import FusionCentre
 from grid.clock import ScaledClock
+from grid.errors import RunError
 from grid.messages import (
     Awareness,
     Envelope,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 _START_LEAD_S = 0.5  # wall seconds between announcing a run and its simulation time 0
 _DRAIN_S = 0.5  # wall seconds after the scenario ends for the last messages to arrive
-_ACCOUNT_TIMEOUT_S = 10.0
+_ACCOUNT_TIMEOUT_S = 20.0  # longer than the fusion centre's settle timeout
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +63,11 @@ class RunOptions:
     roster: Roster
     speed: float = 1.0
     broker_url: str | None = None
+    broker_kind: Literal["auto", "mosquitto", "amqtt"] = "auto"
+    broker_port: int | None = None
     out_dir: Path | None = None
+    local_services: bool = True  # False: nodes and fusion are other processes on the broker
+    join_timeout_s: float = 30.0
 
 
 @dataclass(kw_only=True)
@@ -106,6 +111,8 @@ class _Controller:
         self.run_id = f"{options.scenario.name[:24]}-{os.urandom(4).hex()}"
         self.seen = _Observed(self.run_id)
         self.accounts_done = asyncio.Event()
+        self.online: set[str] = set()
+        self.online_changed = asyncio.Event()
         self.transport = Transport(host=broker.host, port=broker.port, client_id=f"gridsim-run-{self.run_id}")
 
     async def watch(self) -> None:
@@ -120,6 +127,9 @@ class _Controller:
 
     def _observe(self, env: Envelope) -> None:
         body, seen, progress = env.body, self.seen, self.progress
+        if isinstance(body, NodeStatus):
+            (self.online.discard if body.state is NodeState.OFFLINE else self.online.add)(body.node_id)
+            self.online_changed.set()
         if getattr(body, "run_id", None) != self.run_id:
             return
         if isinstance(body, ThreatReport):
@@ -158,9 +168,28 @@ async def _run_service(service: GridService) -> None:
         await service.serve()
 
 
+async def _await_external(controller: _Controller, timeout_s: float) -> None:
+    """Wait until every member node and the fusion centre say they are online on the broker."""
+    expected = {FUSION_ID, *controller.options.roster}
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not expected <= controller.online:
+                controller.online_changed.clear()
+                await controller.online_changed.wait()
+    except TimeoutError:
+        missing = ", ".join(sorted(expected - controller.online))
+        raise RunError(
+            f"not online on {controller.broker.url} after {timeout_s:.0f} s: {missing} "
+            "(start them with `gridsim node --id ID --broker URL` and `gridsim fusion --broker URL`)"
+        ) from None
+
+
 @contextlib.asynccontextmanager
 async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterator[list[GridService]]:
     """The fusion centre and every member node, connected and serving, inside one TaskGroup."""
+    if not options.local_services:
+        yield []
+        return
     services: list[GridService] = [FusionCentre(roster=options.roster, host=broker.host, port=broker.port)]
     services += [
         MemberNode(member, roster=options.roster, host=broker.host, port=broker.port)
@@ -186,7 +215,10 @@ async def run_grid(
     scenario = options.scenario
     progress = Progress(duration_s=scenario.duration_s)
     wall_start = time.monotonic()
-    async with open_broker(options.broker_url) as broker:
+    log_path = None if options.out_dir is None else options.out_dir / "broker.log"
+    async with open_broker(
+        options.broker_url, kind=options.broker_kind, port=options.broker_port, log_path=log_path
+    ) as broker:
         controller = _Controller(options, broker, progress)
         async with controller.transport, _participants(options, broker), asyncio.TaskGroup() as group:
             await controller.transport.subscribe(
@@ -197,6 +229,8 @@ async def run_grid(
                 topics.FUSION_STATS,
             )
             watcher = group.create_task(controller.watch(), name="grid[run].watch")
+            if not options.local_services:
+                await _await_external(controller, options.join_timeout_s)
             clock = ScaledClock(epoch_ns=time.time_ns() + int(_START_LEAD_S * 1e9), speed=options.speed)
             control = RunControl(
                 action=RunAction.START,
@@ -269,7 +303,11 @@ def _summary(options: RunOptions, broker: BrokerInfo, seen: _Observed, *, wall_s
     rejected: Counter[str] = Counter(fusion.rejected if fusion else {})
     for counters in node_counters.values():
         rejected.update(
-            {k.removeprefix("rejected."): v for k, v in counters.items() if k.startswith("rejected.")}
+            {
+                k.removeprefix("rejected."): v
+                for k, v in counters.items()
+                if k.startswith(("rejected.", "errors."))
+            }
         )
     missing = sorted({FUSION_ID, *roster} - set(seen.final_status))
     return {

@@ -17,7 +17,7 @@ from typing import Self
 
 from grid import topics
 from grid.clock import ScaledClock
-from grid.errors import MessageRejected, ScenarioError
+from grid.errors import GridError, MessageRejected, ScenarioError
 from grid.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.roster import Roster
 from grid.scenario import Scenario, scenario_from_dict
@@ -81,6 +81,7 @@ class GridService:
         self._run_group: asyncio.TaskGroup | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._ending: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
@@ -180,10 +181,17 @@ class GridService:
             if decoded is None:
                 continue
             env, parsed = decoded
-            if parsed.kind is topics.TopicKind.CONTROL:
-                await self._on_control(env)
-            else:
-                await self.on_message(env, parsed)
+            try:
+                if parsed.kind is topics.TopicKind.CONTROL:
+                    await self._on_control(env)
+                else:
+                    await self.on_message(env, parsed)
+            except (GridError, ValueError, ArithmeticError, LookupError) as exc:
+                # One message that trips a fault must not take the service down: count it, log it, go on.
+                self.counters[f"errors.{type(exc).__name__}"] += 1
+                log.exception(
+                    "%s failed on a message from %s on %s", self.service_id, env.origin, received.topic
+                )
 
     async def _on_control(self, env: Envelope) -> None:
         control = env.body
@@ -191,8 +199,12 @@ class GridService:
             self.counters["rejected.bad_control"] += 1
             return
         if control.action is RunAction.END:
-            if self.run is not None and self.run.run_id == control.run_id:
-                await self._stop_run()
+            if self.run is not None and self.run.run_id == control.run_id and self._ending is None:
+                # Finish in a task: settling may wait for messages that this loop must still receive.
+                assert self._run_group is not None
+                self._ending = self._run_group.create_task(
+                    self._stop_run(), name=f"grid[{self.service_id}].finish[{control.run_id}]"
+                )
             return
         if self.run is not None and self.run.run_id == control.run_id:
             return  # a re-delivered start of the run we are in
@@ -204,7 +216,9 @@ class GridService:
             return
         if run.end_wall_ns < time.time_ns():
             return  # a stale retained start: that run is over
-        if self.run is not None:
+        if self._ending is not None:
+            await self._ending
+        elif self.run is not None:
             await self._stop_run()
         self.counters.clear()
         self.run = run
@@ -225,10 +239,12 @@ class GridService:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
+        await self.settle()
         await self.on_run_end()
         await self.flush()
         await self.publish_status(NodeState.ONLINE)
         self.run = None
+        self._ending = None
 
     # ------------------------------------------------------------------------- for subclasses
 
@@ -237,6 +253,9 @@ class GridService:
 
     async def play(self, run: ActiveRun) -> None:
         """The run's own work (sensor scans); cancelled when the run ends."""
+
+    async def settle(self) -> None:
+        """Wait, after the run's end, for what is still in flight (the receive loop keeps running)."""
 
     async def on_run_end(self) -> None:
         """Report what the run produced (called after :meth:`play` is stopped)."""

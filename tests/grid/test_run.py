@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,35 @@ async def test_same_seed_same_measurements(mosquitto: BrokerInfo, roster: Roster
     assert (
         first["threats"][0]["time_to_first_detection_s"] == second["threats"][0]["time_to_first_detection_s"]
     )
+
+
+async def test_one_process_per_node(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+    """With `gridsim node` and `gridsim fusion` as separate processes, the run is the same."""
+    argv = [sys.executable, "-m", "grid.cli"]
+    commands = [[*argv, "fusion", "--broker", mosquitto.url]]
+    commands += [[*argv, "node", "--id", node_id, "--broker", mosquitto.url] for node_id in roster]
+    logs = [tmp_path / f"process-{i}.log" for i in range(len(commands))]
+    procs = []
+    for cmd, log in zip(commands, logs, strict=True):
+        with log.open("wb") as out:
+            procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=out, stderr=out))
+    try:
+        options = RunOptions(
+            scenario=short_scenario(),
+            roster=roster,
+            speed=20.0,  # sixteen processes share two cores: keep them on time
+            broker_url=mosquitto.url,
+            out_dir=tmp_path,
+            local_services=False,
+            join_timeout_s=60.0,
+        )
+        summary = await run_grid(options)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGINT)
+        codes = [await proc.wait() for proc in procs]
+    fusion_log = logs[0].read_text()
+    assert summary["messages"]["delivered"] == summary["messages"]["published"], fusion_log
+    _assert_located_and_clean(summary, roster)
+    assert codes == [130] * len(procs), "every process stopped cleanly on Ctrl-C"
