@@ -99,6 +99,53 @@ def _parser() -> argparse.ArgumentParser:
     )
     fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
 
+    up = sub.add_parser(
+        "up",
+        help="keep a grid running with no scripted threats; play scenarios injected into it",
+        description=(
+            "Start a grid (broker unless --broker, fusion and every node) and keep it running. Each scenario "
+            "sent with `gridsim inject` is played; its summary is published on grid/v1/results/<run> "
+            "(read it with `gridsim results`) and written to DIR/<run>/summary.json."
+        ),
+    )
+    up.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
+    up.add_argument(
+        "--port", type=int, default=None, help="port for the broker gridsim starts (default 1883)"
+    )
+    up.add_argument("--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto")
+    up.add_argument(
+        "--external", action="store_true", help="nodes and fusion are other processes on --broker"
+    )
+    up.add_argument(
+        "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
+    )
+
+    inject = sub.add_parser(
+        "inject",
+        help="send a scenario to a running grid (gridsim up)",
+        description=(
+            "Send a scenario to a grid started with `gridsim up`: threats and events play with times "
+            "relative to the injection. Prints the run id; `gridsim results` shows the outcome."
+        ),
+    )
+    inject.add_argument("scenario", type=Path, help="scenario YAML")
+    inject.add_argument("--broker", required=True, metavar="URL", help="the running grid's MQTT broker")
+    inject.add_argument(
+        "--speed", type=float, default=1.0, help="simulation seconds per wall second (default 1)"
+    )
+    inject.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    inject.add_argument("--wait", action="store_true", help="wait for the results and print them")
+
+    results = sub.add_parser(
+        "results",
+        help="print the results of runs injected into a running grid",
+        description="Print the summary of an injected run (default: the most recent one seen on the broker).",
+    )
+    results.add_argument("--broker", required=True, metavar="URL", help="the running grid's MQTT broker")
+    results.add_argument("--run", dest="run_id", default=None, help="run id printed by `gridsim inject`")
+    results.add_argument("--json", action="store_true", help="print the summary as JSON")
+    results.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for results (default 5)")
+
     scenario = sub.add_parser(
         "scenario", help="work with scenario files", description="Work with scenario files."
     )
@@ -180,6 +227,60 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     return _run_async(_serve_forever(lambda: FusionCentre(roster=roster, host=host, port=port), "fusion"))
 
 
+def _cmd_up(args: argparse.Namespace) -> int:
+    from grid.run import RunOptions, serve_grid
+
+    if args.external and args.broker is None:
+        raise ConfigError("--external needs --broker URL")
+    options = RunOptions(
+        scenario=None,
+        roster=load_roster(args.roster),
+        broker_url=args.broker,
+        broker_kind=args.broker_kind,
+        broker_port=args.port if args.port is not None else (None if args.broker else 1883),
+        out_dir=args.out,
+        local_services=not args.external,
+    )
+    out = Console()
+
+    def ready(broker: Any) -> None:
+        out.print(
+            f"grid up on [bold]{broker.url}[/bold] ({broker.kind}); inject with "
+            f"`gridsim inject FILE --broker {broker.url}`; Ctrl-C to stop"
+        )
+
+    def finished(summary: dict[str, Any]) -> None:
+        print_summary(out, summary)
+        out.print(f"results: {args.out / summary['run_id'] / 'summary.json'}")
+
+    return _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
+
+
+def _cmd_inject(args: argparse.Namespace) -> int:
+    from grid.inject import inject
+
+    if not 0 < args.speed <= 1000:
+        raise ConfigError(f"--speed must be in (0, 1000], got {args.speed}")
+    scenario = load_scenario(args.scenario).with_seed(args.seed)
+    summary = asyncio.run(inject(scenario, broker_url=args.broker, speed=args.speed, wait=args.wait))
+    if summary is not None:
+        print_summary(Console(), summary)
+    return 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    import json
+
+    from grid.inject import fetch_results
+
+    summary = asyncio.run(fetch_results(args.broker, run_id=args.run_id, timeout_s=args.timeout))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print_summary(Console(), summary)
+    return 0
+
+
 def _cmd_scenario(args: argparse.Namespace) -> int:
     failed = 0
     out = Console()
@@ -218,7 +319,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
     )
     logging.getLogger("amqtt").setLevel(logging.ERROR)
-    commands = {"run": _cmd_run, "node": _cmd_node, "fusion": _cmd_fusion, "scenario": _cmd_scenario}
+    commands = {
+        "run": _cmd_run,
+        "up": _cmd_up,
+        "inject": _cmd_inject,
+        "results": _cmd_results,
+        "node": _cmd_node,
+        "fusion": _cmd_fusion,
+        "scenario": _cmd_scenario,
+    }
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

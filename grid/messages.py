@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 1024 * 1024  # run results carry a whole summary
 _MAX_STR = 64
 _MAX_ITEMS = 256
 
@@ -344,9 +344,19 @@ _check_id = _scalar_checker(str, {"max_len": 64})
 _check_origin = _scalar_checker(str, {})
 _check_sent = _scalar_checker(int, {"lo": 0})
 
-Body = ThreatReport | FusedTrack | NodeStatus | RunControl | Awareness | FusionStats
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResults(_Validated):
+    """A finished run's summary (the ``summary.json`` map), retained on its results topic."""
+
+    TYPE: ClassVar[str] = "results"
+    run_id: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+Body = ThreatReport | FusedTrack | NodeStatus | RunControl | Awareness | FusionStats | RunResults
 _BODY_TYPES: dict[str, type[Body]] = {
-    c.TYPE: c for c in (ThreatReport, FusedTrack, NodeStatus, RunControl, Awareness, FusionStats)
+    c.TYPE: c for c in (ThreatReport, FusedTrack, NodeStatus, RunControl, Awareness, FusionStats, RunResults)
 }
 
 

@@ -8,6 +8,7 @@
     grid/v1/awareness/<node>        a node's first knowledge of each threat (QoS 1)
     grid/v1/control/run             retained run control: start (scenario, seed, speed, epoch) and end
     grid/v1/stats/fusion            the fusion centre's account of a run, sent when the run ends
+    grid/v1/results/<run>           retained summary of a run injected into ``gridsim up``
 
 A report shared in several grids is published once to each grid's topic with the same message
 id; subscribers that see it twice count a ``grid_copy``, not a duplicate.
@@ -24,6 +25,7 @@ from grid.errors import MessageRejected
 __all__ = [
     "ALL_AWARENESS",
     "ALL_REPORTS",
+    "ALL_RESULTS",
     "ALL_STATUS",
     "CONTROL",
     "FUSION_STATS",
@@ -35,6 +37,7 @@ __all__ = [
     "grid_reports",
     "parse_topic",
     "report_topic",
+    "results_topic",
     "status_topic",
 ]
 
@@ -45,6 +48,7 @@ FUSION_STATS = f"{ROOT}/stats/fusion"
 ALL_REPORTS = f"{ROOT}/reports/#"
 ALL_STATUS = f"{ROOT}/status/+"
 ALL_AWARENESS = f"{ROOT}/awareness/+"
+ALL_RESULTS = f"{ROOT}/results/+"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
 
@@ -58,6 +62,7 @@ class TopicKind(StrEnum):
     AWARENESS = "awareness"
     CONTROL = "control"
     FUSION_STATS = "fusion_stats"
+    RESULTS = "results"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,11 @@ def status_topic(node: str) -> str:
     return f"{ROOT}/status/{_segment(node, 'node id')}"
 
 
+def results_topic(run_id: str) -> str:
+    """Where the summary of run ``run_id`` is retained."""
+    return f"{ROOT}/results/{_segment(run_id, 'run id')}"
+
+
 def awareness_topic(node: str) -> str:
     """Where ``node`` announces its first knowledge of each threat."""
     return f"{ROOT}/awareness/{_segment(node, 'node id')}"
@@ -112,4 +122,6 @@ def parse_topic(topic: str) -> ParsedTopic:
                 return ParsedTopic(TopicKind.STATUS, node=node)
             case ["awareness", node]:
                 return ParsedTopic(TopicKind.AWARENESS, node=node)
+            case ["results", _run]:
+                return ParsedTopic(TopicKind.RESULTS)
     raise MessageRejected("bad_topic", f"not a gridsim topic: {topic!r}")

@@ -25,6 +25,7 @@ from grid.messages import (
     NodeStatus,
     RunAction,
     RunControl,
+    RunResults,
     ThreatReport,
     new_message_id,
 )
@@ -138,6 +139,15 @@ fusion_stats = st.builds(
     update_us=st.dictionaries(text(), finite(), max_size=SHORT_LIST),
 )
 
+summary_values = st.recursive(
+    st.none() | st.booleans() | INT64 | finite() | text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text(), inner, max_size=4),
+    max_leaves=20,
+)
+run_results = st.builds(
+    RunResults, run_id=text(), summary=st.dictionaries(text(), summary_values, max_size=SHORT_LIST)
+)
+
 BODIES: dict[str, st.SearchStrategy[Any]] = {
     "report": threat_reports(),
     "track": fused_tracks,
@@ -145,6 +155,7 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
     "control": run_controls,
     "awareness": awarenesses,
     "fusion_stats": fusion_stats,
+    "results": run_results,
 }
 
 

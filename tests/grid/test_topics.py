@@ -23,6 +23,7 @@ from grid.topics import (
     grid_reports,
     parse_topic,
     report_topic,
+    results_topic,
     status_topic,
 )
 
@@ -79,7 +80,15 @@ def test_fixed_topics_parse(topic: str, kind: TopicKind) -> None:
 
 def test_every_kind_has_a_topic() -> None:
     """Every topic kind is produced by some topic (no kind is unreachable)."""
-    topics = [report_topic("g", "n"), status_topic("n"), awareness_topic("n"), TRACKS, CONTROL, FUSION_STATS]
+    topics = [
+        report_topic("g", "n"),
+        status_topic("n"),
+        awareness_topic("n"),
+        results_topic("run-1"),
+        TRACKS,
+        CONTROL,
+        FUSION_STATS,
+    ]
     assert {parse_topic(t).kind for t in topics} == set(TopicKind)
 
 
