@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import Counter
 
 import numpy as np
 
 from grid import topics
-from grid.fusion import Detection, Tracker, TrackSnapshot, default_tracker
+from grid.detections import detection_from_report
+from grid.fusion import Tracker, TrackSnapshot, default_tracker
 from grid.geo import LocalFrame
 from grid.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
 from grid.roster import Roster
@@ -107,33 +107,12 @@ class FusionCentre(GridService):
         self.counters["delivered"] += 1
         self._arrivals.set()
         self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
-        detection = self._detection(env.msg_id, env.origin, body)
+        detection = detection_from_report(self.frame, env.msg_id, env.origin, body)
         started = time.perf_counter()
         changed = self.tracker.update(run.clock.now(), [detection])
         self.update_us.append((time.perf_counter() - started) * 1e6)
         for snapshot in changed:
             self.post(topics.TRACKS, self._track_message(run, snapshot))
-
-    def _detection(self, msg_id: str, origin: str, r: ThreatReport) -> Detection:
-        sensor_enu = self.frame.to_enu(r.sensor_lat, r.sensor_lon, r.sensor_alt_m)
-        return Detection(
-            time=r.time_s,
-            report_id=msg_id,
-            node_id=origin,
-            sensor_id=r.sensor_id,
-            sensor_enu=sensor_enu,
-            rotation=self.frame.rotation_to(r.sensor_lat, r.sensor_lon),
-            bearing_rad=math.radians(r.bearing_deg),
-            sigma_bearing_rad=math.radians(r.sigma_bearing_deg),
-            range_m=r.range_m,
-            sigma_range_m=r.sigma_range_m,
-            elevation_rad=None if r.elevation_deg is None else math.radians(r.elevation_deg),
-            sigma_elevation_rad=None
-            if r.sigma_elevation_deg is None
-            else math.radians(r.sigma_elevation_deg),
-            max_range_m=r.max_range_m,
-            truth_id=r.truth_id,
-        )
 
     def _track_message(self, run: ActiveRun, s: TrackSnapshot) -> FusedTrack:
         east, north, ve, vn = (float(v) for v in s.state)

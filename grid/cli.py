@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.logging import RichHandler
 
+from grid.bench import add_bench_parser, run_bench
 from grid.errors import ConfigError, GridError
 from grid.report import print_summary, progress_display
 from grid.roster import default_roster_dir, load_roster
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         "--roster", type=Path, default=None, help=f"member-state folder (default: {default_roster_dir()})"
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_bench_parser(sub)
 
     run = sub.add_parser(
         "run",
@@ -81,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
         help="start no nodes or fusion here; wait for `gridsim node`/`gridsim fusion` processes on --broker",
     )
     run.add_argument("--quiet", action="store_true", help="no live progress display")
+    run.add_argument(
+        "--distributed",
+        action="store_true",
+        help="every node also fuses its own picture; the summary compares each with the fusion centre's",
+    )
 
     node = sub.add_parser(
         "node",
@@ -166,8 +173,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--external needs --broker URL: the broker the node and fusion processes use")
     if args.port is not None and not 0 < args.port < 65536:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
-    scenario = load_scenario(args.scenario).with_seed(args.seed)
+    if args.distributed and args.external:
+        raise ConfigError("--distributed runs the nodes here: it cannot be combined with --external")
     roster = load_roster(args.roster)
+    scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
     out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     options = RunOptions(
         scenario=scenario,
@@ -178,6 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         broker_port=args.port,
         out_dir=out,
         local_services=not args.external,
+        fuse_locally=args.distributed,
     )
     if args.quiet:
         summary = asyncio.run(run_grid(options))
@@ -261,7 +271,7 @@ def _cmd_inject(args: argparse.Namespace) -> int:
 
     if not 0 < args.speed <= 1000:
         raise ConfigError(f"--speed must be in (0, 1000], got {args.speed}")
-    scenario = load_scenario(args.scenario).with_seed(args.seed)
+    scenario = load_scenario(args.scenario, roster=load_roster(args.roster)).with_seed(args.seed)
     summary = asyncio.run(inject(scenario, broker_url=args.broker, speed=args.speed, wait=args.wait))
     if summary is not None:
         print_summary(Console(), summary)
@@ -282,17 +292,17 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenario(args: argparse.Namespace) -> int:
-    failed = 0
+    from grid.scenario import validate_paths
+
+    roster = load_roster(args.roster)
     out = Console()
-    for file in args.files:
-        try:
-            scenario = load_scenario(file)
-        except ConfigError as exc:
-            console.print(f"[red]invalid[/red] {exc}")
-            failed += 1
+    results = validate_paths(args.files, roster)
+    for file, error in results:
+        if error is not None:
+            console.print(f"[red]invalid[/red] {error}")
         else:
-            out.print(f"[green]ok[/green] {file}: {scenario.name}, {len(scenario.threats)} threat(s)")
-    return _EXIT_CONFIG if failed else 0
+            out.print(f"[green]ok[/green] {file}")
+    return _EXIT_CONFIG if any(error is not None for _, error in results) else 0
 
 
 def _run_async(coro: Coroutine[Any, Any, None]) -> int:
@@ -327,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "node": _cmd_node,
         "fusion": _cmd_fusion,
         "scenario": _cmd_scenario,
+        "bench": run_bench,
     }
     try:
         return commands[args.command](args)

@@ -60,6 +60,7 @@ class RunController:
             topics.ALL_STATUS,
             topics.ALL_AWARENESS,
             topics.FUSION_STATS,
+            topics.ALL_PICTURES,
             topics.CONTROL,
         )
 

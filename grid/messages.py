@@ -33,6 +33,7 @@ __all__ = [
     "Envelope",
     "FusedTrack",
     "FusionStats",
+    "NodePicture",
     "NodeState",
     "NodeStatus",
     "RunAction",
@@ -339,6 +340,19 @@ class FusionStats(_Validated):
     update_us: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodePicture(_Validated):
+    """A node's own fused picture of a run, scored against the ground truth when the run ends.
+
+    ``threats`` maps each threat id to ``{"time_to_locate_s", "rmse_m", "track_updates"}``.
+    """
+
+    TYPE: ClassVar[str] = "picture"
+    run_id: str
+    node_id: str
+    threats: dict[str, Any] = field(default_factory=dict)
+
+
 _ENVELOPE_KEYS = frozenset({"v", "id", "origin", "sent_ns", "type", "body"})
 _check_id = _scalar_checker(str, {"max_len": 64})
 _check_origin = _scalar_checker(str, {})
@@ -354,9 +368,21 @@ class RunResults(_Validated):
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-Body = ThreatReport | FusedTrack | NodeStatus | RunControl | Awareness | FusionStats | RunResults
+Body = (
+    ThreatReport | FusedTrack | NodeStatus | RunControl | Awareness | FusionStats | RunResults | NodePicture
+)
 _BODY_TYPES: dict[str, type[Body]] = {
-    c.TYPE: c for c in (ThreatReport, FusedTrack, NodeStatus, RunControl, Awareness, FusionStats, RunResults)
+    c.TYPE: c
+    for c in (
+        ThreatReport,
+        FusedTrack,
+        NodeStatus,
+        RunControl,
+        Awareness,
+        FusionStats,
+        RunResults,
+        NodePicture,
+    )
 }
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from grid.messages import Awareness, Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
+from grid.messages import (
+    Awareness,
+    Envelope,
+    FusedTrack,
+    FusionStats,
+    NodePicture,
+    NodeState,
+    NodeStatus,
+    ThreatReport,
+)
 from grid.metrics import TrackPoint
 
 __all__ = ["Observed", "Progress"]
@@ -34,7 +43,9 @@ class Observed:
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
+    pictures: dict[str, NodePicture] = field(default_factory=dict)  # node id -> its own picture
     reports_seen: set[str] = field(default_factory=set)
+    reports_by_truth: dict[str, int] = field(default_factory=dict)
     measurements: list[tuple[str, float, float, float | None, float | None]] = field(default_factory=list)
 
     def observe(self, env: Envelope) -> None:
@@ -51,6 +62,7 @@ class Observed:
             )
             progress.reports += 1
             if body.truth_id is not None:
+                self.reports_by_truth[body.truth_id] = self.reports_by_truth.get(body.truth_id, 0) + 1
                 prev = self.first_report.get(body.truth_id)
                 self.first_report[body.truth_id] = body.time_s if prev is None else min(prev, body.time_s)
         elif isinstance(body, FusedTrack):
@@ -69,6 +81,8 @@ class Observed:
                 self.final_status[body.node_id] = body
         elif isinstance(body, FusionStats):
             self.fusion = body
+        elif isinstance(body, NodePicture):
+            self.pictures[body.node_id] = body
 
     def accounts_complete(self, participants: int) -> bool:
         """Whether the fusion centre's account and every participant's final status are in."""

@@ -2,7 +2,23 @@
 
 A member state runs one node. Each node belongs to one or more *grids* (overlapping sharing
 groups) and owns sensors: fixed ground sites or, for the airborne early-warning platform, a
-circular orbit. Files are validated strictly (unknown keys are errors).
+circular orbit. Files are validated strictly (unknown keys are errors). ``nodes/README.md`` is
+the file format reference.
+
+Sensor parameters (units: metres, seconds, degrees, m², dB; defaults in brackets):
+
+- ``period_s`` [1]: time between scans. ``range_m``: instrumented range, nothing beyond it is
+  reported. ``min_range_m`` [0]: blind zone. ``sigma_*``: measurement noise standard deviations.
+- ``pd`` [0.9]: detection probability of a target in coverage; for a radar or AEW with the radar
+  equation (``ref_range_m`` set) it is the ceiling, multiplied by the SNR-based probability.
+- ``ref_range_m`` [none; radar and aew only]: range at which a target of ``ref_rcs_m2`` [1]
+  gives a signal-to-noise ratio of ``ref_snr_db`` [13]; ``pfa`` [1e-6] is the false-alarm
+  probability the detection threshold is set for (see :mod:`grid.sensors`). Without
+  ``ref_range_m`` a radar detects with the constant ``pd`` within range.
+- ``false_alarm_rate`` [0]: mean number of false alarms (clutter) per scan, Poisson.
+- Line of sight: radars, AEW and RF direction finders need it over the 4/3-Earth horizon,
+  from the site's (or orbit's) ``alt_m`` (the antenna height above the ellipsoid); acoustic
+  arrays do not.
 """
 
 from __future__ import annotations
@@ -49,6 +65,11 @@ class SensorKind(StrEnum):
         """Whether reports of this kind carry a range."""
         return self in (SensorKind.RADAR, SensorKind.AEW)
 
+    @property
+    def line_of_sight(self) -> bool:
+        """Whether this kind sees only targets above its radio horizon (not acoustic arrays)."""
+        return self is not SensorKind.ACOUSTIC
+
 
 class GeoPoint(_Strict):
     """A WGS84 point."""
@@ -86,6 +107,11 @@ class SensorSpec(_Strict):
     sigma_bearing_deg: Annotated[float, Field(gt=0, le=30)] = 1.0
     sigma_range_m: Annotated[float, Field(gt=0, le=10_000)] | None = None
     sigma_elevation_deg: Annotated[float, Field(gt=0, le=30)] | None = None
+    ref_range_m: Annotated[float, Field(gt=0, le=2_000_000)] | None = None
+    ref_rcs_m2: Annotated[float, Field(gt=0, le=10_000)] = 1.0
+    ref_snr_db: Annotated[float, Field(ge=-30, le=60)] = 13.0
+    pfa: Annotated[float, Field(gt=0, lt=1)] = 1e-6
+    false_alarm_rate: Annotated[float, Field(ge=0, le=20)] = 0.0
 
     @model_validator(mode="after")
     def _check_geometry(self) -> Self:
@@ -99,6 +125,13 @@ class SensorSpec(_Strict):
                 raise ValueError(f"a {self.kind.value} sensor needs sigma_range_m and sigma_elevation_deg")
         elif self.sigma_range_m is not None:
             raise ValueError(f"a {self.kind.value} sensor measures no range: drop sigma_range_m")
+        radar_keys = sorted({"ref_range_m", "ref_rcs_m2", "ref_snr_db", "pfa"} & self.model_fields_set)
+        if radar_keys and not self.kind.measures_range:
+            raise ValueError(
+                f"a {self.kind.value} sensor has no radar equation: drop {', '.join(radar_keys)}"
+            )
+        if radar_keys and self.ref_range_m is None:
+            raise ValueError(f"{', '.join(radar_keys)} without ref_range_m: give ref_range_m too")
         if self.min_range_m >= self.range_m:
             raise ValueError("min_range_m must be below range_m")
         return self

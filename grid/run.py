@@ -54,6 +54,7 @@ class RunOptions:
     out_dir: Path | None = None
     local_services: bool = True  # False: nodes and fusion are other processes on the broker
     join_timeout_s: float = 30.0
+    fuse_locally: bool = False  # distributed mode: every node also fuses and scores its own picture
 
 
 def _slug(name: str) -> str:
@@ -86,7 +87,13 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
         return
     services: list[GridService] = [FusionCentre(roster=options.roster, host=broker.host, port=broker.port)]
     services += [
-        MemberNode(member, roster=options.roster, host=broker.host, port=broker.port)
+        MemberNode(
+            member,
+            roster=options.roster,
+            host=broker.host,
+            port=broker.port,
+            fuse_locally=options.fuse_locally,
+        )
         for member in options.roster.values()
     ]
     async with asyncio.TaskGroup() as group:

@@ -11,7 +11,8 @@ from importlib import metadata
 from typing import Any
 
 from grid.broker import BrokerInfo
-from grid.messages import Awareness
+from grid.event_effects import event_effects
+from grid.messages import Awareness, NodePicture
 from grid.metrics import assign_points, threat_metrics
 from grid.observed import Observed
 from grid.roster import Roster
@@ -27,6 +28,7 @@ def build_summary(
 ) -> dict[str, Any]:
     """The summary of one run, as written to ``summary.json``."""
     truth = GroundTruth(scenario)
+    flying = scenario.expanded_threats()  # a swarm is judged member by member
     assoc_radius = max(1000.0, 5 * scenario.locate_radius_m)
     assigned = assign_points(truth, seen.track_points, assoc_radius)
     threats = [
@@ -38,13 +40,12 @@ def build_summary(
             all_points=seen.track_points,
             locate_radius_m=scenario.locate_radius_m,
         )
-        for t in scenario.threats
+        for t in flying
     ]
-    start = {t.id: t.start_s for t in scenario.threats}
+    start = {t.id: t.start_s for t in flying}
     awareness = {
         node_id: {
-            t.id: _awareness_entry(seen.awareness.get(node_id, {}).get(t.id), start[t.id])
-            for t in scenario.threats
+            t.id: _awareness_entry(seen.awareness.get(node_id, {}).get(t.id), start[t.id]) for t in flying
         }
         for node_id in roster
     }
@@ -60,7 +61,7 @@ def build_summary(
             }
         )
     missing = sorted({FUSION_ID, *roster} - set(seen.final_status))
-    return {
+    summary: dict[str, Any] = {
         "scenario": scenario.name,
         "run_id": seen.run_id,
         "seed": scenario.seed,
@@ -85,15 +86,51 @@ def build_summary(
             "track_updates": len(seen.track_points),
         },
         "measurement_digest": seen.measurement_digest(),
+        "events": event_effects(
+            list(scenario.events),
+            roster=roster,
+            per_node=node_counters,
+            reports_by_truth=seen.reports_by_truth,
+        ),
         "per_node": node_counters,
         "missing_accounts": missing,
     }
+    if seen.pictures:  # distributed mode only; the key is absent otherwise
+        summary["pictures"] = _pictures(seen.pictures, threats)
+    return summary
 
 
 def _awareness_entry(event: Awareness | None, start_s: float) -> dict[str, Any]:
     if event is None:
         return {"time_to_awareness_s": None, "source": None}
     return {"time_to_awareness_s": round(event.time_s - start_s, 3), "source": event.source.value}
+
+
+def _pictures(pictures: dict[str, NodePicture], threats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each node's own picture beside the fusion centre's, threat by threat (distributed mode)."""
+    central = {t["id"]: t for t in threats}
+    out: dict[str, Any] = {}
+    for node_id in sorted(pictures):
+        entries: dict[str, Any] = {}
+        for threat_id, own in pictures[node_id].threats.items():
+            if not isinstance(own, dict):
+                continue
+            centre = central.get(threat_id, {})
+            own_s, centre_s = _number(own.get("time_to_locate_s")), _number(centre.get("time_to_locate_s"))
+            entries[threat_id] = {
+                "time_to_locate_s": own_s,
+                "rmse_m": _number(own.get("rmse_m")),
+                "central_time_to_locate_s": centre_s,
+                "central_rmse_m": centre.get("rmse_m"),
+                "locate_delay_s": None if own_s is None or centre_s is None else round(own_s - centre_s, 3),
+            }
+        out[node_id] = entries
+    return out
+
+
+def _number(value: Any) -> float | None:
+    """``value`` if it is a number (a picture is another process's word), else None."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _version() -> str:

@@ -6,6 +6,7 @@
     grid/v1/tracks                  fused track updates from the fusion centre (QoS 1)
     grid/v1/status/<node>           retained node status; the MQTT last will sets it offline
     grid/v1/awareness/<node>        a node's first knowledge of each threat (QoS 1)
+    grid/v1/picture/<node>          a node's own fused picture of a run, scored (distributed mode, QoS 1)
     grid/v1/control/run             retained run control: start (scenario, seed, speed, epoch) and end
     grid/v1/stats/fusion            the fusion centre's account of a run, sent when the run ends
     grid/v1/results/<run>           retained summary of a run injected into ``gridsim up``
@@ -24,6 +25,7 @@ from grid.errors import MessageRejected
 
 __all__ = [
     "ALL_AWARENESS",
+    "ALL_PICTURES",
     "ALL_REPORTS",
     "ALL_RESULTS",
     "ALL_STATUS",
@@ -36,6 +38,7 @@ __all__ = [
     "awareness_topic",
     "grid_reports",
     "parse_topic",
+    "picture_topic",
     "report_topic",
     "results_topic",
     "status_topic",
@@ -49,6 +52,7 @@ ALL_REPORTS = f"{ROOT}/reports/#"
 ALL_STATUS = f"{ROOT}/status/+"
 ALL_AWARENESS = f"{ROOT}/awareness/+"
 ALL_RESULTS = f"{ROOT}/results/+"
+ALL_PICTURES = f"{ROOT}/picture/+"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
 
@@ -63,6 +67,7 @@ class TopicKind(StrEnum):
     CONTROL = "control"
     FUSION_STATS = "fusion_stats"
     RESULTS = "results"
+    PICTURE = "picture"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,11 @@ def awareness_topic(node: str) -> str:
     return f"{ROOT}/awareness/{_segment(node, 'node id')}"
 
 
+def picture_topic(node: str) -> str:
+    """Where ``node`` publishes its own fused picture of a run."""
+    return f"{ROOT}/picture/{_segment(node, 'node id')}"
+
+
 _FIXED = {TRACKS: TopicKind.TRACK, CONTROL: TopicKind.CONTROL, FUSION_STATS: TopicKind.FUSION_STATS}
 
 
@@ -122,6 +132,8 @@ def parse_topic(topic: str) -> ParsedTopic:
                 return ParsedTopic(TopicKind.STATUS, node=node)
             case ["awareness", node]:
                 return ParsedTopic(TopicKind.AWARENESS, node=node)
+            case ["picture", node]:
+                return ParsedTopic(TopicKind.PICTURE, node=node)
             case ["results", _run]:
                 return ParsedTopic(TopicKind.RESULTS)
     raise MessageRejected("bad_topic", f"not a gridsim topic: {topic!r}")

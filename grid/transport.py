@@ -59,7 +59,7 @@ class Transport:
         client_id: str,
         will: Will | None = None,
         keepalive_s: int = 10,
-        connect_timeout_s: float = 5.0,
+        timeout_s: float = 30.0,
     ) -> None:
         self.url = f"mqtt://{host}:{port}"
         self.client_id = client_id
@@ -69,7 +69,7 @@ class Transport:
             identifier=client_id,
             will=None if will is None else aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
             keepalive=keepalive_s,
-            timeout=connect_timeout_s,
+            timeout=timeout_s,  # connecting, and each QoS 1 acknowledgement under load
             clean_session=True,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )

@@ -1,16 +1,18 @@
 """Ground truth: where each scripted threat is at a simulation time.
 
-A threat flies its waypoints in order at constant speed and altitude along straight legs in the
-theater tangent plane, from ``start_s`` until it reaches its last waypoint; then it is gone.
+A threat flies its flight plan (:mod:`grid.flight`: straight legs and loiter arcs, each at its
+own speed and altitude) in the theater tangent plane, from ``start_s`` until the end of its path;
+then it is gone. A swarm is expanded into its members (:meth:`Scenario.expanded_threats`), each
+a trajectory of its own under its member id, so metrics treat every member as a threat.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
+from grid.flight import Segment, fly
 from grid.geo import LocalFrame
 from grid.scenario import Scenario, Threat
 
@@ -19,7 +21,10 @@ __all__ = ["GroundTruth", "Trajectory", "TruthState"]
 
 @dataclass(frozen=True, slots=True)
 class TruthState:
-    """One threat at one time: plane position, velocity and WGS84 position."""
+    """One threat at one time: plane position, velocity, WGS84 position and what sensors see of it.
+
+    ``rcs_m2`` is the radar cross-section (m², default 1) that radar detection depends on.
+    """
 
     threat_id: str
     east: float
@@ -30,6 +35,7 @@ class TruthState:
     lon: float
     alt_m: float
     emits_rf: bool
+    rcs_m2: float = 1.0
 
 
 class Trajectory:
@@ -38,46 +44,50 @@ class Trajectory:
     def __init__(self, threat: Threat, frame: LocalFrame) -> None:
         self.threat = threat
         self.frame = frame
-        pts = np.array([frame.to_enu(lat, lon, 0.0)[:2] for lat, lon in threat.path])
-        legs = np.diff(pts, axis=0)
-        self._points = pts
-        self._lengths = np.hypot(legs[:, 0], legs[:, 1])
-        self._cumulative = np.concatenate([[0.0], np.cumsum(self._lengths)])
-        self.end_s = threat.start_s + float(self._cumulative[-1]) / threat.speed_mps
+        self.segments: list[Segment] = fly(threat, frame)
+        self._starts = [s.t0 for s in self.segments]
+        last = self.segments[-1]
+        self.end_s = threat.start_s + last.t0 + last.duration
+
+    def _segment(self, t: float) -> tuple[Segment, float] | None:
+        if t < self.threat.start_s or t > self.end_s:
+            return None
+        dt = t - self.threat.start_s
+        i = max(0, bisect.bisect_right(self._starts, dt) - 1)
+        seg = self.segments[i]
+        return seg, min(dt - seg.t0, seg.duration)
 
     def plane_state(self, t: float) -> tuple[float, float, float, float] | None:
         """(east, north, vel_east, vel_north) at ``t``, or None when the threat is not flying."""
-        if t < self.threat.start_s or t > self.end_s:
+        found = self._segment(t)
+        if found is None:
             return None
-        s = (t - self.threat.start_s) * self.threat.speed_mps
-        i = min(int(np.searchsorted(self._cumulative, s, side="right")) - 1, len(self._lengths) - 1)
-        length = float(self._lengths[i])
-        if length == 0.0:
-            p = self._points[i]
-            return float(p[0]), float(p[1]), 0.0, 0.0
-        ux, uy = self._points[i + 1] - self._points[i]
-        frac = (s - float(self._cumulative[i])) / length
-        east = float(self._points[i][0] + frac * ux)
-        north = float(self._points[i][1] + frac * uy)
-        v = self.threat.speed_mps / length
-        return east, north, float(ux * v), float(uy * v)
+        seg, dt = found
+        return seg.at(dt)
+
+    def altitude_m(self, t: float) -> float | None:
+        """Altitude at ``t``, or None when the threat is not flying."""
+        found = self._segment(t)
+        return None if found is None else found[0].alt
 
     def state(self, t: float) -> TruthState | None:
         """The full truth state at ``t``, or None when the threat is not flying."""
-        plane = self.plane_state(t)
-        if plane is None:
+        found = self._segment(t)
+        if found is None:
             return None
-        east, north, ve, vn = plane
-        lat, lon, alt = self.frame.surface_point(east, north, self.threat.altitude_m)
-        return TruthState(self.threat.id, east, north, ve, vn, lat, lon, alt, self.threat.emits_rf)
+        seg, dt = found
+        east, north, ve, vn = seg.at(dt)
+        lat, lon, alt = self.frame.surface_point(east, north, seg.alt)
+        threat = self.threat
+        return TruthState(threat.id, east, north, ve, vn, lat, lon, alt, threat.emits_rf, threat.rcs_m2)
 
 
 class GroundTruth:
-    """Every threat of a scenario, in scenario order."""
+    """Every flying threat of a scenario (swarm members expanded), in scenario order."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.frame = LocalFrame(*scenario.origin)
-        self.trajectories = {t.id: Trajectory(t, self.frame) for t in scenario.threats}
+        self.trajectories = {t.id: Trajectory(t, self.frame) for t in scenario.expanded_threats()}
 
     def at(self, t: float) -> list[TruthState]:
         """The threats flying at ``t``."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from grid.fusion.associator import Associator, GnnAssociator
-from grid.fusion.confirmer import Confirmer, UpdateCountConfirmer
+from grid.fusion.associator import Associator, GnnAssociator, JpdaAssociator
+from grid.fusion.confirmer import Confirmer, MOfNConfirmer, UpdateCountConfirmer
 from grid.fusion.deleter import CoastingDeleter, Deleter
 from grid.fusion.detection import Detection
 from grid.fusion.estimator import TrackEstimator
-from grid.fusion.filter import ExtendedKalmanFilter, Filter, UnscentedKalmanFilter
+from grid.fusion.filter import ExtendedKalmanFilter, Filter, Innovation, Posterior, UnscentedKalmanFilter
+from grid.fusion.gaussian import Gaussian
 from grid.fusion.initiator import Initiator, Seed, SensorInitiator, triangulate
 from grid.fusion.models import (
     BearingModel,
@@ -31,10 +32,15 @@ __all__ = [
     "DetectionModel",
     "ExtendedKalmanFilter",
     "Filter",
+    "Gaussian",
     "GnnAssociator",
     "Initiator",
+    "Innovation",
+    "JpdaAssociator",
+    "MOfNConfirmer",
     "MeasurementModel",
     "MotionModel",
+    "Posterior",
     "RangeBearingModel",
     "Seed",
     "SensorInitiator",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from grid.fusion.gaussian import worst_axis_sigma
 from grid.fusion.track import Track
 
-__all__ = ["Confirmer", "UpdateCountConfirmer"]
+__all__ = ["Confirmer", "MOfNConfirmer", "UpdateCountConfirmer"]
 
 
 class Confirmer(Protocol):
@@ -21,15 +22,49 @@ class Confirmer(Protocol):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateCountConfirmer:
     """Confirmed after ``confirm_updates`` associated detections (those that initiated the
-    track do not count) from at least ``min_sensors`` distinct sensors (initiators included).
+    track do not count) from at least ``min_sensors`` distinct sensors (initiators included),
+    once its worst-axis position sigma is at most ``max_position_sigma_m``.
 
-    With the defaults a radar-started track confirms on its 4th detection and a track started by
-    two crossed bearings on its 5th: a false crossing rarely keeps attracting detections.
+    With the defaults a radar-started track confirms on its 4th detection. The sigma rule
+    holds back tracks that detections do not pin down: clutter crossings and bearing ghosts
+    fed from one direction stay long and thin, and tentative until deleted.
     """
 
     confirm_updates: int = 3
     min_sensors: int = 1
+    max_position_sigma_m: float = 500.0
 
     def is_confirmed(self, track: Track) -> bool:
         """See class docstring."""
-        return track.associations >= self.confirm_updates and len(track.sensor_ids) >= self.min_sensors
+        if track.associations < self.confirm_updates or len(track.sensor_ids) < self.min_sensors:
+            return False
+        p = track.latest.estimate.p
+        return worst_axis_sigma(p[0], p[1], p[5]) <= self.max_position_sigma_m
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MOfNConfirmer:
+    """M-of-N: confirmed once ``m`` of the first ``n`` scans of ``scan_s`` seconds, from its first
+    detection (initiating ones included), held a detection of it, and its worst-axis position
+    sigma is at most ``max_position_sigma_m``. A track that misses its chance stays tentative
+    until the deleter's tentative timeout.
+
+    The fusion centre has no common scan: ``scan_s`` is a time window, about the revisit time of
+    the sensors that see a target.
+    """
+
+    m: int = 3
+    n: int = 5
+    scan_s: float = 2.0
+    max_position_sigma_m: float = 500.0
+
+    def is_confirmed(self, track: Track) -> bool:
+        """See class docstring."""
+        if not track.hit_times:
+            return False
+        start = track.hit_times[0]
+        scans = {int((t - start) // self.scan_s) for t in track.hit_times}
+        if sum(1 for k in scans if k < self.n) < self.m:
+            return False
+        p = track.latest.estimate.p
+        return worst_axis_sigma(p[0], p[1], p[5]) <= self.max_position_sigma_m

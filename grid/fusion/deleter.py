@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from grid.fusion.gaussian import worst_axis_sigma
 from grid.fusion.models import MotionModel
-from grid.fusion.track import Track, TrackStatus, position_sigma
+from grid.fusion.track import Track, TrackStatus
 
 __all__ = ["CoastingDeleter", "Deleter"]
 
@@ -22,12 +23,21 @@ class Deleter(Protocol):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoastingDeleter:
     """Deletes a track that coasted ``max_coast_s`` without an update, whose predicted position
-    sigma (worst axis) exceeds ``max_position_sigma_m``, or that stayed tentative for
-    ``tentative_timeout_s`` after its creation."""
+    sigma (worst axis) exceeds ``max_position_sigma_m``, that stayed tentative for
+    ``tentative_timeout_s`` after its creation, or that was fed by bearings only from fewer
+    than ``min_bearing_sensors`` distinct sensors over its replay history (at least
+    ``diversity_age_s`` old; 0 disables the rule).
+
+    The last rule removes ghosts: two bearing sensors looking at two different targets see
+    lines that cross where nothing flies, and keep crossing there as the targets move; a third
+    sensor's bearings, or any range, would not fit the ghost.
+    """
 
     max_coast_s: float = 30.0
     max_position_sigma_m: float = 5000.0
     tentative_timeout_s: float = 15.0
+    min_bearing_sensors: int = 3
+    diversity_age_s: float = 20.0
 
     def should_delete(self, track: Track, time: float, motion: MotionModel) -> bool:
         """See class docstring."""
@@ -36,8 +46,18 @@ class CoastingDeleter:
             return True
         if track.status is TrackStatus.TENTATIVE and time - track.created_time > self.tentative_timeout_s:
             return True
-        covariance = track.latest.covariance
+        if self.min_bearing_sensors > 0 and time - track.created_time > self.diversity_age_s:
+            sensors = set()
+            for entry in track.history[1:]:
+                det = entry.detections[0]
+                if det.has_range:
+                    break
+                sensors.add(det.sensor_id)
+            else:
+                if len(track.history) > 1 and len(sensors) < self.min_bearing_sensors:
+                    return True
+        estimate = track.latest.estimate
         if coast > 0.0:
-            f = motion.transition(coast)
-            covariance = f @ covariance @ f.T + motion.noise(coast)
-        return position_sigma(covariance) > self.max_position_sigma_m
+            estimate = motion.predict(estimate, coast)
+        p = estimate.p
+        return worst_axis_sigma(p[0], p[1], p[5]) > self.max_position_sigma_m

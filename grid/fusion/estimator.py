@@ -13,14 +13,19 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from grid.fusion.detection import Array, Detection
+from grid.fusion.detection import Detection
 from grid.fusion.filter import Filter, Innovation
-from grid.fusion.models import MeasurementModel, MotionModel, altitude_measurement, wrap_angle
+from grid.fusion.gaussian import Gaussian
+from grid.fusion.models import MeasurementModel, MotionModel, altitude_measurement
 from grid.fusion.track import HistoryEntry, Track
 
-__all__ = ["Prior", "TrackEstimator"]
+__all__ = ["Gate", "Prior", "TrackEstimator"]
 
 _PREGATE_SLACK_M = 200.0
+_TWO_PI = 2.0 * math.pi
+
+
+Gate = tuple[float, float, int, bool]  # (d2, ln det S, measurement dimension, fusable)
 
 
 def _entry_key(entry: HistoryEntry) -> tuple[float, str, str]:
@@ -36,8 +41,7 @@ class Prior:
     """A track's prior at a detection's time; ``fusable`` is False when the detection falls
     before the history's base (then the prior is a retrodiction of the base, for gating only)."""
 
-    state: Array
-    covariance: Array
+    estimate: Gaussian
     altitude: tuple[float, float]  # (mean, variance)
     fusable: bool
 
@@ -52,6 +56,7 @@ class TrackEstimator:
         model: the measurement model (chooses range-bearing or bearing-only per detection).
         replay_window_s: how far behind a track's newest step a detection may still be fused.
         altitude_q: altitude random-walk intensity, m^2/s.
+        nis_weight: weight of each new detection in the track's running mean NIS.
     """
 
     motion: MotionModel
@@ -59,92 +64,163 @@ class TrackEstimator:
     model: MeasurementModel
     replay_window_s: float = 10.0
     altitude_q: float = 10.0
+    nis_weight: float = 0.2
 
     def prior(self, track: Track, detection: Detection) -> Prior:
         """The prior against which ``detection`` would be fused."""
+        base, fusable = self._base(track, detection)
+        return self._predict(base, detection, fusable=fusable)
+
+    def gate(self, track: Track, detection: Detection) -> Gate:
+        """(d2, ln det S, dim, fusable) of ``detection`` against the track, from the predicted
+        position alone.
+
+        Every measurement model here observes position only, so this equals the EKF's full
+        innovation at a fraction of its cost; the tracker computes the full innovation only for
+        the track a detection is assigned to.
+        """
+        base, fusable = self._base(track, detection)
+        dt = detection.time - base.key[0]
+        e, n, pee, pen, pnn = self.motion.position(base.estimate, dt)
+        lin = self.model.linearise(
+            (e, n, 0.0, 0.0), detection, base.altitude_m, base.altitude_var + self.altitude_q * abs(dt)
+        )
+        r = lin.r
+        if len(lin.y) == 1:
+            ((h0, h1),) = lin.h
+            s = h0 * (h0 * pee + h1 * pen) + h1 * (h0 * pen + h1 * pnn) + r[0]
+            y = lin.y[0]
+            return y * y / s, math.log(s), 1, fusable
+        (a0, a1), (b0, b1) = lin.h
+        s00 = a0 * (a0 * pee + a1 * pen) + a1 * (a0 * pen + a1 * pnn) + r[0]
+        s01 = a0 * (b0 * pee + b1 * pen) + a1 * (b0 * pen + b1 * pnn) + r[1]
+        s11 = b0 * (b0 * pee + b1 * pen) + b1 * (b0 * pen + b1 * pnn) + r[3]
+        det = s00 * s11 - s01 * s01
+        y0, y1 = lin.y
+        return (s11 * y0 * y0 - 2.0 * s01 * y0 * y1 + s00 * y1 * y1) / det, math.log(det), 2, fusable
+
+    @staticmethod
+    def _base(track: Track, detection: Detection) -> tuple[HistoryEntry, bool]:
+        """The step a detection is predicted from, and whether it may be fused there."""
         history = track.history
-        index = bisect.bisect_right(history, detection.key, key=_entry_key) - 1
-        fusable = index >= 0 and detection.key != history[index].key
-        return self._predict(history[max(index, 0)], detection, fusable=fusable)
+        key = detection.key
+        if key > history[-1].key:
+            return history[-1], True
+        index = bisect.bisect_right(history, key, key=_entry_key) - 1
+        fusable = index >= 0 and key != history[index].key
+        return history[max(index, 0)], fusable
 
     def may_gate(self, track: Track, detection: Detection, sigmas: float = 6.0) -> bool:
-        """Cheap, conservative pre-gate: False only if the detection's azimuth misses the track's
-        extrapolated position by more than ``sigmas`` combined standard deviations.
+        """Cheap pre-gate: False if the track's extrapolated position is out of the sensor's
+        coverage (``max_range_m``) or the detection's azimuth misses it, each by more than
+        ``sigmas`` combined standard deviations.
 
-        Skips the linearisation for far tracks; the real gate is applied to the rest.
+        The coverage rule is part of gating (a sensor cannot have seen a target beyond its
+        range); the azimuth rule is a conservative shortcut that skips the linearisation for
+        far tracks, the chi-square gate being applied to the rest.
         """
         latest = track.history[-1]
-        x = latest.state.tolist()
-        p = latest.covariance
-        dt = detection.time - latest.time
-        s = detection.sensor_enu.tolist()
-        de, dn = x[0] + x[2] * dt - s[0], x[1] + x[3] * dt - s[1]
-        r = detection.rotation.tolist()
-        le, ln = r[0][0] * de + r[0][1] * dn, r[1][0] * de + r[1][1] * dn
-        q = self.motion.noise(dt)
+        x0, x1, x2, x3 = latest.estimate.x
+        p = latest.estimate.p
+        dt = detection.time - latest.key[0]
+        s0, s1, _ = detection.site
+        de, dn = x0 + x2 * dt - s0, x1 + x3 * dt - s1
+        r = detection.frame
+        le, ln = r[0] * de + r[1] * dn, r[3] * de + r[4] * dn
         # Trace-based position spread: never below the worst-axis sigma, plus slack for altitude and tilt.
         spread = (
-            math.sqrt(float(p[0, 0] + p[1, 1] + q[0, 0] + q[1, 1]))
-            + abs(dt) * math.sqrt(float(p[2, 2] + p[3, 3]))
+            math.sqrt(p[0] + p[5])
+            + abs(dt) * math.sqrt(p[10] + p[15])
+            + 1.5 * self.motion.spread(dt)
             + _PREGATE_SLACK_M
         )
         reach = sigmas * spread
         distance = math.hypot(le, ln)
+        if detection.max_range_m is not None and distance - reach > detection.max_range_m:
+            return False
         if reach >= distance:
             return True
-        miss = abs(wrap_angle(detection.bearing_rad - math.atan2(le, ln)))
+        miss = abs(math.pi - (math.pi - detection.bearing_rad + math.atan2(le, ln)) % _TWO_PI)
         return miss <= sigmas * detection.sigma_bearing_rad + math.asin(reach / distance)
 
     def innovation(self, track: Track, detection: Detection) -> tuple[Innovation, Prior]:
         """Innovation of ``detection`` against the track, and the prior it was taken against."""
         p = self.prior(track, detection)
-        return self.filter.innovation(self.model, p.state, p.covariance, detection, p.altitude), p
+        return self.filter.innovation(self.model, p.estimate, detection, p.altitude), p
 
-    def fuse(self, track: Track, detections: list[Detection], prior: Prior | None = None) -> None:
+    def fuse(
+        self,
+        track: Track,
+        detections: list[Detection],
+        prior: Prior | None = None,
+        innovation: Innovation | None = None,
+        weight: float = 1.0,
+    ) -> None:
         """Fold ``detections`` (all fusable, any order) into the track's history.
 
-        ``prior`` may be the one :meth:`prior` gave for the earliest of them against the
-        unchanged history: it saves a predict, with an identical result.
+        ``prior`` (and ``innovation``) may be what :meth:`innovation` gave for the earliest of
+        them against the unchanged history: they save a predict and a linearisation, with an
+        identical result. ``weight`` < 1 fuses them as PDA updates (JPDA); steps replayed keep
+        the weight they were fused with. Only detections fused with weight 0.5 or more count as
+        the track's (its labels, update count and NIS).
         """
         new = sorted(detections, key=_detection_key) if len(detections) > 1 else detections
         history = track.history
-        start = bisect.bisect_right(history, new[0].key, key=_entry_key)
-        merged = new
-        if start < len(history):
+        weights: dict[tuple[float, str, str], float] = {}
+        if new[0].key > history[-1].key:
+            merged = new
+        else:
+            start = bisect.bisect_right(history, new[0].key, key=_entry_key)
+            weights = {entry.key: entry.weight for entry in history[start:]}
             replay = [entry.detections[0] for entry in history[start:]]
             del history[start:]
             merged = sorted(replay + new, key=_detection_key)
+        owned = weight >= 0.5
         for det in merged:
-            history.append(self._step(history[-1], det, prior))
-            prior = None
-        track.record(tuple(new))
+            replayed = weights.get(det.key)
+            entry = self._step(history[-1], det, prior, innovation, weight if replayed is None else replayed)
+            history.append(entry)
+            prior, innovation = None, None
+            if replayed is None and owned:
+                track.nis += self.nis_weight * (entry.nis - track.nis)
+        if owned:
+            track.record(new)
         self._prune(history)
 
     def _predict(self, base: HistoryEntry, detection: Detection, *, fusable: bool = True) -> Prior:
-        dt = detection.time - base.time
-        state, covariance = self.filter.predict(self.motion, base.state, base.covariance, dt)
-        return Prior(
-            state, covariance, (base.altitude_m, base.altitude_var + self.altitude_q * abs(dt)), fusable
-        )
+        dt = detection.time - base.key[0]
+        estimate = self.filter.predict(self.motion, base.estimate, dt)
+        return Prior(estimate, (base.altitude_m, base.altitude_var + self.altitude_q * abs(dt)), fusable)
 
-    def _step(self, base: HistoryEntry, detection: Detection, prior: Prior | None) -> HistoryEntry:
+    def _step(
+        self,
+        base: HistoryEntry,
+        detection: Detection,
+        prior: Prior | None,
+        innovation: Innovation | None,
+        weight: float = 1.0,
+    ) -> HistoryEntry:
         if prior is None:
             prior = self._predict(base, detection)
-        post = self.filter.update(self.model, prior.state, prior.covariance, detection, prior.altitude)
+        post = self.filter.update(
+            self.model, prior.estimate, detection, prior.altitude, innovation=innovation, weight=weight
+        )
         altitude, altitude_var = prior.altitude
-        measured = altitude_measurement(detection)
-        if measured is not None:
-            gain = altitude_var / (altitude_var + measured[1])
-            altitude += gain * (measured[0] - altitude)
-            altitude_var *= 1.0 - gain
-        post.state.flags.writeable = False
-        post.covariance.flags.writeable = False
-        return HistoryEntry(detection.key, (detection,), post.state, post.covariance, altitude, altitude_var)
+        if detection.elevation_rad is not None and weight >= 0.5:
+            measured = altitude_measurement(detection)
+            if measured is not None:
+                gain = altitude_var / (altitude_var + measured[1])
+                altitude += gain * (measured[0] - altitude)
+                altitude_var *= 1.0 - gain
+        inn = post.innovation
+        return HistoryEntry(
+            detection.key, (detection,), post.estimate, altitude, altitude_var, inn.d2 / len(inn.y), weight
+        )
 
     def _prune(self, history: list[HistoryEntry]) -> None:
         """Keep the steps inside the window plus the newest one before it, the new base."""
-        cutoff = history[-1].time - self.replay_window_s
-        if history[1 if len(history) > 1 else 0].time >= cutoff:
+        cutoff = history[-1].key[0] - self.replay_window_s
+        if history[1 if len(history) > 1 else 0].key[0] >= cutoff:
             return
         first_inside = bisect.bisect_left(history, (cutoff, "", ""), key=_entry_key)
         if first_inside > 1:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from grid.fusion.detection import Array, Detection
+from grid.fusion.gaussian import Gaussian, worst_axis_sigma
 
 __all__ = ["DEFAULT_ALTITUDE_M", "HistoryEntry", "Track", "TrackSnapshot", "TrackStatus", "position_sigma"]
 
 DEFAULT_ALTITUDE_M = 300.0
+_HITS_KEPT = 64
 
 
 class TrackStatus(StrEnum):
@@ -48,7 +49,7 @@ class TrackSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One fused step of a track: the detections fused and the posterior after them.
+    """One fused step of a track: the detections fused and the estimate after them.
 
     The first entry of a history is the base: the initiation, or the newest step that has
     fallen out of the replay window. It is never re-applied.
@@ -56,20 +57,36 @@ class HistoryEntry:
 
     key: tuple[float, str, str]
     detections: tuple[Detection, ...]
-    state: Array
-    covariance: Array
+    estimate: Gaussian
     altitude_m: float
     altitude_var: float
+    nis: float = 0.0  # the step's normalised innovation squared per dimension, d2 / dim
+    weight: float = 1.0  # probability the detection is this track's (JPDA); 1 for GNN
 
     @property
     def time(self) -> float:
         """Measurement time of the step."""
         return self.key[0]
 
+    @property
+    def state(self) -> Array:
+        """The posterior mean as a read-only array."""
+        return self.estimate.state
+
+    @property
+    def covariance(self) -> Array:
+        """The posterior covariance as a read-only array."""
+        return self.estimate.covariance
+
 
 @dataclass(slots=True, kw_only=True)
 class Track:
-    """A track while it lives in the tracker; only the tracker mutates it."""
+    """A track while it lives in the tracker; only the tracker mutates it.
+
+    ``associations`` counts detections fused after initiation; ``nis`` is the exponentially
+    weighted mean of their normalised innovation squared per dimension (about 1 for a track
+    that follows a real target, well above for one fed by clutter).
+    """
 
     track_id: str
     created_time: float
@@ -77,9 +94,11 @@ class Track:
     status: TrackStatus = TrackStatus.TENTATIVE
     updates: int = 0
     associations: int = 0
-    node_ids: set[str] = field(default_factory=set)
-    sensor_ids: set[str] = field(default_factory=set)
-    truth_ids: set[str] = field(default_factory=set)
+    nis: float = 1.0
+    node_ids: frozenset[str] = frozenset()
+    sensor_ids: frozenset[str] = frozenset()
+    truth_ids: frozenset[str] = frozenset()
+    hit_times: list[float] = field(default_factory=list)  # measurement times of its first detections
 
     @property
     def latest(self) -> HistoryEntry:
@@ -91,14 +110,19 @@ class Track:
         """Measurement time of the newest fused detection."""
         return self.history[-1].time
 
-    def record(self, detections: tuple[Detection, ...]) -> None:
+    def record(self, detections: tuple[Detection, ...] | list[Detection]) -> None:
         """Count ``detections`` as fused and collect their node, sensor and truth labels."""
         self.updates += len(detections)
         for det in detections:
-            self.node_ids.add(det.node_id)
-            self.sensor_ids.add(det.sensor_id)
-            if det.truth_id is not None:
-                self.truth_ids.add(det.truth_id)
+            if len(self.hit_times) < _HITS_KEPT:
+                self.hit_times.append(det.time)
+            # Frozensets are rebuilt only when a label is new: snapshots then share them for free.
+            if det.node_id not in self.node_ids:
+                self.node_ids = self.node_ids | {det.node_id}
+            if det.sensor_id not in self.sensor_ids:
+                self.sensor_ids = self.sensor_ids | {det.sensor_id}
+            if det.truth_id is not None and det.truth_id not in self.truth_ids:
+                self.truth_ids = self.truth_ids | {det.truth_id}
 
     def snapshot(self) -> TrackSnapshot:
         """A frozen view of the track now."""
@@ -106,19 +130,17 @@ class Track:
         return TrackSnapshot(
             track_id=self.track_id,
             status=self.status,
-            time=latest.time,
-            state=latest.state,
-            covariance=latest.covariance,
+            time=latest.key[0],
+            state=latest.estimate.state,
+            covariance=latest.estimate.covariance,
             altitude_m=latest.altitude_m,
-            node_ids=frozenset(self.node_ids),
-            sensor_ids=frozenset(self.sensor_ids),
-            truth_ids=frozenset(self.truth_ids),
+            node_ids=self.node_ids,
+            sensor_ids=self.sensor_ids,
+            truth_ids=self.truth_ids,
             updates=self.updates,
         )
 
 
 def position_sigma(covariance: Array) -> float:
     """Root of the larger eigenvalue of the (e, n) block of ``covariance``: the worst-axis sigma."""
-    a, b, d = float(covariance[0, 0]), float(covariance[0, 1]), float(covariance[1, 1])
-    half_trace = 0.5 * (a + d)
-    return math.sqrt(half_trace + math.sqrt(max(0.25 * (a - d) ** 2 + b * b, 0.0)))
+    return worst_axis_sigma(float(covariance[0, 0]), float(covariance[0, 1]), float(covariance[1, 1]))

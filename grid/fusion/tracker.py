@@ -4,14 +4,14 @@ The MQTT edge turns each wire report into a :class:`Detection` and calls
 ``tracker.update(time, detections)``; everything here is synchronous and deterministic.
 One call is one batch: detections are gated against every live track, assigned per sensor
 (a track takes at most one detection of a sensor per batch), fused at their measurement
-times (out-of-order ones by replay), and those that fit no track go to the initiator.
+times (out-of-order ones by replay), and those that fit no track go to the initiator. With a
+JPDA associator, a single report is instead shared among the tracks it gates with.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,10 +19,12 @@ from grid.fusion.associator import Associator, GnnAssociator
 from grid.fusion.confirmer import Confirmer, UpdateCountConfirmer
 from grid.fusion.deleter import CoastingDeleter, Deleter
 from grid.fusion.detection import Detection
-from grid.fusion.estimator import Prior, TrackEstimator
+from grid.fusion.estimator import TrackEstimator
 from grid.fusion.filter import ExtendedKalmanFilter, Filter
+from grid.fusion.gaussian import Gaussian
 from grid.fusion.initiator import Initiator, Seed, SensorInitiator
 from grid.fusion.models import ConstantVelocity, DetectionModel, MeasurementModel, MotionModel
+from grid.fusion.pregate import TrackBank
 from grid.fusion.track import HistoryEntry, Track, TrackSnapshot, TrackStatus
 
 __all__ = ["COUNTERS", "Tracker", "default_tracker"]
@@ -39,20 +41,11 @@ COUNTERS = (
 )
 
 
-@dataclass(slots=True)
-class _Assignment:
-    """The detections one batch assigns to one track, and the prior of the earliest."""
+_Candidate = tuple[float, int, bool, int]  # (cost, track index, fusable, measurement dimension)
 
-    track: Track
-    detections: list[Detection] = field(default_factory=list)
-    first_prior: Prior | None = None
-    _first_key: tuple[float, str, str] | None = None
 
-    def add(self, detection: Detection, prior: Prior) -> None:
-        """Take ``detection``, whose prior against the track is ``prior``."""
-        self.detections.append(detection)
-        if self._first_key is None or detection.key < self._first_key:
-            self._first_key, self.first_prior = detection.key, prior
+def _key(d: Detection) -> tuple[float, str, str]:
+    return d.key
 
 
 class Tracker:
@@ -70,6 +63,8 @@ class Tracker:
             track's newest step) a detection may still be fused.
         delete_check_s: the deleter runs at most once per this much simulation time (the edge
             calls ``update`` per report, and tracks need not be judged that often).
+        bank_from: with at least this many live tracks, a report's pre-gate runs vectorised
+            over all of them (:class:`~grid.fusion.pregate.TrackBank`); the result is the same.
     """
 
     def __init__(
@@ -84,6 +79,7 @@ class Tracker:
         measurement: MeasurementModel | None = None,
         replay_window_s: float = 10.0,
         delete_check_s: float = 1.0,
+        bank_from: int = 12,
     ) -> None:
         self._motion = motion
         self._initiator = initiator
@@ -100,6 +96,8 @@ class Tracker:
         self._delete_check_s = delete_check_s
         self._next_delete_check = -math.inf
         self._tracks: dict[str, Track] = {}
+        self._bank = TrackBank(motion)
+        self._bank_from = bank_from
         self._next_id = 1
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
 
@@ -123,79 +121,144 @@ class Tracker:
         changed: dict[str, Track] = {}
         if time >= self._next_delete_check:
             self._next_delete_check = time + self._delete_check_s
-            for track_id, track in list(self._tracks.items()):
-                if self._deleter.should_delete(track, time, self._motion):
-                    track.status = TrackStatus.DELETED
-                    del self._tracks[track_id]
-                    changed[track_id] = track
-                    counters["deleted"] += 1
-
-        by_sensor: dict[str, list[Detection]] = {}
-        for det in detections:
+            self._delete(time, changed)
+        if len(detections) == 1:  # the edge's case: one report per call, no batch bookkeeping
+            det = detections[0]
             if det.time < time - self._replay_window_s:
                 counters["too_late"] += 1
             else:
-                by_sensor.setdefault(det.sensor_id, []).append(det)
-
-        assigned, leftovers = self._associate(by_sensor)
-        for a in assigned:
-            self._estimator.fuse(a.track, a.detections, a.first_prior)
-            a.track.associations += len(a.detections)
-            counters["associated"] += len(a.detections)
-            changed[a.track.track_id] = a.track
-        for track in self._start_tracks(sorted(leftovers, key=lambda d: d.key), time):
-            changed[track.track_id] = track
-
+                self._single(det, time, changed)
+        else:
+            self._batch(detections, time, changed)
         for track in changed.values():
             if track.status is TrackStatus.TENTATIVE and self._confirmer.is_confirmed(track):
                 track.status = TrackStatus.CONFIRMED
                 counters["confirmed"] += 1
         return [track.snapshot() for track in changed.values()]
 
-    def _associate(self, by_sensor: dict[str, list[Detection]]) -> tuple[list[_Assignment], list[Detection]]:
-        """Per-sensor assignment against the live tracks: each track with its detections and
-        the prior of its earliest one, and the detections that fell in no gate."""
+    def _delete(self, time: float, changed: dict[str, Track]) -> None:
+        for track_id, track in list(self._tracks.items()):
+            if self._deleter.should_delete(track, time, self._motion):
+                track.status = TrackStatus.DELETED
+                del self._tracks[track_id]
+                self._bank.remove(track_id)
+                changed[track_id] = track
+                self.counters["deleted"] += 1
+
+    def _batch(self, detections: Sequence[Detection], time: float, changed: dict[str, Track]) -> None:
+        """Per-sensor assignment of a batch, then initiation from what fits no track."""
+        by_sensor: dict[str, list[Detection]] = {}
+        for det in detections:
+            if det.time < time - self._replay_window_s:
+                self.counters["too_late"] += 1
+            else:
+                by_sensor.setdefault(det.sensor_id, []).append(det)
+        assigned, leftovers = self._associate(by_sensor)
+        for track, dets in assigned:
+            self._fuse(track, dets)
+            changed[track.track_id] = track
+        for track in self._start_tracks(sorted(leftovers, key=_key), time):
+            changed[track.track_id] = track
+
+    def _single(self, det: Detection, time: float, changed: dict[str, Track]) -> None:
+        """Gate, assign and fuse one detection, or hand it to the initiator."""
+        if len(self._bank) >= self._bank_from:
+            tracks, checked = self._bank.near(det), True
+        else:
+            tracks, checked = list(self._tracks.values()), False
+        candidates = self._candidates(det, tracks, prechecked=checked)
+        if not candidates:
+            for track in self._start_tracks([det], time):
+                changed[track.track_id] = track
+            return
+        weights = self._associator.share([c[0] for c in candidates], candidates[0][3])
+        if weights is not None:
+            self._share(det, tracks, candidates, weights, changed)
+            return
+        _, j, fusable, _ = candidates[0] if len(candidates) == 1 else min(candidates)
+        if not fusable:
+            self.counters["too_late"] += 1
+            return
+        track = tracks[j]
+        self._fuse(track, [det])
+        changed[track.track_id] = track
+
+    def _share(
+        self,
+        det: Detection,
+        tracks: Sequence[Track],
+        candidates: list[_Candidate],
+        weights: list[float],
+        changed: dict[str, Track],
+    ) -> None:
+        """JPDA: every gated track takes the detection with its weight."""
+        fused = False
+        for (_, j, fusable, _), weight in zip(candidates, weights, strict=True):
+            if weight <= 0.0 or not fusable:
+                continue
+            track = tracks[j]
+            self._estimator.fuse(track, [det], weight=weight)
+            self._bank.touch(track)
+            if weight >= 0.5:
+                track.associations += 1
+            changed[track.track_id] = track
+            fused = True
+        self.counters["associated" if fused else "too_late"] += 1
+
+    def _fuse(self, track: Track, detections: list[Detection]) -> None:
+        self._estimator.fuse(track, detections)
+        self._bank.touch(track)
+        track.associations += len(detections)
+        self.counters["associated"] += len(detections)
+
+    def _associate(
+        self, by_sensor: dict[str, list[Detection]]
+    ) -> tuple[list[tuple[Track, list[Detection]]], list[Detection]]:
+        """Per-sensor assignment against the live tracks: each track with its detections, and
+        the detections that fell in no gate."""
         tracks = list(self._tracks.values())
-        assigned: dict[int, _Assignment] = {}
+        assigned: dict[int, list[Detection]] = {}
         leftovers: list[Detection] = []
         counters = self.counters
         for dets in by_sensor.values():
-            # gated[i] lists (cost, track index, prior) of detection i
-            gated = [self._gated(det, tracks) for det in dets]
+            gated = [self._candidates(det, tracks) for det in dets]
             if len(dets) == 1:
-                pairs = [(0, min(gated[0], key=lambda g: g[0])[1])] if gated[0] else []
+                pairs = [(0, min(gated[0])[1])] if gated[0] else []
             else:
                 cost = np.full((len(dets), len(tracks)), math.inf)
                 for i, row in enumerate(gated):
-                    for c, j, _ in row:
+                    for c, j, _, _ in row:
                         cost[i, j] = c
                 pairs = self._associator.assign(cost) if any(gated) else []
             used = [False] * len(dets)
             for i, j in pairs:
                 used[i] = True
-                prior = next(p for _, jj, p in gated[i] if jj == j)
-                if not prior.fusable:
+                if not next(f for _, jj, f, _ in gated[i] if jj == j):
                     counters["too_late"] += 1
                     continue
-                entry = assigned.setdefault(j, _Assignment(tracks[j]))
-                entry.add(dets[i], prior)
+                assigned.setdefault(j, []).append(dets[i])
             for i, det in enumerate(dets):
                 if not used[i]:
                     if gated[i]:
                         counters["unassigned"] += 1
                     else:
                         leftovers.append(det)
-        return list(assigned.values()), leftovers
+        return [(tracks[j], dets) for j, dets in assigned.items()], leftovers
 
-    def _gated(self, det: Detection, tracks: Sequence[Track]) -> list[tuple[float, int, Prior]]:
-        """(cost, track index, prior) of every track whose gate ``det`` falls in."""
-        out = []
+    def _candidates(
+        self, det: Detection, tracks: Sequence[Track], *, prechecked: bool = False
+    ) -> list[_Candidate]:
+        """(cost, track index, fusable) of every track whose gate ``det`` falls in; the cost
+        ``d2 + ln det S`` is the negative log-likelihood up to a constant. ``prechecked``: the
+        tracks already passed the pre-gate."""
+        out: list[_Candidate] = []
+        estimator, gate = self._estimator, self._associator.gate
         for j, track in enumerate(tracks):
-            if not self._estimator.may_gate(track, det):
+            if not prechecked and not estimator.may_gate(track, det):
                 continue
-            innovation, prior = self._estimator.innovation(track, det)
-            if self._associator.gate(innovation.d2, innovation.y.shape[0]):
-                out.append((innovation.d2 + innovation.log_det, j, prior))
+            d2, log_det, dim, fusable = estimator.gate(track, det)
+            if gate(d2, dim):
+                out.append((d2 + log_det, j, fusable, dim))
         return out
 
     def _start_tracks(self, leftovers: list[Detection], time: float) -> list[Track]:
@@ -204,14 +267,11 @@ class Tracker:
         born: list[tuple[Track, set[str]]] = []
         for det in leftovers:
             candidates = [b for b in born if det.sensor_id not in b[1]]
-            gated = [g for g in self._gated(det, [b[0] for b in candidates]) if g[2].fusable]
+            gated = [g for g in self._candidates(det, [b[0] for b in candidates]) if g[2]]
             if gated:
-                _, j, prior = min(gated, key=lambda g: g[0])
-                track, sensors = candidates[j]
-                self._estimator.fuse(track, [det], prior)
-                track.associations += 1
+                track, sensors = candidates[min(gated)[1]]
+                self._fuse(track, [det])
                 sensors.add(det.sensor_id)
-                self.counters["associated"] += 1
                 continue
             seed = self._initiator.initiate(det, time)
             if seed is None:
@@ -224,14 +284,17 @@ class Tracker:
     def _create(self, seed: Seed) -> Track:
         track_id = f"T{self._next_id:04d}"
         self._next_id += 1
-        seed.state.flags.writeable = False
-        seed.covariance.flags.writeable = False
         entry = HistoryEntry(
-            seed.key, seed.detections, seed.state, seed.covariance, seed.altitude_m, seed.altitude_var
+            seed.key,
+            seed.detections,
+            Gaussian.of(seed.state, seed.covariance),
+            seed.altitude_m,
+            seed.altitude_var,
         )
         track = Track(track_id=track_id, created_time=seed.key[0], history=[entry])
         track.record(seed.detections)
         self._tracks[track_id] = track
+        self._bank.add(track)
         self.counters["initiated"] += 1
         return track
 
@@ -247,6 +310,7 @@ def default_tracker(
     measurement: MeasurementModel | None = None,
     replay_window_s: float = 10.0,
     delete_check_s: float = 1.0,
+    bank_from: int = 12,
 ) -> Tracker:
     """A tracker with the default components; any of them can be overridden by keyword."""
     return Tracker(
@@ -259,4 +323,5 @@ def default_tracker(
         measurement=measurement,
         replay_window_s=replay_window_s,
         delete_check_s=delete_check_s,
+        bank_from=bank_from,
     )

@@ -21,6 +21,7 @@ from grid.messages import (
     Envelope,
     FusedTrack,
     FusionStats,
+    NodePicture,
     NodeState,
     NodeStatus,
     RunAction,
@@ -148,6 +149,20 @@ run_results = st.builds(
     RunResults, run_id=text(), summary=st.dictionaries(text(), summary_values, max_size=SHORT_LIST)
 )
 
+picture_entries = st.fixed_dictionaries(
+    {
+        "time_to_locate_s": st.none() | number(0, 1e7),
+        "rmse_m": st.none() | number(0, 1e7),
+        "track_updates": NON_NEGATIVE,
+    }
+)
+node_pictures = st.builds(
+    NodePicture,
+    run_id=text(),
+    node_id=text(),
+    threats=st.dictionaries(text(), picture_entries, max_size=SHORT_LIST),
+)
+
 BODIES: dict[str, st.SearchStrategy[Any]] = {
     "report": threat_reports(),
     "track": fused_tracks,
@@ -156,6 +171,7 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
     "awareness": awarenesses,
     "fusion_stats": fusion_stats,
     "results": run_results,
+    "picture": node_pictures,
 }
 
 

@@ -13,6 +13,7 @@ import yaml
 from grid.errors import RosterError, UnknownNodeError
 from grid.geo import LocalFrame, observe
 from grid.roster import Roster, SensorKind, SensorSpec, load_roster
+from grid.sensors import detection_probability, radar_horizon_m, radar_snr, swerling1_pd
 
 MEMBER_IDS = {"RO", "BG", "TR", "GR", "PL", "HU", "SK", "CZ", "IT", "DE", "FR", "GB", "US", "NL", "ES"}
 BOX_LAT = (43.6, 44.8)
@@ -245,3 +246,78 @@ def test_empty_directory_is_rejected(tmp_path: Path) -> None:
     """A directory with no member-state files is an error naming the directory."""
     (tmp_path / "README.txt").write_text("not a roster file", encoding="utf-8")
     _expect_roster_error(tmp_path, tmp_path)
+
+
+# --- sensor realism parameters --------------------------------------------------------------------
+
+
+def test_every_shipped_radar_uses_the_radar_equation(roster: Roster) -> None:
+    """Every radar and the AEW have ref_range_m; direction finders and acoustic arrays do not."""
+    for member in roster.values():
+        for spec in member.sensors:
+            assert (spec.ref_range_m is not None) == spec.kind.measures_range, spec.id
+
+
+def test_shipped_clutter_is_modest(roster: Roster) -> None:
+    """Radars and the AEW report some clutter, at most one false alarm per scan; other sensors none."""
+    for member in roster.values():
+        for spec in member.sensors:
+            if spec.kind.measures_range:
+                assert 0.0 < spec.false_alarm_rate <= 1.0, spec.id
+            else:
+                assert spec.false_alarm_rate == 0.0, spec.id
+
+
+def test_shipped_radars_see_a_small_drone_near_and_lose_it_far(roster: Roster) -> None:
+    """For a 0.01 m² drone, every ground radar's SNR-based Pd is >= 0.8 at 20 km and <= 0.05 at 100 km."""
+    radars = [s for m in roster.values() for s in m.sensors if s.kind is SensorKind.RADAR]
+    for spec in radars:
+        assert swerling1_pd(radar_snr(spec, 0.01, 20_000.0), spec.pfa) >= 0.8, spec.id
+        assert swerling1_pd(radar_snr(spec, 0.01, 100_000.0), spec.pfa) <= 0.05, spec.id
+        assert 0.8 <= detection_probability(spec, 0.01, 20_000.0) <= 1.0, spec.id
+
+
+def test_default_drone_path_has_a_likely_radar(roster: Roster) -> None:
+    """Along the default drone path some radar, in line of sight, detects it with Pd >= 0.6."""
+    for point in drone_path(step_m=2_000.0):
+        best = 0.0
+        for member in roster.values():
+            for spec in member.sensors:
+                if spec.kind is not SensorKind.RADAR or spec.site is None:
+                    continue
+                seen = observe((spec.site.lat, spec.site.lon, spec.site.alt_m), point)
+                if not spec.min_range_m <= seen.slant_range_m <= spec.range_m:
+                    continue
+                if seen.ground_range_m > radar_horizon_m(spec.site.alt_m, point[2]):
+                    continue
+                best = max(best, detection_probability(spec, 0.01, seen.slant_range_m))
+        assert best >= 0.6, point
+
+
+@pytest.mark.parametrize(
+    ("update", "word"),
+    [
+        (
+            {"kind": "rf_df", "sigma_range_m": None, "sigma_elevation_deg": None, "ref_range_m": 1000},
+            "no radar equation",
+        ),
+        ({"ref_snr_db": 10}, "without ref_range_m"),
+        ({"ref_range_m": 0}, "ref_range_m"),
+        ({"ref_range_m": 90_000, "pfa": 1.5}, "pfa"),
+        ({"false_alarm_rate": -1}, "false_alarm_rate"),
+    ],
+    ids=["rf-df-radar-equation", "snr-without-range", "zero-ref-range", "pfa-above-one", "negative-clutter"],
+)
+def test_bad_radar_parameters_are_rejected(tmp_path: Path, update: dict[str, Any], word: str) -> None:
+    """Radar-equation and clutter parameters are checked, naming the file and the parameter."""
+    sensor = {k: v for k, v in (_radar("XX-S-1") | update).items() if v is not None}
+    path = _write(tmp_path, "XX.yaml", _member(sensors=[sensor]))
+    assert word in _expect_roster_error(tmp_path, path).problem
+
+
+def test_radar_parameters_default(tmp_path: Path) -> None:
+    """Without them, a radar has no radar equation, the documented references and no clutter."""
+    _write(tmp_path, "XX.yaml", _member())
+    spec = load_roster(tmp_path)["XX"].sensors[0]
+    assert spec.ref_range_m is None
+    assert (spec.ref_rcs_m2, spec.ref_snr_db, spec.pfa, spec.false_alarm_rate) == (1.0, 13.0, 1e-6, 0.0)

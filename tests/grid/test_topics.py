@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from grid.errors import MessageRejected
 from grid.topics import (
     ALL_AWARENESS,
+    ALL_PICTURES,
     ALL_REPORTS,
     ALL_STATUS,
     CONTROL,
@@ -22,6 +23,7 @@ from grid.topics import (
     awareness_topic,
     grid_reports,
     parse_topic,
+    picture_topic,
     report_topic,
     results_topic,
     status_topic,
@@ -41,6 +43,7 @@ def test_constants() -> None:
     assert ALL_REPORTS == "grid/v1/reports/#"
     assert ALL_STATUS == "grid/v1/status/+"
     assert ALL_AWARENESS == "grid/v1/awareness/+"
+    assert ALL_PICTURES == "grid/v1/picture/+"
 
 
 def test_builders_give_documented_topics() -> None:
@@ -49,6 +52,7 @@ def test_builders_give_documented_topics() -> None:
     assert grid_reports("black-sea") == "grid/v1/reports/black-sea/+"
     assert status_topic("BG") == "grid/v1/status/BG"
     assert awareness_topic("TR") == "grid/v1/awareness/TR"
+    assert picture_topic("RO") == "grid/v1/picture/RO"
 
 
 @given(segments, segments)
@@ -69,6 +73,12 @@ def test_awareness_round_trip(node: str) -> None:
     assert parse_topic(awareness_topic(node)) == ParsedTopic(TopicKind.AWARENESS, node=node)
 
 
+@given(segments)
+def test_picture_round_trip(node: str) -> None:
+    """A picture topic parses back to its node."""
+    assert parse_topic(picture_topic(node)) == ParsedTopic(TopicKind.PICTURE, node=node)
+
+
 @pytest.mark.parametrize(
     ("topic", "kind"),
     [(TRACKS, TopicKind.TRACK), (CONTROL, TopicKind.CONTROL), (FUSION_STATS, TopicKind.FUSION_STATS)],
@@ -84,6 +94,7 @@ def test_every_kind_has_a_topic() -> None:
         report_topic("g", "n"),
         status_topic("n"),
         awareness_topic("n"),
+        picture_topic("n"),
         results_topic("run-1"),
         TRACKS,
         CONTROL,
@@ -104,6 +115,7 @@ BUILDERS: dict[str, Callable[[str], str]] = {
     "grid-reports": grid_reports,
     "status": status_topic,
     "awareness": awareness_topic,
+    "picture": picture_topic,
 }
 
 

@@ -156,3 +156,150 @@ def test_repeated_waypoint() -> None:
     end = traj.plane_state(traj.end_s)
     assert end is not None
     assert end[:2] == pytest.approx(tuple(traj.frame.to_enu(*PATH[1], 0.0)[:2]), abs=1e-6)
+
+
+# --- flight plans: legs, loiters, swarms ------------------------------------------------------------
+
+
+def plan_threat(path: list[object], **fields: object) -> Threat:
+    """A threat built from a YAML-like map, so path items may be lists or dicts."""
+    data: dict[str, object] = {"id": "p", "speed_mps": 50.0, "altitude_m": 300.0, "path": path, **fields}
+    return Threat.model_validate(data)
+
+
+def test_per_leg_speed_and_altitude() -> None:
+    """A waypoint's speed and altitude hold for the leg starting there and carry forward."""
+    threat = plan_threat(
+        [
+            [44.0, 28.6],
+            {"lat": 44.1, "lon": 28.6, "speed_mps": 100.0, "alt_m": 50.0},
+            [44.2, 28.6],
+            [44.3, 28.6],
+        ]
+    )
+    traj = GroundTruth(scenario(threat)).trajectories["p"]
+    first, second, third = traj.segments
+    assert (first.speed, first.alt) == (50.0, 300.0)
+    assert (second.speed, second.alt) == (100.0, 50.0)
+    assert (third.speed, third.alt) == (100.0, 50.0)
+    leg = math.dist(first.start, first.end)
+    assert second.t0 == pytest.approx(leg / 50.0)
+    mid_first = traj.state(leg / 100.0)
+    mid_second = traj.state(second.t0 + 10.0)
+    assert mid_first is not None
+    assert mid_second is not None
+    assert math.hypot(mid_first.vel_east, mid_first.vel_north) == pytest.approx(50.0)
+    assert (mid_first.alt_m, mid_second.alt_m) == (300.0, 50.0)
+    assert math.hypot(mid_second.vel_east, mid_second.vel_north) == pytest.approx(100.0)
+    total = leg / 50.0 + (math.dist(second.start, second.end) + math.dist(third.start, third.end)) / 100.0
+    assert traj.end_s == pytest.approx(total)
+
+
+def test_first_waypoint_may_set_speed_and_altitude() -> None:
+    """Without threat-level speed and altitude, the first waypoint's values are used."""
+    threat = Threat.model_validate(
+        {"id": "w", "path": [{"lat": 44.0, "lon": 28.6, "speed_mps": 30.0, "alt_m": 80.0}, [44.1, 28.6]]}
+    )
+    state = GroundTruth(scenario(threat)).trajectories["w"].state(10.0)
+    assert state is not None
+    assert math.hypot(state.vel_east, state.vel_north) == pytest.approx(30.0)
+    assert state.alt_m == 80.0
+
+
+LOITER_CENTRE = (44.2, 28.9)
+
+
+@pytest.mark.parametrize(("direction", "sign"), [("cw", 1.0), ("ccw", -1.0)])
+def test_loiter_timing_and_geometry(direction: str, sign: float) -> None:
+    """A loiter flies to the circle, stays on it for turns * 2 pi r / v in the given sense, then leaves."""
+    threat = plan_threat(
+        [
+            [44.1, 28.9],
+            {
+                "loiter": {
+                    "center": list(LOITER_CENTRE),
+                    "radius_m": 3_000.0,
+                    "turns": 2,
+                    "direction": direction,
+                }
+            },
+            [44.3, 28.9],
+        ],
+        speed_mps=60.0,
+    )
+    traj = GroundTruth(scenario(threat)).trajectories["p"]
+    inbound, arc, outbound = traj.segments
+    centre = traj.frame.to_enu(*LOITER_CENTRE, 0.0)[:2]
+    assert arc.duration == pytest.approx(2 * 2 * math.pi * 3_000.0 / 60.0)
+    assert math.dist(inbound.end, tuple(centre)) == pytest.approx(3_000.0)  # entry point on the circle
+    assert inbound.duration == pytest.approx(math.dist(inbound.start, tuple(centre)) / 60.0 - 50.0, rel=1e-3)
+    for frac in np.linspace(0.001, 0.999, 17):  # inside the arc, away from float ties at its ends
+        t = threat.start_s + arc.t0 + float(frac) * arc.duration
+        state = traj.state(t)
+        assert state is not None
+        radial = (state.east - centre[0], state.north - centre[1])
+        assert math.hypot(*radial) == pytest.approx(3_000.0, abs=1e-6)
+        assert math.hypot(state.vel_east, state.vel_north) == pytest.approx(60.0)
+        # clockwise seen from above: velocity = radial rotated by -90 degrees (cw) or +90 (ccw)
+        cross = radial[0] * state.vel_north - radial[1] * state.vel_east
+        assert sign * cross < 0
+    assert outbound.start == pytest.approx(inbound.end, abs=1e-6)  # whole turns: leave where it entered
+    assert traj.end_s == pytest.approx(inbound.duration + arc.duration + outbound.duration)
+
+
+def test_loiter_for_a_duration_at_its_own_speed_and_altitude() -> None:
+    """A loiter given duration_s lasts that long; its speed and altitude apply from the orbit on."""
+    threat = plan_threat(
+        [
+            [44.1, 28.9],
+            {
+                "loiter": {
+                    "center": list(LOITER_CENTRE),
+                    "radius_m": 2_000.0,
+                    "duration_s": 300.0,
+                    "speed_mps": 20.0,
+                    "alt_m": 1_500.0,
+                }
+            },
+            [44.3, 28.9],
+        ]
+    )
+    traj = GroundTruth(scenario(threat)).trajectories["p"]
+    inbound, arc, outbound = traj.segments
+    assert (inbound.speed, inbound.alt) == (50.0, 300.0)
+    assert (arc.duration, arc.speed, arc.alt) == (pytest.approx(300.0), 20.0, 1_500.0)
+    assert arc.sweep == pytest.approx(20.0 * 300.0 / 2_000.0)
+    assert (outbound.speed, outbound.alt) == (20.0, 1_500.0)
+    assert outbound.start == pytest.approx(arc.at(arc.duration)[:2])
+
+
+def test_swarm_members_are_trajectories_of_their_own() -> None:
+    """Each swarm member flies the leader plan shifted by its offset, under its own id."""
+    swarm = plan_threat(
+        [[44.0, 28.6], [44.1, 28.7]], id="sw", kind="swarm", count=3, offsets_m=[[0, 0], [500, 0], [0, -800]]
+    )
+    truth = GroundTruth(scenario(swarm, DRONE))
+    assert list(truth.trajectories) == ["sw.1", "sw.2", "sw.3", "uav-1"]
+    t = 60.0
+    states = [truth.trajectories[f"sw.{k}"].state(t) for k in (1, 2, 3)]
+    assert all(s is not None for s in states)
+    lead, east, south = states
+    assert lead is not None
+    assert east is not None
+    assert south is not None
+    assert (east.east - lead.east, east.north - lead.north) == pytest.approx((500.0, 0.0), abs=0.01)
+    assert (south.east - lead.east, south.north - lead.north) == pytest.approx((0.0, -800.0), abs=0.01)
+    assert (lead.rcs_m2, lead.emits_rf) == (0.01, True)
+    assert truth.trajectories["sw.2"].threat.start_s == swarm.start_s
+    assert [s.threat_id for s in truth.at(t)][:3] == ["sw.1", "sw.2", "sw.3"]
+
+
+def test_state_carries_rcs() -> None:
+    """The truth state carries the threat's radar cross-section (kind default or explicit)."""
+    cruise = plan_threat([[44.0, 28.6], [44.1, 28.7]], id="cm", kind="cruise")
+    big = plan_threat([[44.0, 28.6], [44.1, 28.7]], id="big", rcs_m2=5.0)
+    truth = GroundTruth(scenario(cruise, big))
+    assert [(s.threat_id, s.rcs_m2, s.emits_rf) for s in truth.at(1.0)] == [
+        ("cm", 0.1, False),
+        ("big", 5.0, True),
+    ]

@@ -6,14 +6,15 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from fusion_sim import BEARINGS, RADARS, Sim
-from hypothesis import event, given, settings
+from fusion_sim import BEARINGS, RADARS, Sim, Site
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from grid.fusion import (
     ConstantVelocity,
     DetectionModel,
     ExtendedKalmanFilter,
+    Gaussian,
     GnnAssociator,
     SensorInitiator,
     Track,
@@ -38,7 +39,11 @@ def _track(sim: Sim, t: float = 0.0) -> Track:
     seed = SensorInitiator().initiate(sim.detection(RADARS[0], t, DRONE, "a"), t)
     assert seed is not None
     entry = HistoryEntry(
-        seed.key, seed.detections, seed.state, seed.covariance, seed.altitude_m, seed.altitude_var
+        seed.key,
+        seed.detections,
+        Gaussian.of(seed.state, seed.covariance),
+        seed.altitude_m,
+        seed.altitude_var,
     )
     return Track(track_id="T0001", created_time=t, history=[entry])
 
@@ -80,8 +85,8 @@ def test_prior_before_base_is_not_fusable(sim: Sim) -> None:
     assert not early.fusable
     assert late.fusable
     # Retrodicted from the seed (velocity 0): same position, grown uncertainty.
-    assert np.array_equal(early.state[:2], track.latest.state[:2])
-    assert early.covariance[0, 0] > track.latest.covariance[0, 0]
+    assert np.array_equal(early.estimate.state[:2], track.latest.state[:2])
+    assert early.estimate.covariance[0, 0] > track.latest.covariance[0, 0]
 
 
 @settings(max_examples=200, deadline=None)
@@ -96,17 +101,19 @@ def test_prior_before_base_is_not_fusable(sim: Sim) -> None:
 def test_pregate_never_drops_a_gated_detection(
     *, east: float, north: float, offset_deg: float, sigma: float, dt: float, sensor: object
 ) -> None:
-    """Whenever the chi-square gate passes, the cheap pre-gate passed too."""
+    """Within a sensor's coverage, whenever the chi-square gate passes, the cheap pre-gate passed too."""
+    site: Site = sensor  # type: ignore[assignment]
+    assume(math.hypot(east - site.east, north - site.north) <= site.max_range_m - 6 * 200.0)
     sim = Sim(seed=1)
     det = sim.detection(sensor, 100.0, lambda _t: (east, north, 300.0), "x")  # type: ignore[arg-type]
     det = replace(det, bearing_rad=det.bearing_rad + math.radians(offset_deg))
     state = np.array([east, north, 30.0, -20.0])
     covariance = np.diag([sigma**2, (sigma / 2) ** 2, 30.0**2, 30.0**2])
-    entry = HistoryEntry((100.0 - dt, "z", "z"), (det,), state, covariance, 300.0, 100.0**2)
+    entry = HistoryEntry((100.0 - dt, "z", "z"), (det,), Gaussian.of(state, covariance), 300.0, 100.0**2)
     track = Track(track_id="T", created_time=0.0, history=[entry])
     estimator = _estimator()
     innovation, _ = estimator.innovation(track, det)
-    gated = GnnAssociator().gate(innovation.d2, innovation.y.shape[0])
+    gated = GnnAssociator().gate(innovation.d2, innovation.dim)
     event(f"gated={gated}")
     if gated:
         assert estimator.may_gate(track, det)
@@ -117,8 +124,23 @@ def test_pregate_rejects_a_far_track(sim: Sim) -> None:
     det = sim.detection(BEARINGS[0], 10.0, lambda _t: (0.0, 0.0, 300.0), "x", noise=False)
     off = replace(det, bearing_rad=det.bearing_rad + math.radians(40.0))
     entry = HistoryEntry(
-        (9.0, "z", "z"), (det,), np.array([0.0, 0.0, 10.0, 0.0]), np.eye(4) * 100.0, 300.0, 1e4
+        (9.0, "z", "z"), (det,), Gaussian.of([0.0, 0.0, 10.0, 0.0], np.eye(4) * 100.0), 300.0, 1e4
     )
     track = Track(track_id="T", created_time=0.0, history=[entry])
     assert _estimator().may_gate(track, det)
     assert not _estimator().may_gate(track, off)
+
+
+def test_pregate_rejects_a_track_beyond_coverage(sim: Sim) -> None:
+    """A bearing from a 60 km acoustic array cannot belong to a well-known track 90 km away."""
+    acoustic = next(s for s in BEARINGS if s.sensor_id == "bg-acoustic-1")
+    far = (acoustic.east + 90_000.0, acoustic.north)
+    det = sim.detection(acoustic, 10.0, lambda _t: (*far, 300.0), "x", noise=False)
+    entry = HistoryEntry(
+        (9.0, "z", "z"), (det,), Gaussian.of([*far, 0.0, 0.0], np.eye(4) * 100.0), 300.0, 1e4
+    )
+    track = Track(track_id="T", created_time=0.0, history=[entry])
+    assert not _estimator().may_gate(track, det)
+    near = replace(acoustic, east=far[0] - 50_000.0)
+    inside = sim.detection(near, 10.0, lambda _t: (*far, 300.0), "x", noise=False)
+    assert _estimator().may_gate(track, inside)

@@ -9,6 +9,7 @@ import pytest
 from fusion_sim import Sim, Site
 
 from grid.fusion import Detection, SensorInitiator, triangulate
+from grid.fusion.initiator import bearing_fits, triangulate_all
 
 
 def _bearing(sensor_id: str, east: float, north: float, bearing_deg: float, *, t: float = 0.0,
@@ -64,7 +65,7 @@ def test_triangulation_inflates_the_older_bearing() -> None:
 
 def test_pool_pairs_different_sensors_only() -> None:
     """Two bearings of one sensor stay pooled; a crossing bearing of another sensor makes a seed."""
-    initiator = SensorInitiator()
+    initiator = SensorInitiator(min_bearings=2)
     assert initiator.initiate(_bearing("a", 0.0, 0.0, 45.0, t=0.0), 0.0) is None
     assert initiator.initiate(_bearing("a", 0.0, 0.0, 45.5, t=1.0), 1.0) is None
     assert len(initiator.pool) == 2
@@ -78,7 +79,7 @@ def test_pool_pairs_different_sensors_only() -> None:
 
 def test_pool_expires_and_respects_pair_window() -> None:
     """Bearings older than pool_window_s are dropped; ones beyond pair_window_s do not pair."""
-    initiator = SensorInitiator(pool_window_s=8.0, pair_window_s=3.0)
+    initiator = SensorInitiator(pool_window_s=8.0, pair_window_s=3.0, min_bearings=2)
     initiator.initiate(_bearing("a", 0.0, 0.0, 45.0, t=0.0), 0.0)
     assert initiator.initiate(_bearing("b", 10_000.0, 0.0, 315.0, t=4.0), 4.0) is None
     assert initiator.initiate(_bearing("c", 0.0, 10_000.0, 135.0, t=20.0), 20.0) is None
@@ -109,3 +110,35 @@ def test_radar_seed_without_elevation_assumes_default_altitude(sim: Sim) -> None
     assert seed is not None
     assert seed.altitude_m == 300.0
     assert seed.state[:2] == pytest.approx([5_000.0, 2_000.0], abs=5.0)
+
+
+def test_three_bearings_hand_computed() -> None:
+    """Three bearings through (5000, 5000) from (0,0), (10000,0) and (5000,0) give that point."""
+    dets = [
+        _bearing("a", 0.0, 0.0, 45.0),
+        _bearing("b", 10_000.0, 0.0, 315.0),
+        _bearing("c", 5_000.0, 0.0, 0.0),
+    ]
+    found = triangulate_all(dets, altitude_m=0.0)
+    assert found is not None
+    point, covariance = found
+    assert point == pytest.approx([5000.0, 5000.0], abs=1e-6)
+    # The third bearing (5 km away, due north) adds east-west information only.
+    pair = triangulate(dets[0], dets[1], altitude_m=0.0)
+    assert pair is not None
+    assert covariance[0, 0] < pair[1][0, 0]
+    assert covariance[1, 1] == pytest.approx(pair[1][1, 1], rel=1e-9)
+    assert bearing_fits(dets[2], point, covariance, altitude_m=0.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_seed_needs_a_third_agreeing_bearing() -> None:
+    """By default a crossing becomes a seed only when a third sensor's bearing agrees with it."""
+    initiator = SensorInitiator()
+    assert initiator.initiate(_bearing("a", 0.0, 0.0, 45.0, t=0.0), 0.0) is None
+    assert initiator.initiate(_bearing("b", 10_000.0, 0.0, 315.0, t=0.5), 0.5) is None
+    assert initiator.initiate(_bearing("c", 5_000.0, 0.0, 30.0, t=1.0), 1.0) is None  # misses by 30 deg
+    seed = initiator.initiate(_bearing("d", 5_000.0, -1_000.0, 0.0, t=1.5), 1.5)
+    assert seed is not None
+    assert [d.sensor_id for d in seed.detections] == ["a", "b", "d"]
+    assert seed.state[:2] == pytest.approx([5000.0, 5000.0], abs=150.0)
+    assert [d.sensor_id for d in initiator.pool] == ["c"]

@@ -11,9 +11,13 @@ from scipy.stats import chi2
 
 import grid.fusion
 from grid.fusion import (
+    Associator,
     CoastingDeleter,
     ConstantVelocity,
     Detection,
+    GnnAssociator,
+    JpdaAssociator,
+    MOfNConfirmer,
     Tracker,
     TrackSnapshot,
     TrackStatus,
@@ -259,3 +263,77 @@ def test_exports_are_sorted_and_complete() -> None:
     """grid.fusion.__all__ is sorted (plain and isort-style agree: no constants) and every name exists."""
     assert grid.fusion.__all__ == sorted(grid.fusion.__all__)
     assert all(hasattr(grid.fusion, name) for name in grid.fusion.__all__)
+
+
+@pytest.mark.parametrize("associator", [GnnAssociator(), JpdaAssociator()], ids=["gnn", "jpda"])
+def test_crossing_targets_keep_their_tracks(
+    sim: Sim, radars: list[Site], bearing_sites: list[Site], associator: Associator
+) -> None:
+    """Two targets crossing at 37 degrees at the same altitude: each keeps its own track id."""
+    a = Sim.straight(-15_000.0, -5_000.0, 100.0, 100.0 / 3.0, 300.0)  # both pass (0, 0) at t = 150 s
+    b = Sim.straight(-15_000.0, 5_000.0, 100.0, -100.0 / 3.0, 300.0)
+    detections = sorted(
+        sim.run(radars + bearing_sites, a, "a", 0.0, 300.0)
+        + sim.run(radars + bearing_sites, b, "b", 0.0, 300.0),
+        key=lambda d: d.key,
+    )
+    tracker = default_tracker(associator=associator)
+    snapshots = _run(tracker, detections)
+
+    def nearest(truth: Truth, t0: float, t1: float) -> set[str]:
+        """Ids of confirmed updates in [t0, t1] within 300 m of ``truth``."""
+        return {
+            s.track_id
+            for s in snapshots
+            if s.status is TrackStatus.CONFIRMED
+            and t0 <= s.time <= t1
+            and np.hypot(*(s.state[:2] - np.array(truth(s.time)[:2]))) < 300.0
+        }
+
+    before_a, before_b = nearest(a, 100.0, 130.0), nearest(b, 100.0, 130.0)
+    after_a, after_b = nearest(a, 200.0, 300.0), nearest(b, 200.0, 300.0)
+    assert len(before_a) == len(before_b) == 1
+    assert before_a != before_b
+    assert after_a == before_a
+    assert after_b == before_b
+
+
+def test_vectorised_pregate_gives_the_same_tracks(
+    sim: Sim, radars: list[Site], bearing_sites: list[Site]
+) -> None:
+    """Six targets: the tracker with the array pre-gate from 2 tracks equals the scalar one."""
+    targets = [
+        Sim.straight(-20_000.0 + 7_000.0 * k, -10_000.0, 40.0, 30.0 - 12.0 * k, 300.0) for k in range(6)
+    ]
+    detections = sorted(
+        (
+            d
+            for k, truth in enumerate(targets)
+            for d in sim.run(radars + bearing_sites, truth, f"t{k}", 0.0, 120.0)
+        ),
+        key=lambda d: d.key,
+    )
+    scalar, banked = default_tracker(bank_from=10**9), default_tracker(bank_from=2)
+    a, b = _run(scalar, detections), _run(banked, detections)
+    assert len(a) == len(b) > len(detections) // 2
+    assert [(s.track_id, s.time, s.status) for s in a] == [(s.track_id, s.time, s.status) for s in b]
+    assert all(np.array_equal(x.state, y.state) for x, y in zip(a, b, strict=True))
+    assert scalar.counters == banked.counters
+    assert len([t for t in banked.tracks if t.status is TrackStatus.CONFIRMED]) >= 6
+
+
+def test_m_of_n_confirmation(sim: Sim, radars: list[Site]) -> None:
+    """3 of 5 two-second scans with a detection confirm; hits in only 2 of the first 5 do not."""
+    confirmer = MOfNConfirmer(m=3, n=5, scan_s=2.0)
+    tracker = default_tracker(confirmer=confirmer)
+    site = radars[0]
+    statuses = [
+        s.status
+        for t in (0.0, 0.5, 4.5, 9.5)  # scans 0, 0, 2, 4
+        for s in tracker.update(t, [sim.detection(site, t, DRONE, "a", n=int(t * 10))])
+    ]
+    assert statuses == [TrackStatus.TENTATIVE] * 3 + [TrackStatus.CONFIRMED]
+    sparse = default_tracker(confirmer=confirmer)
+    for t in (0.0, 4.5, 10.5, 12.5):  # scans 0, 2, 5, 6: only two of the first five
+        (last,) = sparse.update(t, [sim.detection(site, t, DRONE, "a", n=int(t * 10))])
+    assert last.status is TrackStatus.TENTATIVE
