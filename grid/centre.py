@@ -170,10 +170,15 @@ class FusionCentre(GridService):
                     self._arrivals.clear()
                     await self._arrivals.wait()
         except TimeoutError:
+            silent = sorted(set(self.roster) - set(self._node_published))
             log.warning(
-                "fusion: %d of %d published reports delivered when the account was due",
+                "fusion: account sent after %.0f s without every node's final count "
+                "(delivered %d; %d reports published by the %d nodes that reported; silent: %s)",
+                SETTLE_TIMEOUT_S,
                 self.counters["delivered"],
                 sum(self._node_published.values()),
+                len(self._node_published),
+                ", ".join(silent) or "none",
             )
 
     def _caught_up(self) -> bool:
