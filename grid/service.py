@@ -108,17 +108,11 @@ class GridService:
 
     # ----------------------------------------------------------------------------- publishing
 
-    async def publish(
-        self, topic: str, body: Body, *, retain: bool = False, msg_id: str | None = None
-    ) -> str:
-        """Wrap ``body`` in an envelope from this service and publish it at QoS 1; returns the id."""
-        env = (
-            Envelope(body=body, origin=self.service_id)
-            if msg_id is None
-            else Envelope(body=body, origin=self.service_id, msg_id=msg_id)
+    async def publish(self, topic: str, body: Body, *, retain: bool = False) -> None:
+        """Wrap ``body`` in an envelope from this service and publish it at QoS 1."""
+        await self._transport.publish(
+            topic, Envelope(body=body, origin=self.service_id).to_bytes(), retain=retain
         )
-        await self._transport.publish(topic, env.to_bytes(), retain=retain)
-        return env.msg_id
 
     async def publish_raw(self, topic: str, payload: bytes) -> None:
         """Publish an already encoded payload (the same envelope to several topics)."""

@@ -28,7 +28,7 @@ async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, t
     try:
         await asyncio.wait_for(ready.wait(), 30)
         scenario = load_scenario().model_copy(update={"duration_s": 90.0})
-        summary = await inject(scenario, broker_url=mosquitto.url, speed=40.0, wait=True)
+        summary = await inject(scenario, broker_url=mosquitto.url, speed=25.0, wait=True)
         assert summary is not None
         (threat,) = summary["threats"]  # type: ignore[index]
         assert threat["time_to_locate_s"] is not None

@@ -26,7 +26,7 @@ async def _run(broker: BrokerInfo, roster: Roster, out: Path, *, fuse_locally: b
     options = RunOptions(
         scenario=short_scenario(),
         roster=roster,
-        speed=40.0,
+        speed=25.0,
         broker_url=broker.url,
         out_dir=out,
         fuse_locally=fuse_locally,

@@ -25,7 +25,7 @@ def short_scenario() -> Scenario:
 
 async def _run(broker: BrokerInfo, roster: Roster, out: Path) -> dict[str, object]:
     options = RunOptions(
-        scenario=short_scenario(), roster=roster, speed=40.0, broker_url=broker.url, out_dir=out
+        scenario=short_scenario(), roster=roster, speed=25.0, broker_url=broker.url, out_dir=out
     )
     return await run_grid(options)
 
@@ -121,7 +121,7 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     ]
     scenario = scenario_from_dict(base)
     options = RunOptions(
-        scenario=scenario, roster=roster, speed=40.0, broker_url=mosquitto.url, out_dir=tmp_path
+        scenario=scenario, roster=roster, speed=25.0, broker_url=mosquitto.url, out_dir=tmp_path
     )
     summary = await run_grid(options)
     impairment, outage, failure = summary["events"]

@@ -52,7 +52,7 @@ def test_validates(path: Path, roster: Roster) -> None:
 async def test_plays_to_completion(path: Path, roster: Roster, mosquitto: BrokerInfo, tmp_path: Path) -> None:
     """Each scenario plays at high speed with every report accounted for and its threats seen."""
     scenario = load_scenario(path, roster=roster)
-    speed = SPEED.get(path.stem, 40.0)
+    speed = SPEED.get(path.stem, 25.0)
     summary = await run_grid(
         RunOptions(scenario=scenario, roster=roster, speed=speed, broker_url=mosquitto.url, out_dir=tmp_path)
     )
