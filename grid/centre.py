@@ -63,6 +63,7 @@ class FusionCentre(GridService):
         self.frame = LocalFrame(0.0, 0.0)
         self.latency_ms: list[float] = []
         self.update_us: list[float] = []
+        self.age_ms: dict[str, list[float]] = {}  # node -> simulated age of its reports on arrival
         self._seen: dict[str, str] = {}
         self._node_published: dict[str, int] = {}  # node id -> reports it says it published this run
         self._arrivals = asyncio.Event()
@@ -73,6 +74,7 @@ class FusionCentre(GridService):
         self.frame = LocalFrame(*run.scenario.origin)
         self.latency_ms = []
         self.update_us = []
+        self.age_ms = {}
         self._seen = {}
         self._node_published = {}
 
@@ -107,6 +109,7 @@ class FusionCentre(GridService):
         self.counters["delivered"] += 1
         self._arrivals.set()
         self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
+        self.age_ms.setdefault(env.origin, []).append((run.clock.now() - body.time_s) * 1000)
         detection = detection_from_report(self.frame, env.msg_id, env.origin, body)
         started = time.perf_counter()
         changed = self.tracker.update(run.clock.now(), [detection])
@@ -156,6 +159,12 @@ class FusionCentre(GridService):
             latency_ms=percentiles(self.latency_ms),
             tracker={k: int(v) for k, v in self.tracker.counters.items()},
             update_us=percentiles(self.update_us),
+            report_age_ms={
+                f"{node}.{key}": round(value, 1)
+                for node, ages in sorted(self.age_ms.items())
+                for key, value in percentiles(ages).items()
+                if key in ("p50", "p95", "count")
+            },
         )
 
     async def settle(self) -> None:

@@ -338,6 +338,9 @@ class FusionStats(_Validated):
     latency_ms: dict[str, float] = field(default_factory=dict)
     tracker: dict[str, int] = field(default_factory=dict)
     update_us: dict[str, float] = field(default_factory=dict)
+    # Per node, "<node>.p50" / ".p95" / ".count": simulation ms from a report's measurement to its
+    # arrival here. Link impairments add their latency to it, whatever the run's --speed.
+    report_age_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

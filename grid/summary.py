@@ -76,6 +76,7 @@ def build_summary(
         "awareness": awareness,
         "latency_ms": dict(fusion.latency_ms) if fusion else None,
         "fusion_update_us": dict(fusion.update_us) if fusion else None,
+        "report_age_ms": _by_node(fusion.report_age_ms) if fusion else None,
         "tracker": dict(fusion.tracker) if fusion else None,
         "messages": {
             "published": sum(c.get("published", 0) for c in node_counters.values()),
@@ -138,3 +139,12 @@ def _version() -> str:
         return metadata.version("gridsim")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _by_node(flat: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``{"RO.p50": x, ...}`` as ``{"RO": {"p50": x, ...}, ...}``."""
+    out: dict[str, dict[str, float]] = {}
+    for key, value in flat.items():
+        node, _, stat = key.rpartition(".")
+        out.setdefault(node, {})[stat] = value
+    return out

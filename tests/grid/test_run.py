@@ -121,7 +121,11 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     ]
     scenario = scenario_from_dict(base)
     options = RunOptions(
-        scenario=scenario, roster=roster, speed=25.0, broker_url=mosquitto.url, out_dir=tmp_path
+        scenario=scenario,
+        roster=roster,
+        speed=10.0,  # report ages are in simulated ms: wall-clock noise is multiplied by the speed
+        broker_url=mosquitto.url,
+        out_dir=tmp_path,
     )
     summary = await run_grid(options)
     impairment, outage, failure = summary["events"]
@@ -135,3 +139,8 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     assert failure["scans_lost_node_total"] > 0
     assert summary["messages"]["delivered"] == summary["messages"]["published"]
     assert summary["threats"][0]["time_to_locate_s"] is not None
+    # RO's reports reach the fusion centre about 300 simulated ms later than the others'.
+    ages = summary["report_age_ms"]
+    others = sorted(a["p50"] for node, a in ages.items() if node not in ("RO", "BG") and a["count"] >= 20)
+    shift = ages["RO"]["p50"] - others[len(others) // 2]
+    assert 220 < shift < 380, ages
