@@ -50,6 +50,7 @@ class RunController:
         self.injected: asyncio.Queue[RunControl] = asyncio.Queue()
         self._changed = asyncio.Event()
         self._current: Observed | None = None
+        self._clock: ScaledClock | None = None
         self._announced: set[str] = set()
 
     async def subscribe(self) -> None:
@@ -85,7 +86,7 @@ class RunController:
                 self._announced.add(body.run_id)
                 self.injected.put_nowait(body)
             if self._current is not None:
-                self._current.observe(env)
+                self._current.observe(env, self._clock.now() if self._clock is not None else 0.0)
             self._changed.set()
 
     async def await_online(self, timeout_s: float) -> None:
@@ -115,6 +116,7 @@ class RunController:
         seen = Observed(start.run_id)
         seen.progress.duration_s = run.scenario.duration_s
         self._current = seen
+        self._clock = run.clock
         self._announced.add(start.run_id)
         wall_start = time.monotonic()
         if announce:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from grid.evaluation.picture import TrackUpdate
 from grid.messages import (
     Awareness,
     Envelope,
@@ -40,6 +41,7 @@ class Observed:
     progress: Progress = field(default_factory=Progress)
     first_report: dict[str, float] = field(default_factory=dict)
     track_points: list[TrackPoint] = field(default_factory=list)
+    track_updates: list[TrackUpdate] = field(default_factory=list)
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
@@ -48,8 +50,8 @@ class Observed:
     reports_by_truth: dict[str, int] = field(default_factory=dict)
     measurements: list[tuple[str, float, float, float | None, float | None]] = field(default_factory=list)
 
-    def observe(self, env: Envelope) -> None:
-        """Take in one message of this run (messages of other runs are ignored)."""
+    def observe(self, env: Envelope, now: float) -> None:
+        """Take in one message of this run, received at simulation time ``now`` (others are ignored)."""
         body, progress = env.body, self.progress
         if getattr(body, "run_id", None) != self.run_id:
             return
@@ -72,6 +74,19 @@ class Observed:
                 progress.confirmed_tracks.add(body.track_id)
             self.track_points.append(
                 TrackPoint(body.time_s, body.track_id, body.east_m, body.north_m, confirmed)
+            )
+            self.track_updates.append(
+                TrackUpdate(
+                    time=body.time_s,
+                    issued=max(now, body.time_s),
+                    track_id=body.track_id,
+                    east=body.east_m,
+                    north=body.north_m,
+                    vel_east=body.vel_east_mps,
+                    vel_north=body.vel_north_mps,
+                    confirmed=confirmed,
+                    deleted=body.status == "deleted",
+                )
             )
         elif isinstance(body, Awareness):
             self.awareness.setdefault(body.node_id, {}).setdefault(body.threat_id, body)

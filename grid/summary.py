@@ -11,6 +11,8 @@ from importlib import metadata
 from typing import Any
 
 from grid.broker import BrokerInfo
+from grid.evaluation.quality import Scoring, evaluate
+from grid.evaluation.truth_table import TruthTable
 from grid.event_effects import event_effects
 from grid.messages import Awareness, NodePicture
 from grid.metrics import assign_points, threat_metrics
@@ -42,6 +44,20 @@ def build_summary(
         )
         for t in flying
     ]
+    quality = evaluate(
+        TruthTable(truth, until_s=scenario.duration_s),
+        seen.track_updates,
+        Scoring(
+            first_detection=dict(seen.first_report),
+            locate_radius_m=scenario.locate_radius_m,
+            assoc_radius_m=assoc_radius,
+        ),
+    )
+    for entry in threats:
+        q = quality.threats[entry["id"]]
+        entry["time_to_first_track_s"] = _round(q.time_to_first_track_s)
+        entry["id_switches"] = q.id_switches
+        entry["track_breaks"] = q.track_breaks
     start = {t.id: t.start_s for t in flying}
     awareness = {
         node_id: {
@@ -73,6 +89,12 @@ def build_summary(
         "nodes": {"count": len(roster), "ids": list(roster)},
         "locate_radius_m": scenario.locate_radius_m,
         "threats": threats,
+        "tracking": {
+            "false_tracks": quality.false_tracks,
+            "ospa_m": round(quality.ospa_m, 2),
+            "gospa_m": round(quality.gospa_m, 2),
+            "ospa_cutoff_m": assoc_radius,
+        },
         "awareness": awareness,
         "latency_ms": dict(fusion.latency_ms) if fusion else None,
         "fusion_update_us": dict(fusion.update_us) if fusion else None,
@@ -148,3 +170,7 @@ def _by_node(flat: dict[str, float]) -> dict[str, dict[str, float]]:
         node, _, stat = key.rpartition(".")
         out.setdefault(node, {})[stat] = value
     return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

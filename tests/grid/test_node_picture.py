@@ -70,7 +70,7 @@ def test_summary_compares_pictures_with_the_centre(roster: Roster) -> None:
     }
     for node_id, threats in pictures.items():
         body = NodePicture(run_id="run-1", node_id=node_id, threats=threats)
-        seen.observe(Envelope(body=body, origin=node_id))
+        seen.observe(Envelope(body=body, origin=node_id), 0.0)
     broker = BrokerInfo(kind="external", host="127.0.0.1", port=1883)
     summary = build_summary(scenario=scenario, roster=roster, speed=1.0, broker=broker, seen=seen, wall_s=0.0)
     assert set(summary["pictures"]) == {"RO", "BG"}

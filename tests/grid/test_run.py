@@ -45,6 +45,12 @@ def _assert_located_and_clean(summary: dict, roster: Roster, *, max_rmse_m: floa
     assert set(summary["awareness"]) == set(roster)
     assert all(entry["uav-1"]["time_to_awareness_s"] is not None for entry in summary["awareness"].values())
     assert summary["latency_ms"]["count"] == messages["delivered"]
+    assert threat["time_to_first_track_s"] is not None
+    assert threat["time_to_first_track_s"] <= threat["time_to_locate_s"]
+    assert threat["id_switches"] <= 1
+    tracking = summary["tracking"]
+    assert 0.0 <= tracking["ospa_m"] < tracking["ospa_cutoff_m"]
+    assert tracking["false_tracks"] >= 0
 
 
 async def test_short_scenario_through_mosquitto(
