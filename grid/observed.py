@@ -48,6 +48,8 @@ class Observed:
     pictures: dict[str, NodePicture] = field(default_factory=dict)  # node id -> its own picture
     reports_seen: set[str] = field(default_factory=set)
     reports_by_truth: dict[str, int] = field(default_factory=dict)
+    # Reports of real or phantom targets (message id, origin, report), for the Cramér-Rao bound.
+    labelled_reports: list[tuple[str, str, ThreatReport]] = field(default_factory=list)
     measurements: list[tuple[str, float, float, float | None, float | None]] = field(default_factory=list)
 
     def observe(self, env: Envelope, now: float) -> None:
@@ -65,6 +67,7 @@ class Observed:
             progress.reports += 1
             if body.truth_id is not None:
                 self.reports_by_truth[body.truth_id] = self.reports_by_truth.get(body.truth_id, 0) + 1
+                self.labelled_reports.append((env.msg_id, env.origin, body))
                 prev = self.first_report.get(body.truth_id)
                 self.first_report[body.truth_id] = body.time_s if prev is None else min(prev, body.time_s)
         elif isinstance(body, FusedTrack):

@@ -11,6 +11,8 @@ from importlib import metadata
 from typing import Any
 
 from grid.broker import BrokerInfo
+from grid.detections import detection_from_report
+from grid.evaluation.pcrlb import bound_rmse, pcrlb
 from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
 from grid.event_effects import event_effects
@@ -54,6 +56,7 @@ def build_summary(
         ),
     )
     for entry in threats:
+        entry["pcrlb_rmse_m"] = _bound(truth, entry, seen)
         q = quality.threats[entry["id"]]
         entry["time_to_first_track_s"] = _round(q.time_to_first_track_s)
         entry["id_switches"] = q.id_switches
@@ -174,3 +177,30 @@ def _by_node(flat: dict[str, float]) -> dict[str, dict[str, float]]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def _bound(truth: GroundTruth, entry: dict[str, Any], seen: Observed) -> float | None:
+    """The posterior Cramér-Rao bound's RMS over the period ``rmse_m`` covers (from the locate time).
+
+    Conditioned on the threat's actual detections, with its altitude known: no unbiased
+    estimator with the constant-velocity model (q = 1) can do better on these reports.
+    """
+    threat_id, located = entry["id"], entry["time_to_locate_s"]
+    if located is None:
+        return None
+    trajectory = truth.trajectories[threat_id]
+    detections = sorted(
+        (
+            detection_from_report(truth.frame, msg_id, origin, r)
+            for msg_id, origin, r in seen.labelled_reports
+            if r.truth_id == threat_id
+        ),
+        key=lambda d: d.time,
+    )
+
+    def where(t: float) -> tuple[float, float, float] | None:
+        state = trajectory.state(t)
+        return None if state is None else (state.east, state.north, state.alt_m)
+
+    value = bound_rmse(pcrlb(detections, where), since=trajectory.threat.start_s + located)
+    return None if value is None else round(value, 2)

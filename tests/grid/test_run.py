@@ -48,6 +48,8 @@ def _assert_located_and_clean(summary: dict, roster: Roster, *, max_rmse_m: floa
     assert threat["time_to_first_track_s"] is not None
     assert threat["time_to_first_track_s"] <= threat["time_to_locate_s"]
     assert threat["id_switches"] <= 1
+    assert threat["pcrlb_rmse_m"] is not None
+    assert 0.0 < threat["pcrlb_rmse_m"] < threat["rmse_m"] * 3, "the bound sits near a matched EKF's RMSE"
     tracking = summary["tracking"]
     assert 0.0 <= tracking["ospa_m"] < tracking["ospa_cutoff_m"]
     assert tracking["false_tracks"] >= 0
