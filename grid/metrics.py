@@ -23,7 +23,12 @@ from typing import Any
 
 from grid.truth import GroundTruth
 
-__all__ = ["TrackPoint", "assign_points", "threat_metrics", "time_to_locate"]
+__all__ = ["TrackPoint", "assign_points", "assoc_radius_m", "threat_metrics", "time_to_locate"]
+
+
+def assoc_radius_m(locate_radius_m: float) -> float:
+    """How far a confirmed update may be from a threat and still be assigned to it."""
+    return max(1000.0, 5 * locate_radius_m)
 
 
 @dataclass(frozen=True, slots=True)

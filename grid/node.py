@@ -29,7 +29,7 @@ from grid.messages import (
     NodeState,
     ThreatReport,
 )
-from grid.metrics import TrackPoint, assign_points, threat_metrics
+from grid.metrics import TrackPoint, assign_points, assoc_radius_m, threat_metrics
 from grid.roster import MemberState, Roster
 from grid.sensors import Measurement, SimulatedSensor
 from grid.service import ActiveRun, GridService
@@ -63,7 +63,7 @@ class _Picture:
         """Per threat: time to locate, RMSE and track updates, defined as in the run summary."""
         truth = GroundTruth(run.scenario)
         radius = run.scenario.locate_radius_m
-        assigned = assign_points(truth, self.points, max(1000.0, 5 * radius))
+        assigned = assign_points(truth, self.points, assoc_radius_m(radius))
         out: dict[str, Any] = {}
         for threat_id in truth.trajectories:
             m = threat_metrics(

@@ -17,7 +17,7 @@ from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
 from grid.event_effects import event_effects
 from grid.messages import Awareness, NodePicture
-from grid.metrics import assign_points, threat_metrics
+from grid.metrics import assign_points, assoc_radius_m, threat_metrics
 from grid.observed import Observed
 from grid.roster import Roster
 from grid.scenario import Scenario
@@ -33,7 +33,7 @@ def build_summary(
     """The summary of one run, as written to ``summary.json``."""
     truth = GroundTruth(scenario)
     flying = scenario.expanded_threats()  # a swarm is judged member by member
-    assoc_radius = max(1000.0, 5 * scenario.locate_radius_m)
+    assoc_radius = assoc_radius_m(scenario.locate_radius_m)
     assigned = assign_points(truth, seen.track_points, assoc_radius)
     threats = [
         threat_metrics(
