@@ -72,6 +72,11 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
     ("RMSE m, Stone Soup", lambda c: c["stonesoup"]["rmse_m"]),
     ("PCRLB m", lambda c: c["pcrlb_rmse_m"]),
     ("PCRLB m, tracker samples", lambda c: c["gridsim"]["pcrlb_on_samples_m"]),
+    ("RMSE m, tracker, association given", lambda c: c["gridsim"].get("association_given", {}).get("rmse_m")),
+    (
+        "PCRLB m, its samples",
+        lambda c: c["gridsim"].get("association_given", {}).get("pcrlb_on_samples_m"),
+    ),
     ("us/update, tracker", lambda c: c["gridsim"]["us_per_update"]),
     ("us/update, EKF", lambda c: c["gridsim_filter"]["us_per_update"]),
     ("us/update, Stone Soup", lambda c: c["stonesoup"]["us_per_update"]),

@@ -77,9 +77,13 @@ class TrackEstimator:
 
         Every measurement model here observes position only, so this equals the EKF's full
         innovation at a fraction of its cost; the tracker computes the full innovation only for
-        the track a detection is assigned to.
+        the track a detection is assigned to. A detection of a scan the track already holds a
+        detection of is gated against the prior of that scan (as its rival for the scan).
         """
-        base, fusable = self._base(track, detection)
+        base, fusable = self._base(track, detection, rival=True)
+        return self._gate_from(base, detection, fusable)
+
+    def _gate_from(self, base: HistoryEntry, detection: Detection, fusable: bool) -> Gate:
         dt = detection.time - base.key[0]
         e, n, pee, pen, pnn = self.motion.position(base.estimate, dt)
         lin = self.model.linearise(
@@ -100,14 +104,56 @@ class TrackEstimator:
         return (s11 * y0 * y0 - 2.0 * s01 * y0 * y1 + s00 * y1 * y1) / det, math.log(det), 2, fusable
 
     @staticmethod
-    def _base(track: Track, detection: Detection) -> tuple[HistoryEntry, bool]:
-        """The step a detection is predicted from, and whether it may be fused there."""
+    def held(track: Track, detection: Detection) -> int:
+        """Index in the track's history of the step holding a detection of the same scan as
+        ``detection`` (same sensor, same measurement time), or -1."""
+        history = track.history
+        time, sensor = detection.time, detection.sensor_id
+        if history[-1].key[0] < time:
+            return -1
+        index = bisect.bisect_left(history, (time, sensor, ""), key=_entry_key)
+        if index < len(history):
+            key = history[index].key
+            if key[0] == time and key[1] == sensor:
+                return index
+        return -1
+
+    def held_gate(self, track: Track, index: int) -> Gate:
+        """The gate of the detection held at ``history[index]`` against the prior it was fused on."""
+        history = track.history
+        return self._gate_from(history[index - 1], history[index].detections[0], True)
+
+    def replace(self, track: Track, index: int, detection: Detection) -> Detection:
+        """Swap the detection held at ``history[index]`` (not the base) for ``detection`` of the
+        same scan, replaying the later steps; returns the detection taken out."""
+        history = track.history
+        removed = history[index].detections[0]
+        later = history[index + 1 :]
+        del history[index:]
+        steps = sorted(
+            [(detection, 1.0), *((entry.detections[0], entry.weight) for entry in later)],
+            key=lambda step: step[0].key,
+        )
+        for det, weight in steps:
+            history.append(self._step(history[-1], det, None, None, weight))
+        track.relabel(detection)
+        self._prune(history)
+        return removed
+
+    @staticmethod
+    def _base(track: Track, detection: Detection, *, rival: bool = False) -> tuple[HistoryEntry, bool]:
+        """The step a detection is predicted from, and whether it may be fused there; with
+        ``rival``, never a step holding a detection of the same scan."""
         history = track.history
         key = detection.key
-        if key > history[-1].key:
+        latest = history[-1].key
+        if key > latest and (not rival or latest[0] != key[0] or latest[1] != key[1] or len(history) == 1):
             return history[-1], True
         index = bisect.bisect_right(history, key, key=_entry_key) - 1
         fusable = index >= 0 and key != history[index].key
+        # Not after a detection of the same scan: the two are rivals for it, not successive.
+        while rival and index > 0 and history[index].key[0] == key[0] and history[index].key[1] == key[1]:
+            index -= 1
         return history[max(index, 0)], fusable
 
     def may_gate(self, track: Track, detection: Detection, sigmas: float = 6.0) -> bool:

@@ -116,13 +116,17 @@ class Track:
         for det in detections:
             if len(self.hit_times) < _HITS_KEPT:
                 self.hit_times.append(det.time)
-            # Frozensets are rebuilt only when a label is new: snapshots then share them for free.
-            if det.node_id not in self.node_ids:
-                self.node_ids = self.node_ids | {det.node_id}
-            if det.sensor_id not in self.sensor_ids:
-                self.sensor_ids = self.sensor_ids | {det.sensor_id}
-            if det.truth_id is not None and det.truth_id not in self.truth_ids:
-                self.truth_ids = self.truth_ids | {det.truth_id}
+            self.relabel(det)
+
+    def relabel(self, det: Detection) -> None:
+        """Collect the node, sensor and truth labels of ``det`` (fused in place of another)."""
+        # Frozensets are rebuilt only when a label is new: snapshots then share them for free.
+        if det.node_id not in self.node_ids:
+            self.node_ids = self.node_ids | {det.node_id}
+        if det.sensor_id not in self.sensor_ids:
+            self.sensor_ids = self.sensor_ids | {det.sensor_id}
+        if det.truth_id is not None and det.truth_id not in self.truth_ids:
+            self.truth_ids = self.truth_ids | {det.truth_id}
 
     def snapshot(self) -> TrackSnapshot:
         """A frozen view of the track now."""

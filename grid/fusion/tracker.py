@@ -4,8 +4,10 @@ The MQTT edge turns each wire report into a :class:`Detection` and calls
 ``tracker.update(time, detections)``; everything here is synchronous and deterministic.
 One call is one batch: detections are gated against every live track, assigned per sensor
 (a track takes at most one detection of a sensor per batch), fused at their measurement
-times (out-of-order ones by replay), and those that fit no track go to the initiator. With a
-JPDA associator, a single report is instead shared among the tracks it gates with.
+times (out-of-order ones by replay), and those that fit no track go to the initiator. A
+single report (the edge's case) goes to the best-fitting track that does not already hold a
+better detection of the same sensor scan, displacing a worse one. With a JPDA associator, a
+single report is instead shared among the tracks it gates with.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ COUNTERS = (
     "unassigned",  # inside some track's gate but lost the assignment: dropped
     "deleted",
     "confirmed",
+    "reassigned",  # took the place of a worse-fitting detection of the same scan in a track
 )
+
+_MAX_DISPLACED = 4  # a chain of displaced detections stops after this many
 
 
 _Candidate = tuple[float, int, bool, int]  # (cost, track index, fusable, measurement dimension)
@@ -65,6 +70,9 @@ class Tracker:
             calls ``update`` per report, and tracks need not be judged that often).
         bank_from: with at least this many live tracks, a report's pre-gate runs vectorised
             over all of them (:class:`~grid.fusion.pregate.TrackBank`); the result is the same.
+        one_per_scan: a track takes at most one detection of a sensor's scan (same sensor,
+            same measurement time) also when reports come one per call, as a batch assignment
+            would give it; False restores first come, first served.
     """
 
     def __init__(
@@ -80,8 +88,10 @@ class Tracker:
         replay_window_s: float = 10.0,
         delete_check_s: float = 1.0,
         bank_from: int = 12,
+        one_per_scan: bool = True,
     ) -> None:
         self._motion = motion
+        self._one_per_scan = one_per_scan
         self._initiator = initiator
         self._associator = associator
         self._deleter = deleter
@@ -160,8 +170,13 @@ class Tracker:
         for track in self._start_tracks(sorted(leftovers, key=_key), time):
             changed[track.track_id] = track
 
-    def _single(self, det: Detection, time: float, changed: dict[str, Track]) -> None:
-        """Gate, assign and fuse one detection, or hand it to the initiator."""
+    def _single(self, det: Detection, time: float, changed: dict[str, Track], depth: int = 0) -> None:
+        """Gate, assign and fuse one detection, or hand it to the initiator.
+
+        A track takes at most one detection of a sensor's scan, as a batch assignment would
+        give it: a detection that fits a track better than the one it holds of the same scan
+        takes its place, and the one displaced is offered to the other tracks in turn.
+        """
         if len(self._bank) >= self._bank_from:
             tracks, checked = self._bank.near(det), True
         else:
@@ -175,13 +190,48 @@ class Tracker:
         if weights is not None:
             self._share(det, tracks, candidates, weights, changed)
             return
-        _, j, fusable, _ = candidates[0] if len(candidates) == 1 else min(candidates)
-        if not fusable:
-            self.counters["too_late"] += 1
+        self._assign(det, tracks, candidates, changed=changed, time=time, depth=depth)
+
+    def _assign(
+        self,
+        det: Detection,
+        tracks: Sequence[Track],
+        candidates: list[_Candidate],
+        *,
+        changed: dict[str, Track],
+        time: float,
+        depth: int,
+    ) -> None:
+        """GNN for one report: the cheapest track that holds no better detection of its scan."""
+        if len(candidates) > 1:
+            candidates.sort()
+        estimator = self._estimator
+        for cost, j, fusable, _ in candidates:
+            track = tracks[j]
+            held = estimator.held(track, det) if self._one_per_scan else -1
+            if held < 0:
+                if not fusable:
+                    self.counters["too_late"] += 1
+                    return
+                self._fuse(track, [det])
+                changed[track.track_id] = track
+                return
+            if held == 0 or not fusable:
+                continue  # the scan's detection is in the track's base: it cannot be swapped out
+            rival_d2, rival_log_det, _, _ = estimator.held_gate(track, held)
+            if rival_d2 + rival_log_det <= cost:
+                continue
+            displaced = estimator.replace(track, held, det)
+            self._bank.touch(track)
+            changed[track.track_id] = track
+            self.counters["reassigned"] += 1
+            if depth < _MAX_DISPLACED:
+                self._single(displaced, time, changed, depth + 1)
+            else:
+                self.counters["unassigned"] += 1
             return
-        track = tracks[j]
-        self._fuse(track, [det])
-        changed[track.track_id] = track
+        # Every track it fits holds a better detection of this scan: dropped, as in a batch.
+        self.counters["unassigned"] += 1
 
     def _share(
         self,
@@ -311,6 +361,7 @@ def default_tracker(
     replay_window_s: float = 10.0,
     delete_check_s: float = 1.0,
     bank_from: int = 12,
+    one_per_scan: bool = True,
 ) -> Tracker:
     """A tracker with the default components; any of them can be overridden by keyword."""
     return Tracker(
@@ -324,4 +375,5 @@ def default_tracker(
         replay_window_s=replay_window_s,
         delete_check_s=delete_check_s,
         bank_from=bank_from,
+        one_per_scan=one_per_scan,
     )

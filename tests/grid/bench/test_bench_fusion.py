@@ -34,6 +34,11 @@ def test_quick_bench_writes_comparable_results(tmp_path: Path) -> None:
         assert case["gridsim"]["us_per_update"] > 0.0
         assert case["pcrlb_rmse_m"] > 0.0
         assert all({"name", "value", "limit", "passed"} <= set(t) for t in case["targets"])
+        if case["case"]["threats"] > 1:
+            given = case["gridsim"]["association_given"]
+            assert given["rmse_m"] > 0.0
+            assert given["pcrlb_on_samples_m"] > 0.0
+            assert given["threats"] == case["case"]["threats"]
     assert results["config"]["quick"] is True
     assert results["config"]["stonesoup_version"] is None
     assert results["config"]["machine"]["nproc"] >= 1

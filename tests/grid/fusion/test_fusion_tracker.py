@@ -337,3 +337,46 @@ def test_m_of_n_confirmation(sim: Sim, radars: list[Site]) -> None:
     for t in (0.0, 4.5, 10.5, 12.5):  # scans 0, 2, 5, 6: only two of the first five
         (last,) = sparse.update(t, [sim.detection(site, t, DRONE, "a", n=int(t * 10))])
     assert last.status is TrackStatus.TENTATIVE
+
+
+def _held_scan_setup(sim: Sim, radars: list[Site]) -> tuple[list[Detection], Detection, Detection]:
+    """A minute of one target's radar reports, then one scan of radar 0 at 62 s with a report
+    50 m off the target (``other``) and the target's own report (``own``), both noise-free."""
+    history = sim.run(radars, DRONE, "a", 0.0, 60.0)
+
+    def beside(t: float) -> tuple[float, float, float]:
+        e, n, alt = DRONE(t)
+        return e + 50.0, n, alt
+
+    own = sim.detection(radars[0], 62.0, DRONE, "a", noise=False, n=999)
+    other = sim.detection(radars[0], 62.0, beside, "b", noise=False, n=999)
+    return history, own, other
+
+
+def test_a_track_takes_one_report_per_scan(sim: Sim, radars: list[Site]) -> None:
+    """Of two reports of one radar scan, the better-fitting one ends in the track whatever the
+    arrival order, with the same estimate as if only it had come."""
+    history, own, other = _held_scan_setup(sim, radars)
+    swapped = default_tracker()
+    _run(swapped, [*history, other, own])
+    alone = default_tracker()
+    _run(alone, [*history, own])
+    (track,) = swapped.tracks
+    (reference,) = alone.tracks
+    assert swapped.counters["reassigned"] == 1
+    assert swapped.counters["unassigned"] == 1
+    assert track.updates == reference.updates
+    np.testing.assert_allclose(track.state, reference.state, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(track.covariance, reference.covariance, rtol=0, atol=1e-9)
+
+
+def test_one_per_scan_can_be_turned_off(sim: Sim, radars: list[Site]) -> None:
+    """With ``one_per_scan=False`` the track takes both reports of the scan, first come first served."""
+    history, own, other = _held_scan_setup(sim, radars)
+    tracker = default_tracker(one_per_scan=False)
+    _run(tracker, [*history, other, own])
+    alone = default_tracker()
+    _run(alone, [*history, own])
+    (track,) = tracker.tracks
+    assert tracker.counters["reassigned"] == 0
+    assert track.updates == alone.tracks[0].updates + 1
