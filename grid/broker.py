@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from grid.errors import BrokerStartError, BrokerUnavailable, ConfigError
 __all__ = [
     "BrokerInfo",
     "BrokerKind",
+    "BrokerProcess",
     "free_port",
     "mosquitto_path",
     "open_broker",
@@ -64,7 +65,9 @@ _DEFAULT_TEMPLATES: dict[_LocalKind, str] = {
         "listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
         "set_tcp_nodelay true\n"
-        "persistence false\n"
+        "persistence true\n"
+        "persistence_location {dir}/\n"
+        "autosave_interval 0\n"
         "max_queued_messages 100000\n"
         "max_inflight_messages 0\n"
         "log_dest stderr\n"
@@ -94,7 +97,9 @@ class BrokerInfo:
         host: address clients connect to.
         port: TCP port clients connect to.
         version: e.g. ``mosquitto 2.0.11`` or ``amqtt 0.12.1``; None when unknown.
-        pid: process id of a broker gridsim started; None for an external one.
+        pid: process id of a broker gridsim started (when it started); None for an external one.
+        process: the child process of a broker gridsim started, which can be stopped and
+            restarted (a scenario's ``broker_outage``); None for an external one.
     """
 
     kind: BrokerKind
@@ -102,6 +107,7 @@ class BrokerInfo:
     port: int
     version: str | None = None
     pid: int | None = None
+    process: BrokerProcess | None = field(default=None, compare=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -175,6 +181,60 @@ def mosquitto_path() -> str | None:
     return str(fallback) if os.access(fallback, os.X_OK) else None
 
 
+class BrokerProcess:
+    """A broker in a child process: it can be stopped and started again on the same port.
+
+    Mosquitto keeps persistent sessions and their queued messages across the restart (it saves
+    them on SIGTERM); amqtt keeps nothing, so clients re-subscribe and what it held is gone.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: _LocalKind,
+        argv: list[str],
+        port: int,
+        log: Path,
+        log_file: IO[bytes],
+        ready_timeout_s: float,
+    ) -> None:
+        self.kind = kind
+        self.port = port
+        self.restarts = 0
+        self._argv = argv
+        self._log = log
+        self._log_file = log_file
+        self._ready_timeout_s = ready_timeout_s
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is up."""
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        """The current process id, if running."""
+        return self._proc.pid if self._proc is not None and self.running else None
+
+    async def start(self) -> None:
+        """Spawn the broker and wait until it answers an MQTT CONNECT."""
+        self._proc = await _spawn(self.kind, self._argv, self._log_file)
+        await _wait_ready(self._proc, self.kind, self.port, self._log, self._ready_timeout_s)
+
+    async def stop(self) -> None:
+        """SIGTERM (the broker saves its state), then SIGKILL after a grace period."""
+        if self._proc is not None:
+            await _uncancellable(_stop(self._proc))
+
+    async def restart(self) -> None:
+        """Start again after :meth:`stop`; the port must still be free."""
+        if _port_in_use(_HOST, self.port):
+            raise BrokerStartError(self.kind, f"port {self.port} was taken while the broker was down")
+        await self.start()
+        self.restarts += 1
+
+
 @asynccontextmanager
 async def start_broker(
     kind: Literal["auto", "mosquitto", "amqtt"] = "auto",
@@ -205,19 +265,28 @@ async def start_broker(
     argv_prefix, version = await _command(chosen)
     workdir = Path(tempfile.mkdtemp(prefix=f"gridsim-{chosen}-"))
     log_file: IO[bytes] | None = None
-    proc: asyncio.subprocess.Process | None = None
+    process: BrokerProcess | None = None
     try:
         config = workdir / _TEMPLATE_FILES[chosen]
-        config.write_text(_render_config(chosen, listen_port), encoding="utf-8")
+        config.write_text(_render_config(chosen, listen_port, workdir), encoding="utf-8")
         log = log_path if log_path is not None else workdir / "broker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log_file = log.open("wb")
-        proc = await _spawn(chosen, [*argv_prefix, "-c", str(config)], log_file)
-        await _wait_ready(proc, chosen, listen_port, log, ready_timeout_s)
-        yield BrokerInfo(kind=chosen, host=_HOST, port=listen_port, version=version, pid=proc.pid)
+        process = BrokerProcess(
+            kind=chosen,
+            argv=[*argv_prefix, "-c", str(config)],
+            port=listen_port,
+            log=log,
+            log_file=log_file,
+            ready_timeout_s=ready_timeout_s,
+        )
+        await process.start()
+        yield BrokerInfo(
+            kind=chosen, host=_HOST, port=listen_port, version=version, pid=process.pid, process=process
+        )
     finally:
-        if proc is not None:
-            await _uncancellable(_stop(proc))
+        if process is not None:
+            await process.stop()
         if log_file is not None:
             log_file.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -290,8 +359,8 @@ async def _mosquitto_version(binary: str) -> str | None:
     return f"mosquitto {match.group(1).decode()}" if match else None
 
 
-def _render_config(kind: _LocalKind, port: int) -> str:
-    text = _read_template(kind).replace("{port}", str(port))
+def _render_config(kind: _LocalKind, port: int, workdir: Path) -> str:
+    text = _read_template(kind).replace("{port}", str(port)).replace("{dir}", str(workdir))
     if kind == "mosquitto" and os.geteuid() == 0:
         # As root Mosquitto switches to user "mosquitto", and a uid change clears PR_SET_PDEATHSIG.
         text += "\nuser root\n"

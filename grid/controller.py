@@ -15,14 +15,17 @@ from typing import Any
 
 from grid import topics
 from grid.broker import BrokerInfo
+from grid.broker_outage import play_broker_outages
 from grid.clock import ScaledClock
 from grid.errors import RunError
 from grid.messages import Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.observed import Observed, Progress
 from grid.roster import Roster
 from grid.service import CONTROLLER_ID, FUSION_ID, ActiveRun
+from grid.session import Session
 from grid.summary import build_summary
-from grid.transport import Transport
+from grid.timeline import Timeline
+from grid.transport import Publisher
 
 __all__ = ["RunController", "publish_control"]
 
@@ -32,7 +35,7 @@ _DRAIN_S = 0.5  # wall seconds after the scenario ends for the last messages to 
 _ACCOUNT_TIMEOUT_S = 20.0  # longer than the fusion centre's settle timeout
 
 
-async def publish_control(transport: Transport, control: RunControl) -> None:
+async def publish_control(transport: Publisher, control: RunControl) -> None:
     """Announce a run's start or end on the retained control topic."""
     await transport.publish(
         topics.CONTROL, Envelope(body=control, origin=CONTROLLER_ID).to_bytes(), retain=True
@@ -42,7 +45,7 @@ async def publish_control(transport: Transport, control: RunControl) -> None:
 class RunController:
     """Watches the broker; conducts one run at a time."""
 
-    def __init__(self, *, roster: Roster, broker: BrokerInfo, transport: Transport) -> None:
+    def __init__(self, *, roster: Roster, broker: BrokerInfo, transport: Session) -> None:
         self.roster = roster
         self.broker = broker
         self.transport = transport
@@ -122,11 +125,19 @@ class RunController:
         if announce:
             await publish_control(self.transport, start)
         clock: ScaledClock = run.clock
-        while (now := clock.now()) < run.scenario.duration_s:
-            seen.progress.sim_time_s = max(0.0, now)
-            if on_progress is not None:
-                on_progress(seen.progress)
-            await asyncio.sleep(0.1)
+        async with asyncio.TaskGroup() as group:
+            outages = group.create_task(
+                play_broker_outages(
+                    self.broker, Timeline(run.scenario), clock, duration_s=run.scenario.duration_s
+                ),
+                name=f"grid[controller].broker-outages[{start.run_id}]",
+            )
+            while (now := clock.now()) < run.scenario.duration_s:
+                seen.progress.sim_time_s = max(0.0, now)
+                if on_progress is not None:
+                    on_progress(seen.progress)
+                await asyncio.sleep(0.1)
+        seen.broker_outages = outages.result()
         seen.progress.sim_time_s = run.scenario.duration_s
         if on_progress is not None:
             on_progress(seen.progress)

@@ -26,7 +26,6 @@ from grid.messages import (
     Envelope,
     FusedTrack,
     NodePicture,
-    NodeState,
     ThreatReport,
 )
 from grid.metrics import TrackPoint, assign_points, assoc_radius_m, threat_metrics
@@ -165,15 +164,20 @@ class MemberNode(GridService):
                     await self.publish_raw(topic, payload)
 
     async def _outages(self, run: ActiveRun) -> None:
-        """Go silent (status offline, as the last will would say) for each outage of this node."""
+        """Drop off the broker for each outage of this node: its last will says offline.
+
+        Reconnecting republishes the running status; the broker queued what was published to us
+        meanwhile (a persistent session), so the node catches up on return.
+        """
         for event in self._timeline.events:
             if isinstance(event, NodeOutage) and event.node == self.service_id:
                 await run.clock.sleep_until(event.at_s)
-                await self.publish_status(NodeState.OFFLINE)
                 self.counters["outages"] += 1
-                if event.end_s < run.scenario.duration_s:
-                    await run.clock.sleep_until(event.end_s)
-                    await self.publish_status(NodeState.RUNNING)
+                self.session.hold()
+                try:
+                    await run.clock.sleep_until(min(event.end_s, run.scenario.duration_s))
+                finally:
+                    self.session.release()
 
     async def _share(self, run: ActiveRun, sensor: SimulatedSensor, m: Measurement) -> None:
         spec = sensor.spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from grid.broker_outage import PlayedOutage
 from grid.evaluation.picture import TrackUpdate
 from grid.messages import (
     Awareness,
@@ -51,10 +52,16 @@ class Observed:
     # Reports of real or phantom targets (message id, origin, report), for the Cramér-Rao bound.
     labelled_reports: list[tuple[str, str, ThreatReport]] = field(default_factory=list)
     measurements: list[tuple[str, float, float, float | None, float | None]] = field(default_factory=list)
+    broker_outages: list[PlayedOutage] = field(default_factory=list)
+    # node id -> (simulation time, state) of each status change seen during the run; an offline
+    # status without a run id is the broker's last will for a connection that dropped.
+    status_log: dict[str, list[tuple[float, NodeState]]] = field(default_factory=dict)
 
     def observe(self, env: Envelope, now: float) -> None:
         """Take in one message of this run, received at simulation time ``now`` (others are ignored)."""
         body, progress = env.body, self.progress
+        if isinstance(body, NodeStatus):
+            self._note_status(body, now)
         if getattr(body, "run_id", None) != self.run_id:
             return
         if isinstance(body, ThreatReport):
@@ -101,6 +108,12 @@ class Observed:
             self.fusion = body
         elif isinstance(body, NodePicture):
             self.pictures[body.node_id] = body
+
+    def _note_status(self, status: NodeStatus, now: float) -> None:
+        if status.run_id in (None, self.run_id):
+            changes = self.status_log.setdefault(status.node_id, [])
+            if not changes or changes[-1][1] is not status.state:
+                changes.append((now, status.state))
 
     def accounts_complete(self, participants: int) -> bool:
         """Whether the fusion centre's account and every participant's final status are in."""

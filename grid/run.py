@@ -30,7 +30,7 @@ from grid.observed import Progress
 from grid.roster import Roster
 from grid.scenario import Scenario
 from grid.service import CONTROLLER_ID, ActiveRun, GridService
-from grid.transport import Transport
+from grid.session import Session
 
 __all__ = ["Progress", "RunOptions", "new_start", "run_grid", "serve_grid"]
 
@@ -116,9 +116,7 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
     async with open_broker(
         options.broker_url, kind=options.broker_kind, port=options.broker_port, log_path=log_path
     ) as broker:
-        transport = Transport(
-            host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}"
-        )
+        transport = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
         controller = RunController(roster=options.roster, broker=broker, transport=transport)
         async with transport, _participants(options, broker), asyncio.TaskGroup() as group:
             await controller.subscribe()

@@ -21,7 +21,8 @@ from grid.errors import GridError, MessageRejected, ScenarioError
 from grid.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.roster import Roster
 from grid.scenario import Scenario, scenario_from_dict
-from grid.transport import Received, Transport, Will
+from grid.session import Session
+from grid.transport import Received, Will
 
 __all__ = ["CONTROLLER_ID", "FUSION_ID", "ActiveRun", "GridService"]
 
@@ -29,6 +30,8 @@ FUSION_ID = "fusion"
 CONTROLLER_ID = "gridsim"
 
 log = logging.getLogger(__name__)
+
+_GOODBYE_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +72,15 @@ class GridService:
         self.counters: Counter[str] = Counter()
         self.ready = asyncio.Event()
         self.run: ActiveRun | None = None
-        self._subscriptions = [topics.CONTROL, *subscriptions]
         offline = Envelope(body=NodeStatus(node_id=service_id, state=NodeState.OFFLINE), origin=service_id)
-        self._transport = Transport(
+        self._connected_before = False
+        self.session = Session(
             host=host,
             port=port,
             client_id=f"gridsim-{service_id}",
             will=Will(topics.status_topic(service_id), offline.to_bytes()),
+            subscriptions=[topics.CONTROL, *subscriptions],
+            on_connect=self._on_connect,
         )
         self._known_origins = {*roster, FUSION_ID, CONTROLLER_ID}
         self._run_group: asyncio.TaskGroup | None = None
@@ -84,39 +89,44 @@ class GridService:
         self._ending: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
-        await self._transport.__aenter__()
-        try:
-            await self._transport.subscribe(*self._subscriptions)
-            await self.publish_status(NodeState.ONLINE)
-        except BaseException:
-            await self._transport.__aexit__(None, None, None)
-            raise
+        await self.session.__aenter__()
         self.ready.set()
         return self
+
+    def _on_connect(self) -> list[tuple[str, bytes, bool]]:
+        """On every connection, first say we are here: it replaces the will a lost connection left."""
+        if self._connected_before:
+            self.counters["reconnects"] += 1
+        self._connected_before = True
+        state = NodeState.RUNNING if self.run is not None else NodeState.ONLINE
+        return [(topics.status_topic(self.service_id), self._status(state).to_bytes(), True)]
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is None or issubclass(exc_type, asyncio.CancelledError | KeyboardInterrupt):
+            if (exc_type is None or issubclass(exc_type, asyncio.CancelledError | KeyboardInterrupt)) and (
+                self.session.connected
+            ):
                 # A clean stop says so itself; after a crash the broker sends the last will.
-                await asyncio.shield(self.publish_status(NodeState.OFFLINE))
+                async with asyncio.timeout(_GOODBYE_TIMEOUT_S):
+                    await asyncio.shield(self.publish_status(NodeState.OFFLINE))
         except Exception:  # noqa: BLE001 - the broker may be gone already; the will covers it
             log.debug("%s: could not publish offline status", self.service_id)
         finally:
-            await self._transport.__aexit__(exc_type, exc, tb)
+            await self.session.__aexit__(exc_type, exc, tb)
 
     # ----------------------------------------------------------------------------- publishing
 
     async def publish(self, topic: str, body: Body, *, retain: bool = False) -> None:
         """Wrap ``body`` in an envelope from this service and publish it at QoS 1."""
-        await self._transport.publish(
+        await self.session.publish(
             topic, Envelope(body=body, origin=self.service_id).to_bytes(), retain=retain
         )
 
     async def publish_raw(self, topic: str, payload: bytes) -> None:
         """Publish an already encoded payload (the same envelope to several topics)."""
-        await self._transport.publish(topic, payload)
+        await self.session.publish(topic, payload)
 
     def post(self, topic: str, body: Body) -> None:
         """Queue ``body`` for publishing without waiting for the broker's acknowledgement.
@@ -129,18 +139,23 @@ class GridService:
     async def _drain_outbox(self) -> None:
         while True:
             topic, payload = await self._outbox.get()
-            await self._transport.publish(topic, payload)
+            await self.session.publish(topic, payload)
             self._outbox.task_done()
 
     async def flush(self) -> None:
         """Wait until everything posted so far has been acknowledged by the broker."""
         await self._outbox.join()
 
-    async def publish_status(self, state: NodeState) -> None:
-        """Publish this service's retained status with its counters."""
+    def _status(self, state: NodeState) -> Envelope:
         run_id = self.run.run_id if self.run is not None else None
         body = NodeStatus(node_id=self.service_id, state=state, run_id=run_id, counters=dict(self.counters))
-        await self.publish(topics.status_topic(self.service_id), body, retain=True)
+        return Envelope(body=body, origin=self.service_id)
+
+    async def publish_status(self, state: NodeState) -> None:
+        """Publish this service's retained status with its counters."""
+        await self.session.publish(
+            topics.status_topic(self.service_id), self._status(state).to_bytes(), retain=True
+        )
 
     # ------------------------------------------------------------------------------ receiving
 
@@ -168,7 +183,7 @@ class GridService:
             outbox.cancel()
 
     async def _receive(self) -> None:
-        async for received in self._transport.messages():
+        async for received in self.session.messages():
             if not received.payload:  # a cleared retained message
                 continue
             decoded = self.decode(received)

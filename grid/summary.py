@@ -16,7 +16,7 @@ from grid.evaluation.pcrlb import bound_rmse, pcrlb
 from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
 from grid.event_effects import event_effects
-from grid.messages import Awareness, NodePicture
+from grid.messages import Awareness, FusionStats, NodePicture
 from grid.metrics import assign_points, assoc_radius_m, threat_metrics
 from grid.observed import Observed
 from grid.roster import Roster
@@ -106,6 +106,7 @@ def build_summary(
         "messages": {
             "published": sum(c.get("published", 0) for c in node_counters.values()),
             "delivered": fusion.delivered if fusion else 0,
+            "lost": _lost(node_counters, fusion),
             "rejected": dict(sorted(rejected.items())),
             "duplicates": fusion.duplicates if fusion else 0,
             "grid_copies": fusion.grid_copies if fusion else 0,
@@ -117,6 +118,9 @@ def build_summary(
             roster=roster,
             per_node=node_counters,
             reports_by_truth=seen.reports_by_truth,
+            broker_outages=seen.broker_outages,
+            status_log=seen.status_log,
+            report_times=[m[1] for m in seen.measurements],
         ),
         "per_node": node_counters,
         "missing_accounts": missing,
@@ -204,3 +208,9 @@ def _bound(truth: GroundTruth, entry: dict[str, Any], seen: Observed) -> float |
 
     value = bound_rmse(pcrlb(detections, where), since=trajectory.threat.start_s + located)
     return None if value is None else round(value, 2)
+
+
+def _lost(node_counters: dict[str, dict[str, int]], fusion: FusionStats | None) -> int:
+    """Reports the nodes published that never reached the fusion centre (link losses aside)."""
+    published = sum(c.get("published", 0) for c in node_counters.values())
+    return max(0, published - (fusion.delivered if fusion else 0))

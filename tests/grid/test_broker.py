@@ -194,7 +194,7 @@ async def test_broker_failing_to_listen_fails_fast(kind: LocalKind, tmp_path: Pa
         holder.listen()
         port = holder.getsockname()[1]
         config = tmp_path / "broker.conf"
-        config.write_text(broker_module._render_config(kind, port))
+        config.write_text(broker_module._render_config(kind, port, tmp_path))
         with log.open("wb") as log_file:
             proc = await broker_module._spawn(kind, [*argv, "-c", str(config)], log_file)
             try:

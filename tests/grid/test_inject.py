@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,37 @@ async def test_results_for_unknown_run(mosquitto: BrokerInfo) -> None:
     """Asking for a run nobody played is a clear RunError, not a hang."""
     with pytest.raises(RunError, match="no results for run nope"):
         await fetch_results(mosquitto.url, run_id="nope", timeout_s=0.5)
+
+
+async def test_inject_into_one_process_per_node(
+    mosquitto: BrokerInfo,
+    roster: Roster,
+    tmp_path: Path,
+    member_processes: Callable[[str, Path], AbstractAsyncContextManager[list[int | None]]],
+) -> None:
+    """`gridsim up --external` drives separate node and fusion processes: an injection plays the same."""
+    async with member_processes(mosquitto.url, tmp_path) as codes:
+        options = RunOptions(
+            scenario=None,
+            roster=roster,
+            broker_url=mosquitto.url,
+            local_services=False,
+            join_timeout_s=60.0,
+        )
+        ready = asyncio.Event()
+        grid = asyncio.create_task(serve_grid(options, on_ready=lambda _: ready.set()), name="test.grid")
+        try:
+            await asyncio.wait_for(ready.wait(), 90)
+            scenario = load_scenario().model_copy(update={"duration_s": 90.0})
+            summary = await inject(scenario, broker_url=mosquitto.url, speed=20.0, wait=True)
+        finally:
+            grid.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await grid
+    assert summary is not None
+    assert summary["missing_accounts"] == [], "every node process and the fusion process reported"
+    assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0  # type: ignore[index]
+    (threat,) = summary["threats"]  # type: ignore[index]
+    assert threat["time_to_locate_s"] is not None
+    assert set(summary["per_node"]) == set(roster)  # type: ignore[arg-type]
+    assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
-import sys
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from grid.run import RunOptions, run_grid
 from grid.scenario import Scenario, load_scenario, scenario_from_dict
 
 pytestmark = pytest.mark.broker
+
+MemberProcesses = Callable[[str, Path], AbstractAsyncContextManager[list[int | None]]]
 
 
 def short_scenario() -> Scenario:
@@ -85,17 +86,11 @@ async def test_same_seed_same_measurements(mosquitto: BrokerInfo, roster: Roster
     )
 
 
-async def test_one_process_per_node(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+async def test_one_process_per_node(
+    mosquitto: BrokerInfo, roster: Roster, tmp_path: Path, member_processes: MemberProcesses
+) -> None:
     """With `gridsim node` and `gridsim fusion` as separate processes, the run is the same."""
-    argv = [sys.executable, "-m", "grid.cli"]
-    commands = [[*argv, "fusion", "--broker", mosquitto.url]]
-    commands += [[*argv, "node", "--id", node_id, "--broker", mosquitto.url] for node_id in roster]
-    logs = [tmp_path / f"process-{i}.log" for i in range(len(commands))]
-    procs = []
-    for cmd, log in zip(commands, logs, strict=True):
-        with log.open("wb") as out:
-            procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=out, stderr=out))
-    try:
+    async with member_processes(mosquitto.url, tmp_path) as codes:
         options = RunOptions(
             scenario=short_scenario(),
             roster=roster,
@@ -106,17 +101,12 @@ async def test_one_process_per_node(mosquitto: BrokerInfo, roster: Roster, tmp_p
             join_timeout_s=60.0,
         )
         summary = await run_grid(options)
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
-        codes = [await proc.wait() for proc in procs]
-    fusion_log = logs[0].read_text()
+    fusion_log = (tmp_path / "process-0.log").read_text()
     assert summary["messages"]["delivered"] == summary["messages"]["published"], fusion_log
     # Sixteen Python processes on two cores fall behind real time: late reports cost accuracy,
     # so this test checks that the multi-process path works, not the tracker's precision.
     _assert_located_and_clean(summary, roster, max_rmse_m=400.0)
-    assert codes == [130] * len(procs), "every process stopped cleanly on Ctrl-C"
+    assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"
 
 
 async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
@@ -143,6 +133,13 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     assert 0.1 < impairment["reports_lost"] / offered < 0.3
     assert impairment["reports_delayed"] == ro["published"]
     assert outage["offline_interval_s"] == [20.0, 80.0]
+    # The node dropped its connection: the broker's last will turned its status offline, and its
+    # reconnection turned it back.
+    went_off, came_back = outage["status_offline_s"]
+    assert 20.0 <= went_off < 25.0
+    assert came_back is not None
+    assert 80.0 <= came_back < 85.0
+    assert summary["per_node"]["BG"]["reconnects"] == 1
     assert outage["reports_suppressed"] > 0
     assert failure["scans_lost_node_total"] > 0
     assert summary["messages"]["delivered"] == summary["messages"]["published"]
