@@ -99,5 +99,5 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             f"report latency at the fusion centre (ms): p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  "
             f"p99 {lat['p99']:.2f}  max {lat['max']:.2f}  (n={lat['count']:.0f})"
         )
-    if summary.get("missing_accounts"):
-        console.print(f"[yellow]no final account from:[/yellow] {', '.join(summary['missing_accounts'])}")
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -125,6 +125,7 @@ def build_summary(
         "per_node": node_counters,
         "missing_accounts": missing,
     }
+    summary["warnings"] = run_warnings(summary)
     if seen.pictures:  # distributed mode only; the key is absent otherwise
         summary["pictures"] = _pictures(seen.pictures, threats)
     return summary
@@ -214,3 +215,34 @@ def _lost(node_counters: dict[str, dict[str, int]], fusion: FusionStats | None) 
     """Reports the nodes published that never reached the fusion centre (link losses aside)."""
     published = sum(c.get("published", 0) for c in node_counters.values())
     return max(0, published - (fusion.delivered if fusion else 0))
+
+
+_BEHIND_SHARE = 0.05  # a run whose fusion centre could not use this share of reports is not sound
+_OVERLOADED_LATENCY_S = 0.5  # a healthy grid delivers in milliseconds
+
+
+def run_warnings(summary: dict[str, Any]) -> list[str]:
+    """What makes a run's figures unsound, each as one sentence with what to do about it."""
+    out: list[str] = []
+    tracker = summary.get("tracker") or {}
+    detections, too_late = tracker.get("detections", 0), tracker.get("too_late", 0)
+    if detections and too_late / detections > _BEHIND_SHARE:
+        latency_s = ((summary.get("latency_ms") or {}).get("p50") or 0.0) / 1000
+        cause = (
+            f"the grid was overloaded at --speed {summary.get('speed')} (median delivery latency "
+            f"{latency_s:.1f} s of wall time): play it slower, see docs/benchmarks.md"
+            if latency_s > _OVERLOADED_LATENCY_S
+            else "reports held back by outages or impaired links, or an overloaded grid: try a lower --speed"
+        )
+        out.append(
+            f"{too_late} of {detections} reports ({too_late / detections:.0%}) reached the fusion "
+            f"centre too late to be fused; likely cause: {cause}"
+        )
+    lost = summary["messages"].get("lost", 0)
+    if lost:
+        out.append(f"{lost} published reports never reached the fusion centre (see messages.lost)")
+    if summary.get("missing_accounts"):
+        out.append(
+            f"no final account from {', '.join(summary['missing_accounts'])}: their counters are missing"
+        )
+    return out
