@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from grid.fusion.associator import Associator, GnnAssociator, JpdaAssociator
-from grid.fusion.confirmer import Confirmer, MOfNConfirmer, UpdateCountConfirmer
-from grid.fusion.deleter import CoastingDeleter, Deleter
+from grid.fusion.confirmer import Confirmer, CoverageConfirmer, MOfNConfirmer, UpdateCountConfirmer
+from grid.fusion.coverage import Coverage, RadarCoverage, Scan
+from grid.fusion.deleter import CoastingDeleter, Deleter, MissedScanDeleter
 from grid.fusion.detection import Detection
 from grid.fusion.estimator import TrackEstimator
 from grid.fusion.filter import ExtendedKalmanFilter, Filter, Innovation, Posterior, UnscentedKalmanFilter
@@ -27,6 +28,8 @@ __all__ = [
     "CoastingDeleter",
     "Confirmer",
     "ConstantVelocity",
+    "Coverage",
+    "CoverageConfirmer",
     "Deleter",
     "Detection",
     "DetectionModel",
@@ -39,9 +42,12 @@ __all__ = [
     "JpdaAssociator",
     "MOfNConfirmer",
     "MeasurementModel",
+    "MissedScanDeleter",
     "MotionModel",
     "Posterior",
+    "RadarCoverage",
     "RangeBearingModel",
+    "Scan",
     "Seed",
     "SensorInitiator",
     "Track",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from grid.fusion.coverage import Coverage
 from grid.fusion.gaussian import worst_axis_sigma
 from grid.fusion.track import Track
 
-__all__ = ["Confirmer", "MOfNConfirmer", "UpdateCountConfirmer"]
+__all__ = ["Confirmer", "CoverageConfirmer", "MOfNConfirmer", "UpdateCountConfirmer"]
 
 
 class Confirmer(Protocol):
@@ -68,3 +69,26 @@ class MOfNConfirmer:
             return False
         p = track.latest.estimate.p
         return worst_axis_sigma(p[0], p[1], p[5]) <= self.max_position_sigma_m
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoverageConfirmer:
+    """``inner``'s rule, and where a radar covers the track (``coverage``), at least
+    ``min_ranged_updates`` ranged detections after its initiation.
+
+    Bearings alone are weak evidence in a crowd: with several targets about, some bearing of
+    each direction finder passes near almost any point of the sector they look into, so a track
+    started from a clutter plot keeps finding bearings to confirm it. A radar that covers the
+    spot would plot a real target within a scan or two; until one does, the track waits (and
+    the deleter's tentative timeout removes it if none ever does).
+    """
+
+    coverage: Coverage
+    inner: Confirmer = field(default_factory=UpdateCountConfirmer)
+    min_ranged_updates: int = 1
+
+    def is_confirmed(self, track: Track) -> bool:
+        """See class docstring."""
+        if not self.inner.is_confirmed(track):
+            return False
+        return track.ranged_updates >= self.min_ranged_updates or not self.coverage.covers(track)

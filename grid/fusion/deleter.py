@@ -1,15 +1,16 @@
-"""Track deletion: coasting too long, growing too uncertain, or never confirmed."""
+"""Track deletion: coasting too long, growing too uncertain, never confirmed, or unseen by radars."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from grid.fusion.coverage import Coverage
 from grid.fusion.gaussian import worst_axis_sigma
 from grid.fusion.models import MotionModel
 from grid.fusion.track import Track, TrackStatus
 
-__all__ = ["CoastingDeleter", "Deleter"]
+__all__ = ["CoastingDeleter", "Deleter", "MissedScanDeleter"]
 
 
 class Deleter(Protocol):
@@ -61,3 +62,24 @@ class CoastingDeleter:
             estimate = motion.predict(estimate, coast)
         p = estimate.p
         return worst_axis_sigma(p[0], p[1], p[5]) > self.max_position_sigma_m
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MissedScanDeleter:
+    """``inner``'s rules, and a track that ``max_misses`` radar scans covering it
+    (``coverage``) since its newest ranged detection did not plot (0 disables the rule).
+
+    Bearings can feed a track that no target makes (a clutter plot's, where several targets'
+    lines of sight pass); radars that cover it and keep plotting nothing there say it is not
+    real.
+    """
+
+    coverage: Coverage
+    inner: Deleter = field(default_factory=CoastingDeleter)
+    max_misses: int = 8
+
+    def should_delete(self, track: Track, time: float, motion: MotionModel) -> bool:
+        """See class docstring."""
+        if self.inner.should_delete(track, time, motion):
+            return True
+        return self.max_misses > 0 and self.coverage.misses(track, time) >= self.max_misses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -83,9 +84,13 @@ class HistoryEntry:
 class Track:
     """A track while it lives in the tracker; only the tracker mutates it.
 
-    ``associations`` counts detections fused after initiation; ``nis`` is the exponentially
-    weighted mean of their normalised innovation squared per dimension (about 1 for a track
-    that follows a real target, well above for one fed by clutter).
+    ``associations`` counts detections fused after initiation, ``ranged_updates`` those of them
+    with a range; ``nis`` is the exponentially weighted mean of their normalised innovation
+    squared per dimension (about 1 for a track that follows a real target, well above for one
+    fed by clutter). ``ranged_time`` is the measurement time of the newest ranged detection
+    (initiating ones included). ``misses``, ``misses_since`` and ``judged_until`` are the
+    coverage's running tally of radar scans that should have plotted the track and did not
+    (:class:`~grid.fusion.coverage.RadarCoverage`).
     """
 
     track_id: str
@@ -94,11 +99,16 @@ class Track:
     status: TrackStatus = TrackStatus.TENTATIVE
     updates: int = 0
     associations: int = 0
+    ranged_updates: int = 0
     nis: float = 1.0
     node_ids: frozenset[str] = frozenset()
     sensor_ids: frozenset[str] = frozenset()
     truth_ids: frozenset[str] = frozenset()
     hit_times: list[float] = field(default_factory=list)  # measurement times of its first detections
+    ranged_time: float = -math.inf
+    misses: int = 0
+    misses_since: float = -math.inf
+    judged_until: float = -math.inf
 
     @property
     def latest(self) -> HistoryEntry:
@@ -116,6 +126,8 @@ class Track:
         for det in detections:
             if len(self.hit_times) < _HITS_KEPT:
                 self.hit_times.append(det.time)
+            if det.has_range and det.time > self.ranged_time:
+                self.ranged_time = det.time
             self.relabel(det)
 
     def relabel(self, det: Detection) -> None:

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from grid.fusion.associator import Associator, GnnAssociator
-from grid.fusion.confirmer import Confirmer, UpdateCountConfirmer
-from grid.fusion.deleter import CoastingDeleter, Deleter
+from grid.fusion.confirmer import Confirmer, CoverageConfirmer, UpdateCountConfirmer
+from grid.fusion.coverage import Coverage, RadarCoverage
+from grid.fusion.deleter import Deleter, MissedScanDeleter
 from grid.fusion.detection import Detection
 from grid.fusion.estimator import TrackEstimator
 from grid.fusion.filter import ExtendedKalmanFilter, Filter
@@ -73,6 +74,8 @@ class Tracker:
         one_per_scan: a track takes at most one detection of a sensor's scan (same sensor,
             same measurement time) also when reports come one per call, as a batch assignment
             would give it; False restores first come, first served.
+        coverage: told of every detection, so that the confirmer and deleter that share it
+            know which radar scans should have plotted a track (None: nothing to tell).
     """
 
     def __init__(
@@ -89,8 +92,10 @@ class Tracker:
         delete_check_s: float = 1.0,
         bank_from: int = 12,
         one_per_scan: bool = True,
+        coverage: Coverage | None = None,
     ) -> None:
         self._motion = motion
+        self._coverage = coverage
         self._one_per_scan = one_per_scan
         self._initiator = initiator
         self._associator = associator
@@ -129,6 +134,9 @@ class Tracker:
         counters = self.counters
         counters["detections"] += len(detections)
         changed: dict[str, Track] = {}
+        if self._coverage is not None:
+            for det in detections:
+                self._coverage.observe(det)
         if time >= self._next_delete_check:
             self._next_delete_check = time + self._delete_check_s
             self._delete(time, changed)
@@ -251,6 +259,7 @@ class Tracker:
             self._bank.touch(track)
             if weight >= 0.5:
                 track.associations += 1
+                track.ranged_updates += det.has_range
             changed[track.track_id] = track
             fused = True
         self.counters["associated" if fused else "too_late"] += 1
@@ -259,6 +268,7 @@ class Tracker:
         self._estimator.fuse(track, detections)
         self._bank.touch(track)
         track.associations += len(detections)
+        track.ranged_updates += sum(1 for det in detections if det.has_range)
         self.counters["associated"] += len(detections)
 
     def _associate(
@@ -362,18 +372,26 @@ def default_tracker(
     delete_check_s: float = 1.0,
     bank_from: int = 12,
     one_per_scan: bool = True,
+    coverage: Coverage | None = None,
 ) -> Tracker:
-    """A tracker with the default components; any of them can be overridden by keyword."""
+    """A tracker with the default components; any of them can be overridden by keyword.
+
+    The default confirmer and deleter share ``coverage`` (a new :class:`RadarCoverage` if None):
+    a track a radar covers needs a radar plot to confirm, and is deleted after radar scans that
+    cover it keep missing it. Components given here are used as they are.
+    """
+    coverage = coverage if coverage is not None else RadarCoverage()
     return Tracker(
         motion=motion if motion is not None else ConstantVelocity(),
         initiator=initiator if initiator is not None else SensorInitiator(),
         associator=associator if associator is not None else GnnAssociator(),
-        deleter=deleter if deleter is not None else CoastingDeleter(),
-        confirmer=confirmer,
+        deleter=deleter if deleter is not None else MissedScanDeleter(coverage=coverage),
+        confirmer=confirmer if confirmer is not None else CoverageConfirmer(coverage=coverage),
         filter=filter,
         measurement=measurement,
         replay_window_s=replay_window_s,
         delete_check_s=delete_check_s,
         bank_from=bank_from,
         one_per_scan=one_per_scan,
+        coverage=coverage,
     )
