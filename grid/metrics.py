@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from grid.truth import GroundTruth
 
-__all__ = ["TrackPoint", "assign_points", "assoc_radius_m", "threat_metrics", "time_to_locate"]
+__all__ = ["TrackPoint", "assign_points", "assoc_radius_m", "locate", "threat_metrics", "time_to_locate"]
 
 
 def assoc_radius_m(locate_radius_m: float) -> float:
@@ -84,6 +84,19 @@ def _rmse(truth: GroundTruth, threat_id: str, points: list[TrackPoint]) -> float
     return math.sqrt(sum(e * e for e in errors) / len(errors))
 
 
+def locate(
+    truth: GroundTruth,
+    threat_id: str,
+    assigned: list[TrackPoint],
+    all_points: list[TrackPoint],
+    locate_radius_m: float,
+) -> tuple[float, str] | None:
+    """(locate time, track id) for a threat over every track that has points assigned to it."""
+    track_ids = {p.track_id for p in assigned}
+    updates_by_track = {tid: [p for p in all_points if p.track_id == tid] for tid in sorted(track_ids)}
+    return time_to_locate(truth, threat_id, updates_by_track, locate_radius_m)
+
+
 def threat_metrics(
     truth: GroundTruth,
     threat_id: str,
@@ -92,12 +105,13 @@ def threat_metrics(
     assigned: list[TrackPoint],
     all_points: list[TrackPoint],
     locate_radius_m: float,
+    located: tuple[float, str] | Literal["compute"] | None = "compute",
 ) -> dict[str, Any]:
-    """The summary entry of one threat."""
+    """The summary entry of one threat (``located``: from :func:`locate`, computed here if not given)."""
     start = truth.trajectories[threat_id].threat.start_s
     track_ids = sorted({p.track_id for p in assigned})
-    updates_by_track = {tid: [p for p in all_points if p.track_id == tid] for tid in track_ids}
-    located = time_to_locate(truth, threat_id, updates_by_track, locate_radius_m)
+    if located == "compute":
+        located = locate(truth, threat_id, assigned, all_points, locate_radius_m)
     located_points = [p for p in assigned if located is not None and p.time >= located[0]]
     return {
         "id": threat_id,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
@@ -35,8 +36,14 @@ log = logging.getLogger(__name__)
 # replaces the last will the broker published while we were gone.
 OnConnect = Callable[[], Sequence[tuple[str, bytes, bool]]]
 
+_SETUP_TIMEOUT_S = 5.0
+_SETUP_ATTEMPTS = 3
 _BACKOFF_FIRST_S = 0.05
-_BACKOFF_MAX_S = 1.0
+_BACKOFF_MAX_S = 0.25  # loopback reconnect attempts are cheap; a long wait is lost simulation time
+
+
+class _SetupTimeout(BrokerUnavailable):
+    """The broker accepted the connection but did not acknowledge our subscriptions in time."""
 
 
 class Session:
@@ -68,6 +75,7 @@ class Session:
         self._released.set()
         self._closing = False
         self._failure: BrokerUnavailable | None = None
+        self._jitter = random.Random(client_id)
 
     # ------------------------------------------------------------------------------ lifetime
 
@@ -75,7 +83,13 @@ class Session:
         # Wipe whatever an earlier process left under this client id, then start a persistent one.
         async with self._new_transport(clean=True, will=None):
             pass
-        self._transport = await self._connect()
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                self._transport = await self._connect()
+                break
+            except _SetupTimeout:
+                if attempt == _SETUP_ATTEMPTS - 1:
+                    raise
         return self
 
     async def __aexit__(
@@ -105,10 +119,19 @@ class Session:
         transport = self._new_transport(clean=False, will=self._will)
         await transport.__aenter__()
         try:
-            if self._subscriptions:
-                await transport.subscribe(*self._subscriptions)
-            for topic, payload, retain in self._on_connect() if self._on_connect is not None else ():
-                await transport.publish(topic, payload, retain=retain)
+            # A broker can accept a connection and then never serve it (amqtt 0.12 does, when many
+            # clients reconnect at once): give up on this one and try again rather than wait.
+            async with asyncio.timeout(_SETUP_TIMEOUT_S):
+                if self._subscriptions:
+                    await transport.subscribe(*self._subscriptions)
+                for topic, payload, retain in self._on_connect() if self._on_connect is not None else ():
+                    await transport.publish(topic, payload, retain=retain)
+        except TimeoutError:
+            transport.abort()
+            await transport.__aexit__(None, None, None)
+            raise _SetupTimeout(
+                self.url, f"connected, but not served within {_SETUP_TIMEOUT_S:g} s"
+            ) from None
         except BaseException:
             await transport.__aexit__(None, None, None)
             raise
@@ -166,7 +189,8 @@ class Session:
                     raise BrokerUnavailable(
                         self.url, f"connection lost and not back within {self._give_up_after_s:g} s ({exc})"
                     ) from exc
-                await asyncio.sleep(delay)
+                # Jittered, so a grid that lost its broker does not come back all in one instant.
+                await asyncio.sleep(delay * (0.5 + self._jitter.random()))
                 delay = min(2 * delay, _BACKOFF_MAX_S)
                 await self._released.wait()
                 continue
@@ -212,4 +236,9 @@ class Session:
             except BrokerUnavailable:
                 if self._closing:
                     return
+            try:
                 transport = await self._recover(transport)
+            except BrokerUnavailable:
+                if self._closing:
+                    return
+                raise

@@ -17,7 +17,7 @@ from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
 from grid.event_effects import event_effects
 from grid.messages import Awareness, FusionStats, NodePicture
-from grid.metrics import assign_points, assoc_radius_m, threat_metrics
+from grid.metrics import assign_points, assoc_radius_m, locate, threat_metrics
 from grid.observed import Observed
 from grid.roster import Roster
 from grid.scenario import Scenario
@@ -35,6 +35,11 @@ def build_summary(
     flying = scenario.expanded_threats()  # a swarm is judged member by member
     assoc_radius = assoc_radius_m(scenario.locate_radius_m)
     assigned = assign_points(truth, seen.track_points, assoc_radius)
+    # One time to locate per threat, used by the summary's entry and by the tracking measures.
+    located = {
+        t.id: locate(truth, t.id, assigned.get(t.id, []), seen.track_points, scenario.locate_radius_m)
+        for t in flying
+    }
     threats = [
         threat_metrics(
             truth,
@@ -43,6 +48,7 @@ def build_summary(
             assigned=assigned.get(t.id, []),
             all_points=seen.track_points,
             locate_radius_m=scenario.locate_radius_m,
+            located=located[t.id],
         )
         for t in flying
     ]
@@ -54,6 +60,7 @@ def build_summary(
             locate_radius_m=scenario.locate_radius_m,
             assoc_radius_m=assoc_radius,
         ),
+        located=located,
     )
     for entry in threats:
         entry["pcrlb_rmse_m"] = _bound(truth, entry, seen)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -67,9 +68,37 @@ def _consume_outcome(task: asyncio.Future[None]) -> None:
         task.exception()
 
 
+log = logging.getLogger(__name__)
+
 # paho logs each socket error it then reports to us as a lost connection; we log that once.
 _paho_log = logging.getLogger("grid.transport.paho")
 _paho_log.setLevel(logging.CRITICAL)
+
+
+def _quiet_socket_races(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """Loop exception handler that demotes one known aiomqtt race to a debug line.
+
+    aiomqtt registers a socket for writing through ``call_soon_threadsafe``; when the broker drops
+    the connection first, the registration meets a closed descriptor (EBADF). The lost connection
+    itself is reported by the receive loop, so the traceback says nothing new.
+    """
+    exc = context.get("exception")
+    handle = repr(context.get("handle", ""))
+    if (
+        isinstance(exc, OSError)
+        and exc.errno == errno.EBADF
+        and ("add_writer" in handle or "add_reader" in handle)
+    ):
+        log.debug("socket closed before aiomqtt registered it: %s", exc)
+        return
+    loop.default_exception_handler(context)
+
+
+def quiet_socket_races() -> None:
+    """Install :func:`_quiet_socket_races` on the running loop (once; keeps any other handler)."""
+    loop = asyncio.get_running_loop()
+    if loop.get_exception_handler() is None:
+        loop.set_exception_handler(_quiet_socket_races)
 
 
 class Transport:
@@ -102,6 +131,7 @@ class Transport:
         )
 
     async def __aenter__(self) -> Self:
+        quiet_socket_races()
         with map_transport_errors(self.url):
             try:
                 await self._client.__aenter__()

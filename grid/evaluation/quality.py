@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,8 +153,18 @@ def _matches(
     return sequences, ospas, gospas
 
 
-def evaluate(table: TruthTable, updates: list[TrackUpdate], scoring: Scoring) -> RunQuality:
-    """Every measure of a run from its track updates (in issue order)."""
+def evaluate(
+    table: TruthTable,
+    updates: list[TrackUpdate],
+    scoring: Scoring,
+    *,
+    located: Mapping[str, tuple[float, str] | None] | None = None,
+) -> RunQuality:
+    """Every measure of a run from its track updates (in issue order).
+
+    ``located``: each threat's (locate time, track id) when the caller has it already (the run
+    summary does); computed here otherwise, by the same definition.
+    """
     truth = table.truth
     radius = scoring.assoc_radius_m
     assigned_ids = table.nearest(
@@ -178,8 +189,12 @@ def evaluate(table: TruthTable, updates: list[TrackUpdate], scoring: Scoring) ->
         mine = by_threat.get(threat_id, [])
         confirmed = [u for u in mine if u.confirmed and not u.deleted]
         track_ids = sorted({u.track_id for u in confirmed})
-        located = time_to_locate(
-            truth, threat_id, {tid: points_by_track[tid] for tid in track_ids}, scoring.locate_radius_m
+        located_at = (
+            located[threat_id]
+            if located is not None and threat_id in located
+            else time_to_locate(
+                truth, threat_id, {tid: points_by_track[tid] for tid in track_ids}, scoring.locate_radius_m
+            )
         )
         first = scoring.first_detection.get(threat_id)
         matched = sequences[threat_id]
@@ -198,7 +213,7 @@ def evaluate(table: TruthTable, updates: list[TrackUpdate], scoring: Scoring) ->
             threat_id=threat_id,
             time_to_first_detection_s=None if first is None else first - start,
             time_to_first_track_s=None if first_track is None else first_track - start,
-            time_to_locate_s=None if located is None else located[0] - start,
+            time_to_locate_s=None if located_at is None else located_at[0] - start,
             rmse_m=math.sqrt(sum(e for _, e in errors) / len(errors)) if errors else None,
             squared_errors=errors,
             track_ids=tuple(track_ids),

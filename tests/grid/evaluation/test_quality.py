@@ -151,3 +151,15 @@ def test_nothing_is_scored_after_the_run_ends() -> None:
     quality = evaluate(table, sorted(updates, key=lambda u: u.issued), _scoring())
     assert [t for t, _ in quality.ospa_series][-1] == pytest.approx(60.0)
     assert quality.ospa_series[-1][1] == pytest.approx(0.0, abs=1.0)
+
+
+def test_given_locate_times_are_used_not_recomputed() -> None:
+    """A caller that computed the time to locate already (the run summary) passes it in: one definition."""
+    truth = _truth()
+    updates = [_on(truth, "a", float(t), "T1", 30.0) for t in range(15, 60)]
+    computed = evaluate(TruthTable(truth), updates, _scoring())
+    start = truth.trajectories["a"].threat.start_s
+    given = evaluate(TruthTable(truth), updates, _scoring(), located={"a": (start + 20.0, "T1")})
+    assert computed.threats["a"].time_to_locate_s == pytest.approx(5.0)
+    assert given.threats["a"].time_to_locate_s == pytest.approx(20.0)
+    assert given.threats["b"].time_to_locate_s is None  # not given: computed as usual
