@@ -104,6 +104,11 @@ def build_summary(
             "ospa_m": round(quality.ospa_m, 2),
             "gospa_m": round(quality.gospa_m, 2),
             "ospa_cutoff_m": assoc_radius,
+            # [simulation s, OSPA m, GOSPA m] every second: how the picture's error evolves.
+            "series": [
+                [round(t, 2), round(o, 2), round(g, 2)]
+                for (t, o), (_, g) in zip(quality.ospa_series, quality.gospa_series, strict=True)
+            ],
         },
         "awareness": awareness,
         "latency_ms": dict(fusion.latency_ms) if fusion else None,

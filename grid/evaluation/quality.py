@@ -70,7 +70,8 @@ class RunQuality:
     false_tracks: int
     ospa_m: float
     gospa_m: float
-    ospa_series: tuple[tuple[float, float], ...]
+    ospa_series: tuple[tuple[float, float], ...]  # (time, OSPA m) every step
+    gospa_series: tuple[tuple[float, float], ...] = ()  # (time, GOSPA m) every step
 
     @property
     def rmse_m(self) -> float | None:
@@ -228,6 +229,7 @@ def evaluate(
         ospa_m=float(np.mean([v for _, v in ospas])) if ospas else 0.0,
         gospa_m=float(np.mean(gospas)) if gospas else 0.0,
         ospa_series=tuple(ospas),
+        gospa_series=tuple((t, g) for (t, _), g in zip(ospas, gospas, strict=True)),
     )
 
 

@@ -54,6 +54,10 @@ def _assert_located_and_clean(summary: dict, roster: Roster, *, max_rmse_m: floa
     tracking = summary["tracking"]
     assert 0.0 <= tracking["ospa_m"] < tracking["ospa_cutoff_m"]
     assert tracking["false_tracks"] >= 0
+    series = tracking["series"]
+    assert len(series) >= 100, "one point a second over the two-minute run"
+    assert all(0.0 <= o <= tracking["ospa_cutoff_m"] for _, o, _ in series)
+    assert sum(o for _, o, _ in series) / len(series) == pytest.approx(tracking["ospa_m"], abs=0.1)
 
 
 async def test_short_scenario_through_mosquitto(

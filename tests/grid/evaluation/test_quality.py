@@ -151,6 +151,10 @@ def test_nothing_is_scored_after_the_run_ends() -> None:
     quality = evaluate(table, sorted(updates, key=lambda u: u.issued), _scoring())
     assert [t for t, _ in quality.ospa_series][-1] == pytest.approx(60.0)
     assert quality.ospa_series[-1][1] == pytest.approx(0.0, abs=1.0)
+    assert [t for t, _ in quality.gospa_series] == [t for t, _ in quality.ospa_series]
+    assert quality.gospa_m == pytest.approx(
+        sum(g for _, g in quality.gospa_series) / len(quality.gospa_series)
+    )
 
 
 def test_given_locate_times_are_used_not_recomputed() -> None:
