@@ -116,9 +116,9 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
     async with open_broker(
         options.broker_url, kind=options.broker_kind, port=options.broker_port, log_path=log_path
     ) as broker:
-        transport = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
-        controller = RunController(roster=options.roster, broker=broker, transport=transport)
-        async with transport, _participants(options, broker), asyncio.TaskGroup() as group:
+        session = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
+        controller = RunController(roster=options.roster, broker=broker, transport=session)
+        async with session, _participants(options, broker), asyncio.TaskGroup() as group:
             await controller.subscribe()
             watcher = group.create_task(controller.watch(), name="grid[controller].watch")
             if not options.local_services:
@@ -126,8 +126,10 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
             try:
                 yield controller
             finally:
+                # Clear the retained control message; a broker that is down meanwhile is not waited for.
                 with contextlib.suppress(Exception):
-                    await transport.publish(topics.CONTROL, b"", retain=True)
+                    async with asyncio.timeout(2.0):
+                        await session.publish(topics.CONTROL, b"", retain=True)
                 watcher.cancel()
 
 

@@ -73,7 +73,7 @@ class GridService:
         self.ready = asyncio.Event()
         self.run: ActiveRun | None = None
         offline = Envelope(body=NodeStatus(node_id=service_id, state=NodeState.OFFLINE), origin=service_id)
-        self._connected_before = False
+        self._reconnects_before_run = 0
         self.session = Session(
             host=host,
             port=port,
@@ -95,9 +95,6 @@ class GridService:
 
     def _on_connect(self) -> list[tuple[str, bytes, bool]]:
         """On every connection, first say we are here: it replaces the will a lost connection left."""
-        if self._connected_before:
-            self.counters["reconnects"] += 1
-        self._connected_before = True
         state = NodeState.RUNNING if self.run is not None else NodeState.ONLINE
         return [(topics.status_topic(self.service_id), self._status(state).to_bytes(), True)]
 
@@ -148,7 +145,10 @@ class GridService:
 
     def _status(self, state: NodeState) -> Envelope:
         run_id = self.run.run_id if self.run is not None else None
-        body = NodeStatus(node_id=self.service_id, state=state, run_id=run_id, counters=dict(self.counters))
+        counters = dict(self.counters)
+        if reconnects := self.session.reconnects - self._reconnects_before_run:
+            counters["reconnects"] = reconnects
+        body = NodeStatus(node_id=self.service_id, state=state, run_id=run_id, counters=counters)
         return Envelope(body=body, origin=self.service_id)
 
     async def publish_status(self, state: NodeState) -> None:
@@ -230,6 +230,7 @@ class GridService:
         elif self.run is not None:
             await self._stop_run()
         self.counters.clear()
+        self._reconnects_before_run = self.session.reconnects
         self.run = run
         self.on_run_start(run)
         await self.publish_status(NodeState.RUNNING)
