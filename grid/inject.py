@@ -13,6 +13,7 @@ from grid.errors import RunError
 from grid.messages import Envelope, RunResults
 from grid.run import new_start
 from grid.scenario import Scenario
+from grid.session import Session
 from grid.transport import Transport
 
 __all__ = ["fetch_results", "inject"]
@@ -24,9 +25,10 @@ async def inject(scenario: Scenario, *, broker_url: str, speed: float, wait: boo
     """Announce ``scenario`` to the running grid; with ``wait``, return its summary when it is done."""
     host, port = parse_broker_url(broker_url)
     start = new_start(scenario, speed=speed)
-    async with Transport(host=host, port=port, client_id=f"gridsim-inject-{os.getpid()}") as transport:
-        if wait:
-            await transport.subscribe(topics.results_topic(start.run_id))
+    # A session, not a bare connection: waiting, it must live through the scenario's broker outages.
+    subscriptions = [topics.results_topic(start.run_id)] if wait else []
+    client_id = f"gridsim-inject-{os.getpid()}"
+    async with Session(host=host, port=port, client_id=client_id, subscriptions=subscriptions) as transport:
         await publish_control(transport, start)
         print(f"injected run {start.run_id}: {scenario.name}, {scenario.duration_s:g} sim s at {speed:g}x")
         if not wait:
@@ -44,7 +46,7 @@ async def fetch_results(broker_url: str, *, run_id: str | None, timeout_s: float
 
 
 async def _first_results(
-    transport: Transport, run_id: str | None, timeout_s: float, *, latest: bool = False
+    transport: Transport | Session, run_id: str | None, timeout_s: float, *, latest: bool = False
 ) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
     try:

@@ -18,6 +18,8 @@ from grid.scenario import load_scenario
 
 pytestmark = pytest.mark.broker
 
+OUTAGE_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "broker-outage.yaml"
+
 
 async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
     """An injected scenario is played by the running grid and its results can be collected."""
@@ -87,3 +89,30 @@ async def test_inject_into_one_process_per_node(
     assert threat["time_to_locate_s"] is not None
     assert set(summary["per_node"]) == set(roster)  # type: ignore[arg-type]
     assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"
+
+
+async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: Path) -> None:
+    """`up` owns its broker, so an injected broker outage restarts it; `inject --wait` rides it out."""
+    options = RunOptions(scenario=None, roster=roster, broker_kind="mosquitto", out_dir=tmp_path)
+    brokers: list[BrokerInfo] = []
+    ready = asyncio.Event()
+
+    def on_ready(broker: BrokerInfo) -> None:
+        brokers.append(broker)
+        ready.set()
+
+    grid = asyncio.create_task(serve_grid(options, on_ready=on_ready), name="test.grid")
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        scenario = load_scenario(OUTAGE_SCENARIO)
+        summary = await inject(scenario, broker_url=brokers[0].url, speed=25.0, wait=True)
+    finally:
+        grid.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await grid
+    assert summary is not None
+    (outage,) = summary["events"]  # type: ignore[misc]
+    assert outage["applied"] is True
+    assert outage["member_reconnects"] == len(roster)
+    assert summary["messages"]["lost"] == 0  # type: ignore[index]
+    assert summary["threats"][0]["time_to_locate_s"] is not None  # type: ignore[index]
