@@ -15,12 +15,14 @@ import contextlib
 import errno
 import logging
 import socket
+import typing
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from grid.errors import BrokerUnavailable
 
@@ -62,10 +64,23 @@ def map_transport_errors(url: str) -> Iterator[None]:
         raise BrokerUnavailable(url, str(exc) or type(exc).__name__) from exc
 
 
-def _consume_outcome(task: asyncio.Future[None]) -> None:
-    """Mark a publish's outcome as seen: after a lost connection nobody may be waiting for it."""
-    if not task.cancelled():
-        task.exception()
+class _Ack:
+    """A pending QoS 1 publish: resolved True by the broker's PUBACK, False by a lost connection."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[bool]) -> None:
+        self.future = future
+
+    def set(self) -> None:
+        """Called by aiomqtt's on_publish in place of ``asyncio.Event.set``."""
+        if not self.future.done():
+            self.future.set_result(True)
+
+    def fail(self) -> None:
+        """The connection is gone: the acknowledgement will never come."""
+        if not self.future.done():
+            self.future.set_result(False)
 
 
 log = logging.getLogger(__name__)
@@ -118,6 +133,7 @@ class Transport:
         self.url = f"mqtt://{host}:{port}"
         self.client_id = client_id
         self._lost: asyncio.Future[None] | None = None
+        self._timeout_s = timeout_s
         self._client = aiomqtt.Client(
             host,
             port,
@@ -148,6 +164,9 @@ class Transport:
     def _mark_lost(self) -> None:
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
+            for ack in list(self._client._pending_publishes.values()):
+                if isinstance(ack, _Ack):
+                    ack.fail()
 
     def abort(self) -> None:
         """Drop the connection without an MQTT DISCONNECT, so the broker publishes our last will."""
@@ -170,21 +189,29 @@ class Transport:
         lost = self._lost
         if lost is None or lost.done():
             raise BrokerUnavailable(self.url, "connection lost")
-        publishing = asyncio.ensure_future(self._client.publish(topic, payload, qos=qos, retain=retain))
-        publishing.add_done_callback(_consume_outcome)
-        try:
-            await asyncio.wait((publishing, lost), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not publishing.done():
-                publishing.cancel()
-        if not publishing.done() or publishing.cancelled():
-            raise BrokerUnavailable(self.url, "connection lost before the broker acknowledged")
-        try:
-            with map_transport_errors(self.url):
-                publishing.result()
-        except BrokerUnavailable:
+        # aiomqtt's own publish costs two tasks per call (ours to race it against the lost
+        # connection, and its wait_for); we hand paho the message and wait on one future instead,
+        # which aiomqtt's acknowledgement callback and _mark_lost both resolve.
+        info = self._client._client.publish(topic, payload, qos, retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._mark_lost()
-            raise
+            raise BrokerUnavailable(self.url, f"could not publish: {mqtt.error_string(info.rc)}")
+        if info.is_published():
+            return
+        ack = _Ack(asyncio.get_running_loop().create_future())
+        pending = typing.cast(dict[int, _Ack], self._client._pending_publishes)
+        pending[info.mid] = ack
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                acked = await ack.future
+        except TimeoutError:
+            self._mark_lost()
+            raise BrokerUnavailable(self.url, "no acknowledgement: operation timed out") from None
+        finally:
+            if pending.get(info.mid) is ack:
+                del pending[info.mid]
+        if not acked:
+            raise BrokerUnavailable(self.url, "connection lost before the broker acknowledged")
 
     async def subscribe(self, *filters: str, qos: int = 1) -> None:
         """Subscribe to topic filters (one round trip)."""

@@ -720,3 +720,28 @@ def test_corrupted_valid_message_never_crashes(env: Envelope, at: int, junk: byt
     at %= len(data)
     data[at : at + len(junk)] = junk
     assert_decodes_or_rejects(bytes(data))
+
+
+def test_identical_report_bytes_decode_to_one_shared_envelope() -> None:
+    """The copies of one report that a process receives are validated once and share the envelope."""
+    data = msgpack.packb(raw_envelope())
+    first, again = Envelope.from_bytes(data), Envelope.from_bytes(bytes(bytearray(data)))
+    assert again is first
+    assert isinstance(first.body, ThreatReport)
+
+
+def test_mutable_bodies_are_not_shared() -> None:
+    """Bodies holding maps (a status's counters) are decoded afresh for every receiver."""
+    data = Envelope(
+        body=NodeStatus(node_id="RO", state=NodeState.ONLINE, counters={"a": 1}), origin="RO"
+    ).to_bytes()
+    first, again = Envelope.from_bytes(data), Envelope.from_bytes(data)
+    assert again is not first
+    assert again == first
+
+
+def test_rejected_bytes_are_rejected_every_time() -> None:
+    """A malformed payload is refused with its reason on every delivery, not only the first."""
+    data = msgpack.packb(raw_envelope(report_body(bearing_deg=400.0)))
+    assert rejected(data).reason == "out_of_range"
+    assert rejected(data).reason == "out_of_range"

@@ -43,3 +43,33 @@ async def test_socket_race_is_demoted_and_other_errors_are_not(caplog: pytest.Lo
     with caplog.at_level("DEBUG"):
         handler(loop, other)
     assert any(r.levelname == "ERROR" and "Exception in callback" in r.message for r in caplog.records)
+
+
+async def test_publish_waiting_for_its_acknowledgement_fails_when_the_connection_is_lost(
+    mosquitto: BrokerInfo,
+) -> None:
+    """A publish still waiting for its PUBACK raises BrokerUnavailable as soon as the loss is noticed."""
+    async with Transport(host=mosquitto.host, port=mosquitto.port, client_id="t-pending") as transport:
+        pending = asyncio.create_task(transport.publish("t/x", b"1"))
+        await asyncio.sleep(0)  # handed to paho, the acknowledgement not yet read
+        transport.abort()
+        with pytest.raises(BrokerUnavailable, match="connection lost"):
+            async with asyncio.timeout(2):
+                await pending
+
+
+async def test_messages_already_queued_arrive_complete_and_in_order(mosquitto: BrokerInfo) -> None:
+    """A burst received before the reader asks for it is yielded whole, in publish order."""
+    async with Transport(host=mosquitto.host, port=mosquitto.port, client_id="t-burst") as transport:
+        await transport.subscribe("t/burst")
+        for i in range(50):
+            await transport.publish("t/burst", str(i).encode())
+        await asyncio.sleep(0.2)  # let the burst pile up in the client's queue
+        received: list[bytes] = []
+        async with asyncio.timeout(5):
+            async for message in transport.messages():
+                assert message.topic == "t/burst"
+                received.append(message.payload)
+                if len(received) == 50:
+                    break
+        assert received == [str(i).encode() for i in range(50)]
