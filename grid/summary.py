@@ -16,7 +16,7 @@ from grid.evaluation.pcrlb import bound_rmse, pcrlb
 from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
 from grid.event_effects import event_effects
-from grid.messages import Awareness, FusionStats, NodePicture
+from grid.messages import Awareness, NodePicture
 from grid.metrics import assign_points, assoc_radius_m, locate, threat_metrics
 from grid.observed import Observed
 from grid.roster import Roster
@@ -87,6 +87,8 @@ def build_summary(
             }
         )
     missing = sorted({FUSION_ID, *roster} - set(seen.final_status))
+    published = sum(c.get("published", 0) for c in node_counters.values())
+    delivered = fusion.delivered if fusion else 0
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "run_id": seen.run_id,
@@ -116,9 +118,10 @@ def build_summary(
         "report_age_ms": _by_node(fusion.report_age_ms) if fusion else None,
         "tracker": dict(fusion.tracker) if fusion else None,
         "messages": {
-            "published": sum(c.get("published", 0) for c in node_counters.values()),
-            "delivered": fusion.delivered if fusion else 0,
-            "lost": _lost(node_counters, fusion),
+            "published": published,
+            "delivered": delivered,
+            # Published but never delivered (link losses are not published, so not counted here).
+            "lost": max(0, published - delivered),
             "rejected": dict(sorted(rejected.items())),
             "duplicates": fusion.duplicates if fusion else 0,
             "grid_copies": fusion.grid_copies if fusion else 0,
@@ -221,12 +224,6 @@ def _bound(truth: GroundTruth, entry: dict[str, Any], seen: Observed) -> float |
 
     value = bound_rmse(pcrlb(detections, where), since=trajectory.threat.start_s + located)
     return None if value is None else round(value, 2)
-
-
-def _lost(node_counters: dict[str, dict[str, int]], fusion: FusionStats | None) -> int:
-    """Reports the nodes published that never reached the fusion centre (link losses aside)."""
-    published = sum(c.get("published", 0) for c in node_counters.values())
-    return max(0, published - (fusion.delivered if fusion else 0))
 
 
 _BEHIND_SHARE = 0.05  # a run whose fusion centre could not use this share of reports is not sound
