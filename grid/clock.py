@@ -13,7 +13,18 @@ import itertools
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "ScaledClock", "VirtualClock"]
+__all__ = ["MAX_SPEED", "MIN_SPEED", "Clock", "ScaledClock", "VirtualClock", "check_speed"]
+
+# The one range of simulation speeds, checked by the CLI, the control message and the clock alike.
+MIN_SPEED = 0.001
+MAX_SPEED = 1000.0
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` if it is in [MIN_SPEED, MAX_SPEED], else ValueError naming the range."""
+    if not MIN_SPEED <= speed <= MAX_SPEED:  # also refuses NaN
+        raise ValueError(f"speed must be between {MIN_SPEED:g} and {MAX_SPEED:g}, got {speed:g}")
+    return speed
 
 
 class Clock(Protocol):
@@ -32,10 +43,8 @@ class ScaledClock:
     """Simulation time = (wall time - epoch) x speed."""
 
     def __init__(self, *, epoch_ns: int, speed: float = 1.0) -> None:
-        if speed <= 0:
-            raise ValueError(f"speed must be positive, got {speed}")
         self.epoch_ns = epoch_ns
-        self.speed = speed
+        self.speed = check_speed(speed)
 
     def now(self) -> float:
         """The current simulation time (negative before the epoch)."""

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grid.broker import BrokerInfo, mosquitto_path, start_broker
-from grid.roster import Roster, load_roster
+from grid.mqtt.broker import BrokerInfo, mosquitto_path, start_broker
+from grid.world.roster import Roster, load_roster
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ async def _member_processes(
 
     Yields the list that, after exit, holds each process's exit code (Ctrl-C'd on exit, as a user would).
     """
-    argv = [sys.executable, "-m", "grid.cli"]
+    argv = [sys.executable, "-m", "grid.app.cli"]
     commands = [[*argv, "fusion", "--broker", broker_url]]
     commands += [[*argv, "node", "--id", node_id, "--broker", broker_url] for node_id in roster]
     procs = []

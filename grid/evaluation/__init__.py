@@ -1,4 +1,6 @@
-"""Run evaluation computed by gridsim itself: OSPA and GOSPA, track quality, the Cramér-Rao bound."""
+"""Scoring a tracked picture against ground truth: run metrics, OSPA and GOSPA, track quality, the bound.
+
+Imports fusion, the world and the root modules; participants (a node scoring its own picture) use it."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Definitions (simulation seconds; an update is *assigned* to the nearest flying t
 
 - ``time_to_first_detection_s``: first report of the threat by any sensor, minus ``start_s``.
 - ``time_to_first_track_s``: first track update (tentative or confirmed) assigned to it.
-- ``time_to_locate_s``: as the spine defines it (:func:`grid.metrics.time_to_locate`): the first
+- ``time_to_locate_s``: as the spine defines it (:func:`grid.evaluation.metrics.time_to_locate`): the first
   confirmed update within ``locate_radius_m`` that stays within it for that track's next two.
 - ``rmse_m``: horizontal RMSE of the confirmed updates of the track matched to the threat
   (below) from ``settle_s`` after its first detection on (the converged period).
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
+from grid.evaluation.metrics import TrackPoint, time_to_locate
 from grid.evaluation.ospa import gospa, ospa
 from grid.evaluation.picture import TrackUpdate, pictures
 from grid.evaluation.truth_table import TruthTable
-from grid.metrics import TrackPoint, time_to_locate
 
 __all__ = ["RunQuality", "Scoring", "ThreatQuality", "evaluate", "labelled_quality"]
 

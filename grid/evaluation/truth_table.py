@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from grid.fusion.detection import Array
-from grid.truth import GroundTruth
+from grid.world.truth import GroundTruth
 
 __all__ = ["TruthTable"]
 

@@ -1,4 +1,6 @@
-"""The fusion centre's tracker: synchronous, assembled from small injected components."""
+"""The fusion centre's tracker: synchronous, assembled from small injected components.
+
+Imports only the root modules (errors, geo): it knows nothing of MQTT, the wire or scenarios."""
 
 from __future__ import annotations
 

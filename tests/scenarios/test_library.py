@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from grid.broker import BrokerInfo
-from grid.roster import Roster
-from grid.run import RunOptions, run_grid
-from grid.scenario import load_scenario, validate_paths
+from grid.app.run import RunOptions, run_grid
+from grid.mqtt.broker import BrokerInfo
+from grid.world.roster import Roster
+from grid.world.scenario import load_scenario, validate_paths
 
 LIBRARY = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 # ~30,000 reports over 900 s: validated here, played by hand (`gridsim run ... --speed 5`);

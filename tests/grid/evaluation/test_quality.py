@@ -9,8 +9,8 @@ import pytest
 
 from grid.evaluation import Scoring, TrackUpdate, TruthTable, evaluate, labelled_quality, picture_at
 from grid.geo import LocalFrame
-from grid.scenario import scenario_from_dict
-from grid.truth import GroundTruth
+from grid.world.scenario import scenario_from_dict
+from grid.world.truth import GroundTruth
 
 ORIGIN = (44.2, 28.8)
 

@@ -1,0 +1,7 @@
+"""Benchmarks: gridsim's tracker against Stone Soup and the Cramér-Rao bound (``gridsim bench``)."""
+
+from __future__ import annotations
+
+from grid.app.bench.cli import add_bench_parser, run_bench
+
+__all__ = ["add_bench_parser", "run_bench"]

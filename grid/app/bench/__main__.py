@@ -1,0 +1,29 @@
+"""``python -m grid.app.bench fusion [--out DIR] [--quick]``: the benchmarks without the gridsim CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grid.app.bench.cli import add_fusion_parser, run_bench
+from grid.errors import GridError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and run; a GridError becomes one line and exit code 2."""
+    parser = argparse.ArgumentParser(prog="python -m grid.app.bench", description="gridsim's benchmarks.")
+    parser.add_argument(
+        "--roster", type=Path, default=None, help="member-state folder (default: the bundled one)"
+    )
+    add_fusion_parser(parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
+    args = parser.parse_args(argv)
+    try:
+        return run_bench(args)
+    except GridError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""``gridsim bench``: benchmarks, with PASS/FAIL against the targets and comparable result files.
+
+Hook into ``gridsim``'s parser with :func:`add_bench_parser` and dispatch ``bench`` to
+:func:`run_bench`; ``python -m grid.app.bench fusion`` runs the same without the ``gridsim`` CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from grid.app.bench.cases import cases
+from grid.app.bench.fusion import run_cases
+from grid.app.bench.targets import Target, judge
+from grid.errors import ConfigError
+from grid.world.roster import load_roster
+
+__all__ = ["add_bench_parser", "add_fusion_parser", "markdown_table", "run_bench"]
+
+_OUT_NAME = "bench-fusion"
+
+
+def add_fusion_parser(subparsers: Any) -> None:
+    """Add the ``fusion`` benchmark to a ``bench`` sub-command's subparsers."""
+    fusion = subparsers.add_parser(
+        "fusion",
+        help="gridsim's tracker against Stone Soup's EKF and the Cramér-Rao bound",
+        description=(
+            "Record reports from gridsim's own sensors (no MQTT), then run gridsim's tracker, its EKF "
+            "alone, Stone Soup's EKF (if installed: pip install 'gridsim[bench]') and the posterior "
+            "Cramér-Rao bound on the same reports: a single drone, a swarm of 12 in clutter and a "
+            "100-target stress case. Prints PASS/FAIL against the targets."
+        ),
+    )
+    fusion.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help=f"write DIR/{_OUT_NAME}.json and .md"
+    )
+    fusion.add_argument("--quick", action="store_true", help="short runs: a smoke test of under 20 s")
+    fusion.add_argument("--no-stonesoup", action="store_true", help="skip Stone Soup even when installed")
+    fusion.add_argument(
+        "--case", action="append", default=None, metavar="NAME", help="run only this case (repeatable)"
+    )
+
+
+def add_bench_parser(subparsers: Any) -> None:
+    """Add ``bench`` (with ``bench fusion``) to ``gridsim``'s subparsers."""
+    bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
+    add_fusion_parser(bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+    ("RMSE m, tracker", lambda c: c["gridsim"]["rmse_m"]),
+    ("RMSE m, EKF", lambda c: c["gridsim_filter"]["rmse_m"]),
+    ("RMSE m, Stone Soup", lambda c: c["stonesoup"]["rmse_m"]),
+    ("PCRLB m", lambda c: c["pcrlb_rmse_m"]),
+    ("PCRLB m, tracker samples", lambda c: c["gridsim"]["pcrlb_on_samples_m"]),
+    ("RMSE m, tracker, association given", lambda c: c["gridsim"].get("association_given", {}).get("rmse_m")),
+    (
+        "PCRLB m, its samples",
+        lambda c: c["gridsim"].get("association_given", {}).get("pcrlb_on_samples_m"),
+    ),
+    ("us/update, tracker", lambda c: c["gridsim"]["us_per_update"]),
+    ("us/update, EKF", lambda c: c["gridsim_filter"]["us_per_update"]),
+    ("us/update, Stone Soup", lambda c: c["stonesoup"]["us_per_update"]),
+    (
+        "Stone Soup / tracker",
+        lambda c: _ratio(c["stonesoup"]["us_per_update"], c["gridsim"]["us_per_update"]),
+    ),
+    (
+        "Stone Soup / EKF",
+        lambda c: _ratio(c["stonesoup"]["us_per_update"], c["gridsim_filter"]["us_per_update"]),
+    ),
+    ("Stone Soup GNN us/report", lambda c: c["stonesoup"].get("gnn", {}).get("us_per_report")),
+    ("tracker us/report, same", lambda c: c["stonesoup"].get("gnn", {}).get("gridsim_us_same_reports")),
+    ("locate s, tracker", lambda c: c["gridsim"]["time_to_locate_s"]),
+    ("locate s, Stone Soup", lambda c: c["stonesoup"]["time_to_locate_s"]),
+    ("located", lambda c: f"{c['gridsim']['located']}/{c['gridsim']['threats']}"),
+    ("id switches max", lambda c: c["gridsim"]["id_switches_max"]),
+    ("false tracks", lambda c: c["gridsim"]["false_tracks"]),
+    ("OSPA m", lambda c: c["gridsim"]["ospa_m"]),
+    ("GOSPA m", lambda c: c["gridsim"]["gospa_m"]),
+    ("RMSE m, +delay", lambda c: c["gridsim"].get("delayed", {}).get("rmse_m")),
+    ("JPDA: RMSE m", lambda c: c.get("gridsim_jpda", {}).get("rmse_m")),
+    ("JPDA: us/update", lambda c: c.get("gridsim_jpda", {}).get("us_per_update")),
+    ("JPDA: false tracks", lambda c: c.get("gridsim_jpda", {}).get("false_tracks")),
+    ("JPDA: OSPA m", lambda c: c.get("gridsim_jpda", {}).get("ospa_m")),
+]
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The results as Markdown: the main table, then the targets."""
+    names = [c["name"] for c in results["cases"]]
+    lines = ["| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for label, value in _COLUMNS:
+        lines.append(f"| {label} | " + " | ".join(_fmt(value(c)) for c in results["cases"]) + " |")
+    lines += ["", "| case | target | value | limit | result |", "|---|---|---|---|---|"]
+    for c in results["cases"]:
+        for t in c["targets"]:
+            verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["passed"]]
+            bound = ("<= " if t["at_most"] else ">= ") + _fmt(t["limit"], 2)
+            lines.append(f"| {t['case']} | {t['name']} | {_fmt(t['value'], 2)} | {bound} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def _print(console: Console, results: dict[str, Any], targets: list[Target]) -> None:
+    table = Table(title="gridsim bench fusion")
+    table.add_column("measure")
+    for c in results["cases"]:
+        table.add_column(c["name"], justify="right")
+    for label, value in _COLUMNS:
+        table.add_row(label, *(_fmt(value(c)) for c in results["cases"]))
+    console.print(table)
+    for t in targets:
+        verdict = {True: "[green]PASS[/green]", False: "[red]FAIL[/red]", None: "[yellow]n/a[/yellow]"}[
+            t.passed
+        ]
+        bound = ("<=" if t.at_most else ">=") + f" {t.limit:g}"
+        note = f"  ({t.note})" if t.note and t.passed is False else ""
+        console.print(f"{verdict} {t.case}: {t.name} = {_fmt(t.value, 2)} {bound}{note}")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark named by ``args.bench_command``; returns the exit code."""
+    if args.bench_command != "fusion":
+        raise ConfigError(f"unknown benchmark {args.bench_command!r}; expected 'fusion'")
+    console = Console(stderr=True)
+    selected = cases(quick=args.quick)
+    if args.case:
+        unknown = sorted(set(args.case) - {c.name for c in selected})
+        if unknown:
+            raise ConfigError(
+                f"unknown case {', '.join(unknown)}; expected {', '.join(c.name for c in selected)}"
+            )
+        selected = [c for c in selected if c.name in args.case]
+    roster = load_roster(getattr(args, "roster", None))
+    stonesoup = False if args.no_stonesoup else None
+    results = run_cases(
+        selected, roster, stonesoup=stonesoup, log=lambda line: console.print(line, highlight=False)
+    )
+    results["config"]["quick"] = args.quick
+    targets: list[Target] = []
+    for case in results["cases"]:
+        judged = judge(case)
+        case["targets"] = [t.to_dict() for t in judged]
+        targets += judged
+    _print(Console(), results, targets)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{_OUT_NAME}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        (args.out / f"{_OUT_NAME}.md").write_text(markdown_table(results), encoding="utf-8")
+        console.print(f"results written to {args.out / (_OUT_NAME + '.json')}")
+    return 0

@@ -1,0 +1,164 @@
+"""The run controller: announces runs (or adopts injected ones), watches them, ends them and
+collects every participant's account for the summary.
+
+One controller serves ``gridsim run`` (one announced run) and ``gridsim up`` (runs injected by
+``gridsim inject``, one after another, each summary published on ``grid/v1/results/<run>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from grid.clock import ScaledClock
+from grid.errors import RunError
+from grid.mqtt.broker import BrokerInfo
+from grid.mqtt.outage import play_broker_outages
+from grid.mqtt.session import Session
+from grid.mqtt.transport import Publisher
+from grid.participants.service import CONTROLLER_ID, FUSION_ID, ActiveRun
+from grid.results.observed import Observed, Progress
+from grid.results.summary import build_summary
+from grid.wire import topics
+from grid.wire.messages import Envelope, NodeState, NodeStatus, RunAction, RunControl
+from grid.world.roster import Roster
+from grid.world.timeline import Timeline
+
+__all__ = ["RunController", "publish_control"]
+
+log = logging.getLogger(__name__)
+
+_DRAIN_S = 0.5  # wall seconds after the scenario ends for the last messages to arrive
+_ACCOUNT_TIMEOUT_S = 20.0  # longer than the fusion centre's settle timeout
+
+
+async def publish_control(transport: Publisher, control: RunControl) -> None:
+    """Announce a run's start or end on the retained control topic."""
+    await transport.publish(
+        topics.CONTROL, Envelope(body=control, origin=CONTROLLER_ID).to_bytes(), retain=True
+    )
+
+
+class RunController:
+    """Watches the broker; conducts one run at a time."""
+
+    def __init__(self, *, roster: Roster, broker: BrokerInfo, transport: Session) -> None:
+        self.roster = roster
+        self.broker = broker
+        self.transport = transport
+        self.online: set[str] = set()
+        self.injected: asyncio.Queue[RunControl] = asyncio.Queue()
+        self._changed = asyncio.Event()
+        self._current: Observed | None = None
+        self._clock: ScaledClock | None = None
+        self._announced: set[str] = set()
+
+    async def subscribe(self) -> None:
+        """Subscribe to everything a run produces, and to the control topic."""
+        await self.transport.subscribe(
+            topics.ALL_REPORTS,
+            topics.TRACKS,
+            topics.ALL_STATUS,
+            topics.ALL_AWARENESS,
+            topics.FUSION_STATS,
+            topics.ALL_PICTURES,
+            topics.CONTROL,
+        )
+
+    async def watch(self) -> None:
+        """Observe every message until cancelled."""
+        async for received in self.transport.messages():
+            if not received.payload:
+                continue
+            try:
+                env = Envelope.from_bytes(received.payload)
+            except Exception:  # noqa: BLE001 - participants count rejections; the watcher only observes
+                continue
+            body = env.body
+            if isinstance(body, NodeStatus):
+                (self.online.discard if body.state is NodeState.OFFLINE else self.online.add)(body.node_id)
+            elif (
+                isinstance(body, RunControl)
+                and body.action is RunAction.START
+                and env.origin == CONTROLLER_ID
+                and body.run_id not in self._announced
+            ):
+                self._announced.add(body.run_id)
+                self.injected.put_nowait(body)
+            if self._current is not None:
+                self._current.observe(env, self._clock.now() if self._clock is not None else 0.0)
+            self._changed.set()
+
+    async def await_online(self, timeout_s: float) -> None:
+        """Wait until every member node and the fusion centre say they are online."""
+        expected = {FUSION_ID, *self.roster}
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not expected <= self.online:
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            missing = ", ".join(sorted(expected - self.online))
+            raise RunError(
+                f"not online on {self.broker.url} after {timeout_s:.0f} s: {missing} "
+                "(start them with `gridsim node --id ID --broker URL` and `gridsim fusion --broker URL`)"
+            ) from None
+
+    async def conduct(
+        self,
+        start: RunControl,
+        *,
+        announce: bool,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> dict[str, Any]:
+        """Follow one run from its start to its summary; announce it first when ``announce``."""
+        run = ActiveRun.from_control(start)
+        seen = Observed(start.run_id)
+        seen.progress.duration_s = run.scenario.duration_s
+        self._current = seen
+        self._clock = run.clock
+        self._announced.add(start.run_id)
+        wall_start = time.monotonic()
+        if announce:
+            await publish_control(self.transport, start)
+        clock: ScaledClock = run.clock
+        async with asyncio.TaskGroup() as group:
+            outages = group.create_task(
+                play_broker_outages(
+                    self.broker, Timeline(run.scenario), clock, duration_s=run.scenario.duration_s
+                ),
+                name=f"grid[controller].broker-outages[{start.run_id}]",
+            )
+            while (now := clock.now()) < run.scenario.duration_s:
+                seen.progress.sim_time_s = max(0.0, now)
+                if on_progress is not None:
+                    on_progress(seen.progress)
+                await asyncio.sleep(0.1)
+        seen.broker_outages = outages.result()
+        seen.progress.sim_time_s = run.scenario.duration_s
+        if on_progress is not None:
+            on_progress(seen.progress)
+        await asyncio.sleep(_DRAIN_S)
+        end = RunControl(
+            action=RunAction.END, run_id=start.run_id, epoch_ns=start.epoch_ns, speed=start.speed
+        )
+        await publish_control(self.transport, end)
+        try:
+            async with asyncio.timeout(_ACCOUNT_TIMEOUT_S):
+                while not seen.accounts_complete(len(self.roster) + 1):
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            log.warning("not every participant reported its account within %.0f s", _ACCOUNT_TIMEOUT_S)
+        self._current = None
+        return build_summary(
+            scenario=run.scenario,
+            roster=self.roster,
+            speed=start.speed,
+            broker=self.broker,
+            seen=seen,
+            wall_s=time.monotonic() - wall_start,
+        )

@@ -1,0 +1,183 @@
+"""``gridsim run`` and ``gridsim up``: a broker, fifteen nodes and the fusion centre.
+
+``run`` announces one scenario on the retained control topic (scenario, seed, speed and the
+wall-clock epoch of simulation time 0), follows it and writes ``summary.json``. ``up`` keeps the
+grid running with no scripted threats; every scenario injected with ``gridsim inject`` is played
+and its summary published on ``grid/v1/results/<run>`` and written under ``--out``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from grid.app.controller import RunController
+from grid.mqtt.broker import BrokerInfo, open_broker
+from grid.mqtt.session import Session
+from grid.participants.centre import FusionCentre
+from grid.participants.node import MemberNode
+from grid.participants.service import CONTROLLER_ID, ActiveRun, GridService
+from grid.results.observed import Progress
+from grid.wire import topics
+from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
+from grid.world.roster import Roster
+from grid.world.scenario import Scenario
+
+__all__ = ["Progress", "RunOptions", "new_start", "run_grid", "serve_grid"]
+
+log = logging.getLogger(__name__)
+
+_START_LEAD_S = 0.5  # wall seconds between announcing a run and its simulation time 0
+
+BrokerKindOption = Literal["auto", "mosquitto", "amqtt"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What ``gridsim run`` (or ``gridsim up``) was asked to do."""
+
+    scenario: Scenario | None  # None for ``up``: scenarios are injected later
+    roster: Roster
+    speed: float = 1.0
+    broker_url: str | None = None
+    broker_kind: BrokerKindOption = "auto"
+    broker_port: int | None = None
+    out_dir: Path | None = None
+    local_services: bool = True  # False: nodes and fusion are other processes on the broker
+    join_timeout_s: float = 30.0
+    fuse_locally: bool = False  # distributed mode: every node also fuses and scores its own picture
+
+
+def _slug(name: str) -> str:
+    """A scenario name cut down to what a topic segment allows."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:24] or "run"
+
+
+def new_start(scenario: Scenario, *, speed: float, lead_s: float = _START_LEAD_S) -> RunControl:
+    """A start message for ``scenario`` whose simulation time 0 is ``lead_s`` from now."""
+    return RunControl(
+        action=RunAction.START,
+        run_id=f"{_slug(scenario.name)}-{os.urandom(4).hex()}",
+        epoch_ns=time.time_ns() + int(lead_s * 1e9),
+        speed=speed,
+        seed=scenario.seed,
+        scenario=scenario.to_dict(),
+    )
+
+
+async def _run_service(service: GridService) -> None:
+    async with service:
+        await service.serve()
+
+
+@contextlib.asynccontextmanager
+async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterator[list[GridService]]:
+    """The fusion centre and every member node, connected and serving, inside one TaskGroup."""
+    if not options.local_services:
+        yield []
+        return
+    services: list[GridService] = [FusionCentre(roster=options.roster, host=broker.host, port=broker.port)]
+    services += [
+        MemberNode(
+            member,
+            roster=options.roster,
+            host=broker.host,
+            port=broker.port,
+            fuse_locally=options.fuse_locally,
+        )
+        for member in options.roster.values()
+    ]
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(_run_service(s), name=f"grid[{s.service_id}].serve") for s in services]
+        try:
+            # A service that fails to connect fails the group, which cancels this wait.
+            async with asyncio.timeout(15):
+                for service in services:
+                    await service.ready.wait()
+            yield services
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
+    """Broker, participants and a watching controller, all torn down on exit."""
+    log_path = None if options.out_dir is None else options.out_dir / "broker.log"
+    async with open_broker(
+        options.broker_url, kind=options.broker_kind, port=options.broker_port, log_path=log_path
+    ) as broker:
+        session = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
+        controller = RunController(roster=options.roster, broker=broker, transport=session)
+        async with session, _participants(options, broker), asyncio.TaskGroup() as group:
+            await controller.subscribe()
+            watcher = group.create_task(controller.watch(), name="grid[controller].watch")
+            if not options.local_services:
+                await controller.await_online(options.join_timeout_s)
+            try:
+                yield controller
+            finally:
+                # Clear the retained control message; a broker that is down meanwhile is not waited for.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2.0):
+                        await session.publish(topics.CONTROL, b"", retain=True)
+                watcher.cancel()
+
+
+def _write(out_dir: Path | None, summary: dict[str, Any]) -> None:
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+async def run_grid(
+    options: RunOptions, *, on_progress: Callable[[Progress], None] | None = None
+) -> dict[str, Any]:
+    """Play ``options.scenario`` on a grid and return the summary (also written to ``out_dir``)."""
+    assert options.scenario is not None
+    wall_start = time.monotonic()
+    async with _grid(options) as controller:
+        start = new_start(options.scenario, speed=options.speed)
+        summary = await controller.conduct(start, announce=True, on_progress=on_progress)
+    summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
+    _write(options.out_dir, summary)
+    return summary
+
+
+async def serve_grid(
+    options: RunOptions,
+    *,
+    on_ready: Callable[[BrokerInfo], None] | None = None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Keep a grid up and play every injected scenario, one at a time, until cancelled."""
+    async with _grid(options) as controller:
+        if on_ready is not None:
+            on_ready(controller.broker)
+        while True:
+            start = await controller.injected.get()
+            try:
+                if ActiveRun.from_control(start).end_wall_ns < time.time_ns():
+                    continue  # a retained start of a run that is over
+                summary = await controller.conduct(start, announce=False)
+            except Exception:
+                log.exception("run %s could not be conducted", start.run_id)
+                continue
+            results = RunResults(run_id=start.run_id, summary=summary)
+            await controller.transport.publish(
+                topics.results_topic(start.run_id),
+                Envelope(body=results, origin=CONTROLLER_ID).to_bytes(),
+                retain=True,
+            )
+            _write(None if options.out_dir is None else options.out_dir / start.run_id, summary)
+            if on_summary is not None:
+                on_summary(summary)

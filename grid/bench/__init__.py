@@ -1,7 +1,0 @@
-"""Benchmarks: gridsim's tracker against Stone Soup and the Cramér-Rao bound (``gridsim bench``)."""
-
-from __future__ import annotations
-
-from grid.bench.cli import add_bench_parser, run_bench
-
-__all__ = ["add_bench_parser", "run_bench"]

@@ -1,0 +1,244 @@
+"""An MQTT session that outlives its connections: reconnects, persistent subscriptions, no loss.
+
+A :class:`Session` is what grid participants hold instead of a bare :class:`Transport`. When the
+connection is lost (a broker restart, a dropped link) the first caller to notice reconnects with
+backoff; publishes wait for the new connection and are then sent, and the receive iterator goes
+on with the new connection. The broker keeps the session (``clean_session=False``), so QoS 1
+messages published while we were away are queued for us: with Mosquitto's persistence that holds
+across a broker restart too.
+
+The session starts clean (a throw-away clean connection wipes what an earlier process with the
+same client id left on the broker) and is wiped again on a clean exit, so a long-lived external
+broker does not keep queueing for participants that are gone.
+
+:meth:`Session.hold` drops the connection without a DISCONNECT, so the broker publishes the last
+will, and keeps it down until :meth:`Session.release`: that is a node outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+from grid.errors import BrokerUnavailable
+from grid.mqtt.transport import Received, Transport, Will
+
+__all__ = ["OnConnect", "Session"]
+
+log = logging.getLogger(__name__)
+
+# Messages to publish first on every new connection (topic, payload, retain): e.g. a status that
+# replaces the last will the broker published while we were gone.
+OnConnect = Callable[[], Sequence[tuple[str, bytes, bool]]]
+
+_SETUP_TIMEOUT_S = 5.0
+_SETUP_ATTEMPTS = 3
+_BACKOFF_FIRST_S = 0.05
+_BACKOFF_MAX_S = 0.25  # loopback reconnect attempts are cheap; a long wait is lost simulation time
+
+
+class _SetupTimeout(BrokerUnavailable):
+    """The broker accepted the connection but did not acknowledge our subscriptions in time."""
+
+
+class Session:
+    """A persistent MQTT session over successive connections, owned by an ``async with`` block."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        will: Will | None = None,
+        subscriptions: Sequence[str] = (),
+        on_connect: OnConnect | None = None,
+        give_up_after_s: float = 120.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.url = f"mqtt://{host}:{port}"
+        self.client_id = client_id
+        self.reconnects = 0
+        self._will = will
+        self._subscriptions: list[str] = list(subscriptions)
+        self._on_connect = on_connect
+        self._give_up_after_s = give_up_after_s
+        self._transport: Transport | None = None
+        self._lock = asyncio.Lock()
+        self._released = asyncio.Event()
+        self._released.set()
+        self._closing = False
+        self._failure: BrokerUnavailable | None = None
+        self._jitter = random.Random(client_id)
+
+    # ------------------------------------------------------------------------------ lifetime
+
+    async def __aenter__(self) -> Self:
+        # Wipe whatever an earlier process left under this client id, then start a persistent one.
+        async with self._new_transport(clean=True, will=None):
+            pass
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                self._transport = await self._connect()
+                break
+            except _SetupTimeout:
+                if attempt == _SETUP_ATTEMPTS - 1:
+                    raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._closing = True
+        self._released.set()
+        transport, self._transport = self._transport, None
+        if transport is None:
+            return
+        await transport.__aexit__(exc_type, exc, tb)
+        if exc_type is None or issubclass(exc_type, asyncio.CancelledError | KeyboardInterrupt):
+            # A clean goodbye: do not leave a persistent session queueing for nobody.
+            try:
+                async with asyncio.timeout(2.0), self._new_transport(clean=True, will=None):
+                    pass
+            except (BrokerUnavailable, TimeoutError):
+                log.debug("%s: could not wipe the session on exit", self.client_id)
+
+    def _new_transport(self, *, clean: bool, will: Will | None) -> Transport:
+        return Transport(
+            host=self.host, port=self.port, client_id=self.client_id, will=will, clean_session=clean
+        )
+
+    async def _connect(self) -> Transport:
+        """One persistent connection with every subscription and the on-connect messages sent."""
+        transport = self._new_transport(clean=False, will=self._will)
+        await transport.__aenter__()
+        try:
+            # A broker can accept a connection and then never serve it (amqtt 0.12 does, when many
+            # clients reconnect at once): give up on this one and try again rather than wait.
+            async with asyncio.timeout(_SETUP_TIMEOUT_S):
+                if self._subscriptions:
+                    await transport.subscribe(*self._subscriptions)
+                for topic, payload, retain in self._on_connect() if self._on_connect is not None else ():
+                    await transport.publish(topic, payload, retain=retain)
+        except TimeoutError:
+            transport.abort()
+            await transport.__aexit__(None, None, None)
+            raise _SetupTimeout(
+                self.url, f"connected, but not served within {_SETUP_TIMEOUT_S:g} s"
+            ) from None
+        except BaseException:
+            await transport.__aexit__(None, None, None)
+            raise
+        return transport
+
+    # ---------------------------------------------------------------------------- connection
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up right now."""
+        return self._transport is not None and not self._transport.is_lost
+
+    def hold(self) -> None:
+        """Drop the connection as if the network failed (the broker sends our will); stay down."""
+        self._released.clear()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def release(self) -> None:
+        """Let the session reconnect after :meth:`hold`."""
+        self._released.set()
+
+    async def _recover(self, failed: Transport) -> Transport:
+        """The connection that replaces ``failed`` (made here unless another caller already did)."""
+        async with self._lock:
+            if self._failure is not None:
+                raise self._failure
+            current = self._transport
+            if current is not None and current is not failed and not current.is_lost:
+                return current
+            if self._closing:
+                raise BrokerUnavailable(self.url, "session closed")
+            if current is not None:
+                # Callers meanwhile still see the lost transport, fail on it and queue up here.
+                await current.__aexit__(None, None, None)
+            try:
+                self._transport = await self._reconnect()
+            except BrokerUnavailable as exc:
+                self._failure = exc
+                raise
+            self.reconnects += 1
+            return self._transport
+
+    async def _reconnect(self) -> Transport:
+        await self._released.wait()
+        deadline = time.monotonic() + self._give_up_after_s
+        delay = _BACKOFF_FIRST_S
+        while True:
+            if self._closing:
+                raise BrokerUnavailable(self.url, "session closed")
+            try:
+                transport = await self._connect()
+            except BrokerUnavailable as exc:
+                if time.monotonic() >= deadline:
+                    raise BrokerUnavailable(
+                        self.url, f"connection lost and not back within {self._give_up_after_s:g} s ({exc})"
+                    ) from exc
+                # Jittered, so a grid that lost its broker does not come back all in one instant.
+                await asyncio.sleep(delay * (0.5 + self._jitter.random()))
+                delay = min(2 * delay, _BACKOFF_MAX_S)
+                await self._released.wait()
+                continue
+            log.info("%s reconnected to %s", self.client_id, self.url)
+            return transport
+
+    def _current(self) -> Transport:
+        if self._transport is None:
+            raise BrokerUnavailable(self.url, "not connected")
+        return self._transport
+
+    # ------------------------------------------------------------------------------- traffic
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish, waiting through reconnects until the broker has it (QoS 1)."""
+        transport = self._current()
+        while True:
+            try:
+                await transport.publish(topic, payload, qos=qos, retain=retain)
+                return
+            except BrokerUnavailable:
+                transport = await self._recover(transport)
+
+    async def subscribe(self, *filters: str, qos: int = 1) -> None:
+        """Subscribe now and again on every reconnect."""
+        self._subscriptions += [f for f in filters if f not in self._subscriptions]
+        transport = self._current()
+        while True:
+            try:
+                await transport.subscribe(*filters, qos=qos)
+                return
+            except BrokerUnavailable:
+                transport = await self._recover(transport)
+
+    async def messages(self) -> AsyncIterator[Received]:
+        """Every message received, across reconnects, until the session closes or gives up."""
+        transport = self._current()
+        while True:
+            try:
+                async for received in transport.messages():
+                    yield received
+                return
+            except BrokerUnavailable:
+                if self._closing:
+                    return
+            try:
+                transport = await self._recover(transport)
+            except BrokerUnavailable:
+                if self._closing:
+                    return
+                raise

@@ -1,0 +1,199 @@
+"""The fusion centre's MQTT edge: reports in, fused tracks out.
+
+Everything asynchronous stays here; estimation is the synchronous :mod:`grid.fusion` tracker,
+fed each report at its *measurement* time. The centre measures the wall-clock delay from each
+report's publish to its receipt here, and accounts for every report: delivered, duplicate,
+grid copy, or rejected by reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+
+import numpy as np
+
+from grid.fusion import Tracker, TrackSnapshot, default_tracker
+from grid.geo import LocalFrame
+from grid.participants.detections import detection_from_report
+from grid.participants.service import FUSION_ID, ActiveRun, GridService
+from grid.wire import topics
+from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
+from grid.world.roster import Roster
+
+__all__ = ["SETTLE_TIMEOUT_S", "FusionCentre", "percentiles"]
+
+log = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT_S = 10.0
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95, p99, max, mean and count of ``samples`` (all zero when empty)."""
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0, "count": 0.0}
+    arr = np.asarray(samples)
+    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
+    return {
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+        "count": float(arr.size),
+    }
+
+
+class FusionCentre(GridService):
+    """Subscribes to every report, tracks, and publishes fused tracks."""
+
+    def __init__(self, *, roster: Roster, host: str, port: int) -> None:
+        super().__init__(
+            service_id=FUSION_ID,
+            host=host,
+            port=port,
+            roster=roster,
+            subscriptions=[topics.ALL_REPORTS, topics.ALL_STATUS],
+        )
+        self._sensor_owner = roster.sensor_owner()
+        self._sensor_range = {s.id: s.range_m for m in roster.values() for s in m.sensors}
+        self.tracker: Tracker = default_tracker()
+        self.frame = LocalFrame(0.0, 0.0)
+        self.latency_ms: list[float] = []
+        self.update_us: list[float] = []
+        self.age_ms: dict[str, list[float]] = {}  # node -> simulated age of its reports on arrival
+        self._seen: dict[str, str] = {}
+        self._node_published: dict[str, int] = {}  # node id -> reports it says it published this run
+        self._arrivals = asyncio.Event()
+
+    def on_run_start(self, run: ActiveRun) -> None:
+        """A fresh tracker in the run's theater frame."""
+        self.tracker = default_tracker()
+        self.frame = LocalFrame(*run.scenario.origin)
+        self.latency_ms = []
+        self.update_us = []
+        self.age_ms = {}
+        self._seen = {}
+        self._node_published = {}
+
+    async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
+        """Fuse one report."""
+        received_ns = time.time_ns()
+        body = env.body
+        run = self.run
+        if isinstance(body, NodeStatus):
+            if run is not None and body.run_id == run.run_id and body.state is NodeState.ONLINE:
+                self._node_published[body.node_id] = body.counters.get("published", 0)
+                self._arrivals.set()
+            return
+        if not isinstance(body, ThreatReport):
+            self.counters["rejected.unexpected_type"] += 1
+            return
+        if run is None or body.run_id != run.run_id:
+            self.counters["other_run"] += 1
+            return
+        first_grid = self._seen.get(env.msg_id)
+        if first_grid is not None:
+            self.counters["duplicates" if first_grid == parsed.grid else "grid_copies"] += 1
+            return
+        self._seen[env.msg_id] = str(parsed.grid)
+        owner = self._sensor_owner.get(body.sensor_id)
+        if owner != env.origin:
+            self.counters["rejected.unknown_sensor"] += 1
+            log.warning(
+                "fusion rejected report %s: sensor %r is not %r's", env.msg_id, body.sensor_id, env.origin
+            )
+            return
+        self.counters["delivered"] += 1
+        self._arrivals.set()
+        self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
+        self.age_ms.setdefault(env.origin, []).append((run.clock.now() - body.time_s) * 1000)
+        detection = detection_from_report(self.frame, env.msg_id, env.origin, body)
+        started = time.perf_counter()
+        changed = self.tracker.update(run.clock.now(), [detection])
+        self.update_us.append((time.perf_counter() - started) * 1e6)
+        for snapshot in changed:
+            self.post(topics.TRACKS, self._track_message(run, snapshot))
+
+    def _track_message(self, run: ActiveRun, s: TrackSnapshot) -> FusedTrack:
+        east, north, ve, vn = (float(v) for v in s.state)
+        # Altitude comes from noisy radar elevations (1 degree is 870 m at 50 km): keep it physical.
+        lat, lon, alt = self.frame.surface_point(east, north, min(max(s.altitude_m, 0.0), 25_000.0))
+        return FusedTrack(
+            run_id=run.run_id,
+            track_id=s.track_id,
+            status=s.status.value,
+            time_s=max(0.0, s.time),
+            lat=lat,
+            lon=lon,
+            alt_m=alt,
+            east_m=east,
+            north_m=north,
+            vel_east_mps=ve,
+            vel_north_mps=vn,
+            covariance=tuple(float(v) for v in np.asarray(s.covariance).ravel()),
+            node_ids=tuple(sorted(s.node_ids)),
+            truth_ids=tuple(sorted(s.truth_ids)),
+            updates=s.updates,
+        )
+
+    def stats(self) -> FusionStats:
+        """The account of the current run."""
+        assert self.run is not None
+        # Messages that tripped a fault ("errors.<type>") are reported beside the rejected ones.
+        rejected = Counter(
+            {
+                k.removeprefix("rejected."): v
+                for k, v in self.counters.items()
+                if k.startswith(("rejected.", "errors."))
+            }
+        )
+        return FusionStats(
+            run_id=self.run.run_id,
+            delivered=self.counters["delivered"],
+            duplicates=self.counters["duplicates"],
+            grid_copies=self.counters["grid_copies"],
+            rejected=dict(rejected),
+            latency_ms=percentiles(self.latency_ms),
+            tracker={k: int(v) for k, v in self.tracker.counters.items()},
+            update_us=percentiles(self.update_us),
+            report_age_ms={
+                f"{node}.{key}": round(value, 1)
+                for node, ages in sorted(self.age_ms.items())
+                for key, value in percentiles(ages).items()
+                if key in ("p50", "p95", "count")
+            },
+        )
+
+    async def settle(self) -> None:
+        """Wait until every node's final count of published reports has been delivered here.
+
+        Reports still in flight when the run ends are fused, not lost; after
+        ``SETTLE_TIMEOUT_S`` the account is sent as it stands (the summary then shows the gap).
+        """
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                while not self._caught_up():
+                    self._arrivals.clear()
+                    await self._arrivals.wait()
+        except TimeoutError:
+            silent = sorted(set(self.roster) - set(self._node_published))
+            log.warning(
+                "fusion: account sent after %.0f s without every node's final count "
+                "(delivered %d; %d reports published by the %d nodes that reported; silent: %s)",
+                SETTLE_TIMEOUT_S,
+                self.counters["delivered"],
+                sum(self._node_published.values()),
+                len(self._node_published),
+                ", ".join(silent) or "none",
+            )
+
+    def _caught_up(self) -> bool:
+        reported = set(self._node_published) >= set(self.roster)
+        return reported and self.counters["delivered"] >= sum(self._node_published.values())
+
+    async def on_run_end(self) -> None:
+        """Publish the run's account."""
+        await self.publish(topics.FUSION_STATS, self.stats())

@@ -1,0 +1,279 @@
+"""A member state's node: runs its sensors against the ground truth, shares reports with its grids,
+and records when it first learns of each threat.
+
+In distributed mode (``fuse_locally``) the node also fuses its own picture: its own reports and
+the grid reports it accepts go into a tracker of its own, scored against the ground truth when
+the run ends and published as a :class:`~grid.wire.messages.NodePicture`.
+
+The same class runs as one task of ``gridsim run`` or as its own process (``gridsim node``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from grid.evaluation.metrics import TrackPoint, assign_points, assoc_radius_m, threat_metrics
+from grid.fusion import Tracker, TrackStatus, default_tracker
+from grid.geo import LocalFrame
+from grid.participants.detections import detection_from_report
+from grid.participants.link import Link
+from grid.participants.service import ActiveRun, GridService
+from grid.wire import topics
+from grid.wire.messages import (
+    Awareness,
+    AwarenessSource,
+    Envelope,
+    FusedTrack,
+    NodePicture,
+    ThreatReport,
+)
+from grid.world.events import NodeOutage
+from grid.world.roster import MemberState, Roster
+from grid.world.sensors import Measurement, SimulatedSensor
+from grid.world.timeline import Timeline
+from grid.world.truth import GroundTruth
+
+__all__ = ["MemberNode"]
+
+log = logging.getLogger(__name__)
+
+
+class _Picture:
+    """A node's own tracker for one run and the confirmed track updates it made."""
+
+    def __init__(self, run: ActiveRun) -> None:
+        self.frame = LocalFrame(*run.scenario.origin)
+        self.tracker: Tracker = default_tracker()
+        self.points: list[TrackPoint] = []
+
+    def fuse(self, now: float, msg_id: str, origin: str, report: ThreatReport) -> None:
+        """Fuse one report at tracker time ``now``; keep the confirmed updates it causes."""
+        detection = detection_from_report(self.frame, msg_id, origin, report)
+        for s in self.tracker.update(now, [detection]):
+            if s.status is TrackStatus.CONFIRMED:
+                # The same point the fusion centre's FusedTrack would give the summary.
+                self.points.append(
+                    TrackPoint(max(0.0, s.time), s.track_id, float(s.state[0]), float(s.state[1]), True)
+                )
+
+    def scores(self, run: ActiveRun) -> dict[str, Any]:
+        """Per threat: time to locate, RMSE and track updates, defined as in the run summary."""
+        truth = GroundTruth(run.scenario)
+        radius = run.scenario.locate_radius_m
+        assigned = assign_points(truth, self.points, assoc_radius_m(radius))
+        out: dict[str, Any] = {}
+        for threat_id in truth.trajectories:
+            m = threat_metrics(
+                truth,
+                threat_id,
+                first_report_s=None,
+                assigned=assigned.get(threat_id, []),
+                all_points=self.points,
+                locate_radius_m=radius,
+            )
+            out[threat_id] = {k: m[k] for k in ("time_to_locate_s", "rmse_m", "track_updates")}
+        return out
+
+
+class MemberNode(GridService):
+    """One member state's node."""
+
+    # Set for each run by on_run_start, before any message of the run is handled.
+    _timeline: Timeline
+    _link: Link
+
+    def __init__(
+        self, member: MemberState, *, roster: Roster, host: str, port: int, fuse_locally: bool = False
+    ) -> None:
+        super().__init__(
+            service_id=member.id,
+            host=host,
+            port=port,
+            roster=roster,
+            subscriptions=[*(topics.grid_reports(g) for g in member.grids), topics.TRACKS],
+        )
+        self.member = member
+        self.awareness: dict[str, tuple[float, AwarenessSource]] = {}
+        self._seen: dict[str, str] = {}  # message id -> topic, to tell duplicates from grid copies
+        self._report_topics = [topics.report_topic(g, member.id) for g in member.grids]
+        self._link_ready = asyncio.Event()
+        self.fuse_locally = fuse_locally
+        self._picture: _Picture | None = None
+
+    def on_run_start(self, run: ActiveRun) -> None:
+        """Reset the per-run records; events come into force from the run's timeline."""
+        self._timeline = Timeline(run.scenario)
+        self._link = Link(self._timeline, self.service_id, run.scenario.seed)
+        self.awareness = {}
+        self._seen = {}
+        self._picture = _Picture(run) if self.fuse_locally else None
+        for key in ("published", "publish_copies", "received_reports", "received_tracks"):
+            self.counters[key] = 0
+
+    async def play(self, run: ActiveRun) -> None:
+        """Scan every sensor on its own schedule until the scenario ends, living through its events."""
+        truth = GroundTruth(run.scenario)
+        self._link_ready.clear()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._uplink(run), name=f"grid[{self.service_id}].uplink")
+            group.create_task(self._outages(run), name=f"grid[{self.service_id}].outages")
+            for spec in self.member.sensors:
+                sensor = SimulatedSensor(spec, seed=run.scenario.seed)
+                group.create_task(
+                    self._scan_loop(run, truth, sensor), name=f"grid[{self.service_id}].sensor[{spec.id}]"
+                )
+
+    async def _scan_loop(self, run: ActiveRun, truth: GroundTruth, sensor: SimulatedSensor) -> None:
+        # Scans before "now" (a late join), while the node is out or the sensor failed, still draw
+        # their random numbers, so every stream stays aligned with an undisturbed run.
+        joined_at = run.clock.now()
+        timeline, spec = self._timeline, sensor.spec
+        for t in sensor.scan_times(run.scenario.duration_s):
+            if t >= joined_at:
+                await run.clock.sleep_until(t)
+            lat, lon, _ = sensor.position(t)
+            jam = timeline.jamming_at(lat, lon, t, spec.kind)
+            targets = truth.at(t) + timeline.spoof_targets(self.service_id, t)
+            detections = sensor.scan(t, targets, pd_factor=jam.pd_factor, noise_factor=jam.noise_factor)
+            if t < joined_at:
+                continue
+            if timeline.is_node_out(self.service_id, t):
+                self.counters["reports_suppressed_outage"] += len(detections)
+                continue
+            if timeline.sensor_failed(spec.id, t):
+                self.counters["scans_lost_sensor_failure"] += 1
+                continue
+            if jam.pd_factor < 1.0 or jam.noise_factor > 1.0:
+                self.counters["scans_jammed"] += 1
+            for m in detections:
+                await self._share(run, sensor, m)
+
+    async def _uplink(self, run: ActiveRun) -> None:
+        """Send reports held back by an impaired link when they are due."""
+        while True:
+            due = self._link.next_due()
+            if due is None:
+                self._link_ready.clear()
+                await self._link_ready.wait()
+                continue
+            await run.clock.sleep_until(due)
+            for report_topics, payload in self._link.release(run.clock.now()):
+                for topic in report_topics:
+                    await self.publish_raw(topic, payload)
+
+    async def _outages(self, run: ActiveRun) -> None:
+        """Drop off the broker for each outage of this node: its last will says offline.
+
+        Reconnecting republishes the running status; the broker queued what was published to us
+        meanwhile (a persistent session), so the node catches up on return.
+        """
+        for event in self._timeline.events:
+            if isinstance(event, NodeOutage) and event.node == self.service_id:
+                await run.clock.sleep_until(event.at_s)
+                self.counters["outages"] += 1
+                self.session.hold()
+                try:
+                    await run.clock.sleep_until(min(event.end_s, run.scenario.duration_s))
+                finally:
+                    self.session.release()
+
+    async def _share(self, run: ActiveRun, sensor: SimulatedSensor, m: Measurement) -> None:
+        spec = sensor.spec
+        report = ThreatReport(
+            run_id=run.run_id,
+            sensor_id=spec.id,
+            sensor_kind=spec.kind.value,
+            sensor_lat=m.sensor_lat,
+            sensor_lon=m.sensor_lon,
+            sensor_alt_m=m.sensor_alt_m,
+            time_s=m.time_s,
+            bearing_deg=m.bearing_deg,
+            sigma_bearing_deg=spec.sigma_bearing_deg * m.noise_factor,
+            range_m=m.range_m,
+            sigma_range_m=spec.sigma_range_m * m.noise_factor if spec.sigma_range_m and m.range_m else None,
+            elevation_deg=m.elevation_deg,
+            sigma_elevation_deg=(
+                spec.sigma_elevation_deg * m.noise_factor
+                if spec.sigma_elevation_deg and m.elevation_deg is not None
+                else None
+            ),
+            max_range_m=spec.range_m,
+            truth_id=m.threat_id,
+        )
+        env = Envelope(body=report, origin=self.service_id)
+        if self._picture is not None:  # the node has its own measurement, whatever its link does
+            self._picture.fuse(run.clock.now(), env.msg_id, self.service_id, report)
+        payload = env.to_bytes()
+        due = self._link.through(m.time_s, len(payload), spec.id, m.time_s, m.threat_id)
+        if due is None:
+            self.counters["reports_lost_link"] += 1
+        else:
+            # Counted before sending: a run that ends mid-send has still put this report on the wire.
+            self.counters["published"] += 1
+            self.counters["publish_copies"] += len(self._report_topics)
+            if due <= m.time_s:
+                for topic in self._report_topics:
+                    await self.publish_raw(topic, payload)
+            else:
+                self.counters["reports_delayed_link"] += 1
+                self._link.hold(due, tuple(self._report_topics), payload)
+                self._link_ready.set()
+        if m.threat_id is not None:  # None: a false alarm, which teaches nothing
+            self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
+
+    async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
+        """Grid reports and fused tracks: count them and note first awareness of each threat."""
+        run = self.run
+        body = env.body
+        if run is None or getattr(body, "run_id", None) != run.run_id:
+            self.counters["other_run"] += 1
+            return
+        now = run.clock.now()
+        if self._timeline.is_node_out(self.service_id, now):
+            self.counters["received_while_out"] += 1
+            return
+        arrival = self._link.through(now, 0, "rx", env.msg_id)
+        if arrival is None:
+            self.counters["received_lost_link"] += 1
+            return
+        if isinstance(body, ThreatReport):
+            first_grid = self._seen.get(env.msg_id)
+            if first_grid is not None:
+                self.counters["duplicates" if first_grid == parsed.grid else "grid_copies"] += 1
+                return
+            self._seen[env.msg_id] = str(parsed.grid)
+            if env.origin == self.service_id:
+                return  # our own report, back from a grid we publish to
+            self.counters["received_reports"] += 1
+            if self._picture is not None:
+                self._picture.fuse(arrival, env.msg_id, env.origin, body)
+            if body.truth_id is not None:
+                self._learn(run, body.truth_id, arrival, AwarenessSource.GRID_REPORT)
+        elif isinstance(body, FusedTrack):
+            self.counters["received_tracks"] += 1
+            if body.status == "confirmed":
+                for threat_id in body.truth_ids:
+                    self._learn(run, threat_id, arrival, AwarenessSource.FUSED_TRACK)
+
+    def _learn(self, run: ActiveRun, threat_id: str, time_s: float, source: AwarenessSource) -> None:
+        if threat_id in self.awareness:
+            return
+        self.awareness[threat_id] = (time_s, source)
+        body = Awareness(
+            run_id=run.run_id,
+            node_id=self.service_id,
+            threat_id=threat_id,
+            time_s=max(0.0, time_s),
+            source=source,
+        )
+        self.post(topics.awareness_topic(self.service_id), body)
+
+    async def on_run_end(self) -> None:
+        """In distributed mode, publish the node's own picture of the run (before its final status)."""
+        run, picture = self.run, self._picture
+        if run is None or picture is None:
+            return
+        body = NodePicture(run_id=run.run_id, node_id=self.service_id, threats=picture.scores(run))
+        await self.publish(topics.picture_topic(self.service_id), body)

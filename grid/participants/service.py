@@ -1,0 +1,274 @@
+"""What every grid participant shares: a connection, a retained status with a last will, decoding
+that counts instead of dying, and following runs announced on the control topic.
+
+A service is an ``async with`` block that owns its connection; :meth:`GridService.serve` runs one
+TaskGroup holding the receive loop and the current run's tasks, all named.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from grid.clock import ScaledClock
+from grid.errors import GridError, MessageRejected, ScenarioError
+from grid.mqtt.session import Session
+from grid.mqtt.transport import Received, Will
+from grid.wire import topics
+from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
+from grid.world.roster import Roster
+from grid.world.scenario import Scenario, scenario_from_dict
+
+__all__ = ["CONTROLLER_ID", "FUSION_ID", "ActiveRun", "GridService"]
+
+FUSION_ID = "fusion"
+CONTROLLER_ID = "gridsim"
+
+log = logging.getLogger(__name__)
+
+_GOODBYE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRun:
+    """A run this service is taking part in."""
+
+    run_id: str
+    scenario: Scenario
+    clock: ScaledClock
+
+    @property
+    def end_wall_ns(self) -> int:
+        """Wall clock at the scenario's end."""
+        return self.clock.wall_ns_at(self.scenario.duration_s)
+
+    @classmethod
+    def from_control(cls, control: RunControl) -> ActiveRun:
+        """Validate a start message's scenario; raises :class:`MessageRejected` (``bad_scenario``)."""
+        try:
+            scenario = scenario_from_dict(control.scenario, source=f"<run {control.run_id}>")
+        except ScenarioError as exc:
+            raise MessageRejected("bad_scenario", str(exc)) from exc
+        return cls(
+            control.run_id,
+            scenario.with_seed(control.seed),
+            ScaledClock(epoch_ns=control.epoch_ns, speed=control.speed),
+        )
+
+
+class GridService:
+    """Base of member nodes and the fusion centre."""
+
+    def __init__(
+        self, *, service_id: str, host: str, port: int, roster: Roster, subscriptions: list[str]
+    ) -> None:
+        self.service_id = service_id
+        self.roster = roster
+        self.counters: Counter[str] = Counter()
+        self.ready = asyncio.Event()
+        self.run: ActiveRun | None = None
+        offline = Envelope(body=NodeStatus(node_id=service_id, state=NodeState.OFFLINE), origin=service_id)
+        self._reconnects_before_run = 0
+        self.session = Session(
+            host=host,
+            port=port,
+            client_id=f"gridsim-{service_id}",
+            will=Will(topics.status_topic(service_id), offline.to_bytes()),
+            subscriptions=[topics.CONTROL, *subscriptions],
+            on_connect=self._on_connect,
+        )
+        self._known_origins = {*roster, FUSION_ID, CONTROLLER_ID}
+        self._run_group: asyncio.TaskGroup | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._ending: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.session.__aenter__()
+        self.ready.set()
+        return self
+
+    def _on_connect(self) -> list[tuple[str, bytes, bool]]:
+        """On every connection, first say we are here: it replaces the will a lost connection left."""
+        state = NodeState.RUNNING if self.run is not None else NodeState.ONLINE
+        return [(topics.status_topic(self.service_id), self._status(state).to_bytes(), True)]
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if (exc_type is None or issubclass(exc_type, asyncio.CancelledError | KeyboardInterrupt)) and (
+                self.session.connected
+            ):
+                # A clean stop says so itself; after a crash the broker sends the last will.
+                async with asyncio.timeout(_GOODBYE_TIMEOUT_S):
+                    await asyncio.shield(self.publish_status(NodeState.OFFLINE))
+        except Exception:  # noqa: BLE001 - the broker may be gone already; the will covers it
+            log.debug("%s: could not publish offline status", self.service_id)
+        finally:
+            await self.session.__aexit__(exc_type, exc, tb)
+
+    # ----------------------------------------------------------------------------- publishing
+
+    async def publish(self, topic: str, body: Body, *, retain: bool = False) -> None:
+        """Wrap ``body`` in an envelope from this service and publish it at QoS 1."""
+        await self.session.publish(
+            topic, Envelope(body=body, origin=self.service_id).to_bytes(), retain=retain
+        )
+
+    async def publish_raw(self, topic: str, payload: bytes) -> None:
+        """Publish an already encoded payload (the same envelope to several topics)."""
+        await self.session.publish(topic, payload)
+
+    def post(self, topic: str, body: Body) -> None:
+        """Queue ``body`` for publishing without waiting for the broker's acknowledgement.
+
+        The receive loop uses this so that waiting for a QoS 1 acknowledgement never holds up
+        the messages behind it; the outbox is drained in order by its own task.
+        """
+        self._outbox.put_nowait((topic, Envelope(body=body, origin=self.service_id).to_bytes()))
+
+    async def _drain_outbox(self) -> None:
+        while True:
+            topic, payload = await self._outbox.get()
+            await self.session.publish(topic, payload)
+            self._outbox.task_done()
+
+    async def flush(self) -> None:
+        """Wait until everything posted so far has been acknowledged by the broker."""
+        await self._outbox.join()
+
+    def _status(self, state: NodeState) -> Envelope:
+        run_id = self.run.run_id if self.run is not None else None
+        counters = dict(self.counters)
+        if reconnects := self.session.reconnects - self._reconnects_before_run:
+            counters["reconnects"] = reconnects
+        body = NodeStatus(node_id=self.service_id, state=state, run_id=run_id, counters=counters)
+        return Envelope(body=body, origin=self.service_id)
+
+    async def publish_status(self, state: NodeState) -> None:
+        """Publish this service's retained status with its counters."""
+        await self.session.publish(
+            topics.status_topic(self.service_id), self._status(state).to_bytes(), retain=True
+        )
+
+    # ------------------------------------------------------------------------------ receiving
+
+    def decode(self, received: Received) -> tuple[Envelope, topics.ParsedTopic] | None:
+        """Decode and check a message; on failure count ``rejected.<reason>`` and return None."""
+        try:
+            parsed = topics.parse_topic(received.topic)
+            env = Envelope.from_bytes(received.payload)
+            if env.origin not in self._known_origins:
+                raise MessageRejected("unknown_node", f"origin {env.origin!r} is not in the roster")
+            if parsed.node is not None and parsed.node != env.origin:
+                raise MessageRejected("origin_mismatch", f"{env.origin!r} published on {received.topic!r}")
+        except MessageRejected as exc:
+            self.counters[f"rejected.{exc.reason}"] += 1
+            log.warning("%s rejected a message on %s: %s", self.service_id, received.topic, exc)
+            return None
+        return env, parsed
+
+    async def serve(self) -> None:
+        """Receive until cancelled or the connection is lost, following runs as they are announced."""
+        async with asyncio.TaskGroup() as group:
+            self._run_group = group
+            outbox = group.create_task(self._drain_outbox(), name=f"grid[{self.service_id}].outbox")
+            await self._receive()
+            outbox.cancel()
+
+    async def _receive(self) -> None:
+        async for received in self.session.messages():
+            if not received.payload:  # a cleared retained message
+                continue
+            decoded = self.decode(received)
+            if decoded is None:
+                continue
+            env, parsed = decoded
+            try:
+                if parsed.kind is topics.TopicKind.CONTROL:
+                    await self._on_control(env)
+                else:
+                    await self.on_message(env, parsed)
+            except (GridError, ValueError, ArithmeticError, LookupError) as exc:
+                # One message that trips a fault must not take the service down: count it, log it, go on.
+                self.counters[f"errors.{type(exc).__name__}"] += 1
+                log.exception(
+                    "%s failed on a message from %s on %s", self.service_id, env.origin, received.topic
+                )
+
+    async def _on_control(self, env: Envelope) -> None:
+        control = env.body
+        if not isinstance(control, RunControl) or env.origin != CONTROLLER_ID:
+            self.counters["rejected.bad_control"] += 1
+            return
+        if control.action is RunAction.END:
+            if self.run is not None and self.run.run_id == control.run_id and self._ending is None:
+                # Finish in a task: settling may wait for messages that this loop must still receive.
+                assert self._run_group is not None
+                self._ending = self._run_group.create_task(
+                    self._stop_run(), name=f"grid[{self.service_id}].finish[{control.run_id}]"
+                )
+            return
+        if self.run is not None and self.run.run_id == control.run_id:
+            return  # a re-delivered start of the run we are in
+        try:
+            run = ActiveRun.from_control(control)
+        except MessageRejected as exc:
+            self.counters[f"rejected.{exc.reason}"] += 1
+            log.warning("%s refused run %s: %s", self.service_id, control.run_id, exc)
+            return
+        if run.end_wall_ns < time.time_ns():
+            return  # a stale retained start: that run is over
+        if self._ending is not None:
+            await self._ending
+        elif self.run is not None:
+            await self._stop_run()
+        self.counters.clear()
+        self._reconnects_before_run = self.session.reconnects
+        self.run = run
+        self.on_run_start(run)
+        await self.publish_status(NodeState.RUNNING)
+        assert self._run_group is not None
+        self._run_task = self._run_group.create_task(
+            self.play(run), name=f"grid[{self.service_id}].play[{run.run_id}]"
+        )
+
+    async def _stop_run(self) -> None:
+        task, self._run_task = self._run_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+        await self.settle()
+        await self.on_run_end()
+        await self.flush()
+        await self.publish_status(NodeState.ONLINE)
+        self.run = None
+        self._ending = None
+
+    # ------------------------------------------------------------------------- for subclasses
+
+    def on_run_start(self, run: ActiveRun) -> None:
+        """Prepare per-run state (called before :meth:`play`)."""
+
+    async def play(self, run: ActiveRun) -> None:
+        """The run's own work (sensor scans); cancelled when the run ends."""
+
+    async def settle(self) -> None:
+        """Wait, after the run's end, for what is still in flight (the receive loop keeps running)."""
+
+    async def on_run_end(self) -> None:
+        """Report what the run produced (called after :meth:`play` is stopped)."""
+
+    async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
+        """Handle a non-control message that passed decoding."""

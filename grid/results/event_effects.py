@@ -1,0 +1,110 @@
+"""The visible effect of each scenario event in a run, for the summary's ``events`` list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from grid.mqtt.outage import PlayedOutage
+from grid.wire.messages import NodeState
+from grid.world.events import (
+    BrokerOutage,
+    CyberCampaign,
+    Event,
+    Jamming,
+    LinkImpairment,
+    NodeOutage,
+    SensorFailure,
+    Spoofing,
+)
+from grid.world.roster import Roster
+
+__all__ = ["event_effects"]
+
+
+def event_effects(
+    events: list[Event],
+    *,
+    roster: Roster,
+    per_node: Mapping[str, Mapping[str, int]],
+    reports_by_truth: Mapping[str, int],
+    broker_outages: Sequence[PlayedOutage] = (),
+    status_log: Mapping[str, Sequence[tuple[float, NodeState]]] | None = None,
+    report_times: Sequence[float] = (),
+) -> list[dict[str, Any]]:
+    """One entry per event: what it was and what it did, from the nodes' own counters."""
+    owner = roster.sensor_owner()
+    out: list[dict[str, Any]] = []
+    played = {p.at_s: p for p in broker_outages}
+    for e in events:
+        entry: dict[str, Any] = {"kind": e.kind, "at_s": e.at_s, "duration_s": e.duration_s}
+        if isinstance(e, NodeOutage):
+            counters = per_node.get(e.node, {})
+            entry |= {
+                "node": e.node,
+                "offline_interval_s": [e.at_s, e.end_s if e.duration_s is not None else None],
+                "reports_suppressed": counters.get("reports_suppressed_outage", 0),
+                "received_while_out": counters.get("received_while_out", 0),
+                "status_offline_s": _offline_seen(
+                    (status_log or {}).get(e.node, ()), e.at_s, None if e.duration_s is None else e.end_s
+                ),
+            }
+        elif isinstance(e, LinkImpairment):
+            counters = per_node.get(e.node, {})
+            entry |= {
+                "node": e.node,
+                "reports_lost": counters.get("reports_lost_link", 0),
+                "reports_delayed": counters.get("reports_delayed_link", 0),
+                "received_lost": counters.get("received_lost_link", 0),
+            }
+        elif isinstance(e, SensorFailure):
+            entry |= {
+                "sensor": e.sensor,
+                "node": owner.get(e.sensor),
+                "scans_lost_node_total": per_node.get(owner.get(e.sensor, ""), {}).get(
+                    "scans_lost_sensor_failure", 0
+                ),
+            }
+        elif isinstance(e, Jamming):
+            entry |= {"scans_jammed_all_nodes": sum(c.get("scans_jammed", 0) for c in per_node.values())}
+        elif isinstance(e, Spoofing):
+            entry |= {
+                "node": e.node,
+                "phantom": e.phantom.id,
+                "phantom_reports": reports_by_truth.get(e.phantom.id, 0),
+            }
+        elif isinstance(e, BrokerOutage):
+            outcome = played.get(e.at_s)
+            entry |= (
+                outcome.to_dict()
+                if outcome is not None
+                else {"applied": False, "note": "not played: the run ended before it"}
+            )
+            entry["member_reconnects"] = sum(c.get("reconnects", 0) for c in per_node.values())
+            if outcome is not None and outcome.applied:
+                down, up = outcome.stopped_at_s or 0.0, outcome.restarted_at_s or 0.0
+                # Measured while the broker was down, held by their nodes, and delivered after.
+                entry["reports_made_while_down"] = sum(1 for t in report_times if down <= t < up)
+        elif isinstance(e, CyberCampaign):
+            entry |= {
+                "name": e.name,
+                "observables": len(e.observables),
+                "sightings": sum(len(o.observed_by) for o in e.observables),
+            }
+        out.append(entry)
+    return out
+
+
+def _offline_seen(
+    changes: Sequence[tuple[float, NodeState]], at_s: float, end_s: float | None
+) -> list[float | None] | None:
+    """When the node's retained status was seen to go offline for this outage, and to come back.
+
+    The offline status is the broker's last will (the node dropped its connection); it can only
+    be seen after the outage starts, so the first one from a little before ``at_s`` on counts.
+    """
+    for k, (t, state) in enumerate(changes):
+        if state is NodeState.OFFLINE and t >= at_s - 1.0 and (end_s is None or t <= end_s):
+            back = next((t2 for t2, s2 in changes[k + 1 :] if s2 is not NodeState.OFFLINE), None)
+            return [round(t, 3), None if back is None else round(back, 3)]
+    return None

@@ -1,0 +1,127 @@
+"""What the run controller sees on the broker during one run, kept for the summary."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from grid.evaluation.metrics import TrackPoint
+from grid.evaluation.picture import TrackUpdate
+from grid.mqtt.outage import PlayedOutage
+from grid.wire.messages import (
+    Awareness,
+    Envelope,
+    FusedTrack,
+    FusionStats,
+    NodePicture,
+    NodeState,
+    NodeStatus,
+    ThreatReport,
+)
+
+__all__ = ["Observed", "Progress"]
+
+
+@dataclass(kw_only=True)
+class Progress:
+    """Live figures for the progress display."""
+
+    sim_time_s: float = 0.0
+    duration_s: float = 0.0
+    reports: int = 0
+    track_updates: int = 0
+    confirmed_tracks: set[str] = field(default_factory=set)
+    aware_nodes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Observed:
+    """Everything seen of one run: reports, tracks, awareness and each participant's account."""
+
+    run_id: str
+    progress: Progress = field(default_factory=Progress)
+    first_report: dict[str, float] = field(default_factory=dict)
+    track_points: list[TrackPoint] = field(default_factory=list)
+    track_updates: list[TrackUpdate] = field(default_factory=list)
+    awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
+    final_status: dict[str, NodeStatus] = field(default_factory=dict)
+    fusion: FusionStats | None = None
+    pictures: dict[str, NodePicture] = field(default_factory=dict)  # node id -> its own picture
+    reports_seen: set[str] = field(default_factory=set)
+    reports_by_truth: dict[str, int] = field(default_factory=dict)
+    # Reports of real or phantom targets (message id, origin, report), for the Cramér-Rao bound.
+    labelled_reports: list[tuple[str, str, ThreatReport]] = field(default_factory=list)
+    measurements: list[tuple[str, float, float, float | None, float | None]] = field(default_factory=list)
+    broker_outages: list[PlayedOutage] = field(default_factory=list)
+    # node id -> (simulation time, state) of each status change seen during the run; an offline
+    # status without a run id is the broker's last will for a connection that dropped.
+    status_log: dict[str, list[tuple[float, NodeState]]] = field(default_factory=dict)
+
+    def observe(self, env: Envelope, now: float) -> None:
+        """Take in one message of this run, received at simulation time ``now`` (others are ignored)."""
+        body, progress = env.body, self.progress
+        if isinstance(body, NodeStatus):
+            self._note_status(body, now)
+        if getattr(body, "run_id", None) != self.run_id:
+            return
+        if isinstance(body, ThreatReport):
+            if env.msg_id in self.reports_seen:
+                return
+            self.reports_seen.add(env.msg_id)
+            self.measurements.append(
+                (body.sensor_id, body.time_s, body.bearing_deg, body.range_m, body.elevation_deg)
+            )
+            progress.reports += 1
+            if body.truth_id is not None:
+                self.reports_by_truth[body.truth_id] = self.reports_by_truth.get(body.truth_id, 0) + 1
+                self.labelled_reports.append((env.msg_id, env.origin, body))
+                prev = self.first_report.get(body.truth_id)
+                self.first_report[body.truth_id] = body.time_s if prev is None else min(prev, body.time_s)
+        elif isinstance(body, FusedTrack):
+            progress.track_updates += 1
+            confirmed = body.status == "confirmed"
+            if confirmed:
+                progress.confirmed_tracks.add(body.track_id)
+            self.track_points.append(
+                TrackPoint(body.time_s, body.track_id, body.east_m, body.north_m, confirmed)
+            )
+            self.track_updates.append(
+                TrackUpdate(
+                    time=body.time_s,
+                    issued=max(now, body.time_s),
+                    track_id=body.track_id,
+                    east=body.east_m,
+                    north=body.north_m,
+                    vel_east=body.vel_east_mps,
+                    vel_north=body.vel_north_mps,
+                    confirmed=confirmed,
+                    deleted=body.status == "deleted",
+                )
+            )
+        elif isinstance(body, Awareness):
+            self.awareness.setdefault(body.node_id, {}).setdefault(body.threat_id, body)
+            progress.aware_nodes.add(body.node_id)
+        elif isinstance(body, NodeStatus):
+            if body.state is NodeState.ONLINE:
+                self.final_status[body.node_id] = body
+        elif isinstance(body, FusionStats):
+            self.fusion = body
+        elif isinstance(body, NodePicture):
+            self.pictures[body.node_id] = body
+
+    def _note_status(self, status: NodeStatus, now: float) -> None:
+        if status.run_id in (None, self.run_id):
+            changes = self.status_log.setdefault(status.node_id, [])
+            if not changes or changes[-1][1] is not status.state:
+                changes.append((now, status.state))
+
+    def accounts_complete(self, participants: int) -> bool:
+        """Whether the fusion centre's account and every participant's final status are in."""
+        return self.fusion is not None and len(self.final_status) >= participants
+
+    def measurement_digest(self) -> str:
+        """A fingerprint of every measurement of the run, independent of arrival order and speed."""
+        digest = hashlib.sha256()
+        for m in sorted(self.measurements, key=lambda m: (m[0], m[1])):
+            digest.update(repr(m).encode())
+        return digest.hexdigest()[:16]

@@ -1,0 +1,3 @@
+"""The wire: message types (msgpack envelopes), their validators and the topic tree.
+
+Imports only the root modules (errors, clock, geo)."""

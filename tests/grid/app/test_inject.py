@@ -1,0 +1,119 @@
+"""Live injection: `gridsim up` keeps a grid running; `inject` plays a scenario; `results` reads it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import pytest
+
+from grid.app.inject import fetch_results, inject
+from grid.app.run import RunOptions, serve_grid
+from grid.bundled import bundled_dir
+from grid.errors import RunError
+from grid.mqtt.broker import BrokerInfo
+from grid.world.roster import Roster
+from grid.world.scenario import load_scenario
+
+pytestmark = pytest.mark.broker
+
+OUTAGE_SCENARIO = bundled_dir("scenarios") / "broker-outage.yaml"
+
+
+async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+    """An injected scenario is played by the running grid and its results can be collected."""
+    options = RunOptions(scenario=None, roster=roster, broker_url=mosquitto.url, out_dir=tmp_path)
+    ready = asyncio.Event()
+    summaries: list[dict[str, object]] = []
+    grid = asyncio.create_task(
+        serve_grid(options, on_ready=lambda _: ready.set(), on_summary=summaries.append), name="test.grid"
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        scenario = load_scenario().model_copy(update={"duration_s": 90.0})
+        summary = await inject(scenario, broker_url=mosquitto.url, speed=25.0, wait=True)
+        assert summary is not None
+        (threat,) = summary["threats"]  # type: ignore[index]
+        assert threat["time_to_locate_s"] is not None
+        assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0  # type: ignore[index]
+        fetched = await fetch_results(mosquitto.url, run_id=str(summary["run_id"]), timeout_s=5)
+        assert fetched["run_id"] == summary["run_id"]
+        assert fetched["threats"] == summary["threats"]
+        latest = await fetch_results(mosquitto.url, run_id=None, timeout_s=5)
+        assert latest["run_id"] == summary["run_id"]
+        assert (tmp_path / str(summary["run_id"]) / "summary.json").is_file()
+        assert summaries
+        assert summaries[0]["run_id"] == summary["run_id"]
+    finally:
+        grid.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await grid
+
+
+async def test_results_for_unknown_run(mosquitto: BrokerInfo) -> None:
+    """Asking for a run nobody played is a clear RunError, not a hang."""
+    with pytest.raises(RunError, match="no results for run nope"):
+        await fetch_results(mosquitto.url, run_id="nope", timeout_s=0.5)
+
+
+async def test_inject_into_one_process_per_node(
+    mosquitto: BrokerInfo,
+    roster: Roster,
+    tmp_path: Path,
+    member_processes: Callable[[str, Path], AbstractAsyncContextManager[list[int | None]]],
+) -> None:
+    """`gridsim up --external` drives separate node and fusion processes: an injection plays the same."""
+    async with member_processes(mosquitto.url, tmp_path) as codes:
+        options = RunOptions(
+            scenario=None,
+            roster=roster,
+            broker_url=mosquitto.url,
+            local_services=False,
+            join_timeout_s=60.0,
+        )
+        ready = asyncio.Event()
+        grid = asyncio.create_task(serve_grid(options, on_ready=lambda _: ready.set()), name="test.grid")
+        try:
+            await asyncio.wait_for(ready.wait(), 90)
+            scenario = load_scenario().model_copy(update={"duration_s": 90.0})
+            summary = await inject(scenario, broker_url=mosquitto.url, speed=20.0, wait=True)
+        finally:
+            grid.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await grid
+    assert summary is not None
+    assert summary["missing_accounts"] == [], "every node process and the fusion process reported"
+    assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0  # type: ignore[index]
+    (threat,) = summary["threats"]  # type: ignore[index]
+    assert threat["time_to_locate_s"] is not None
+    assert set(summary["per_node"]) == set(roster)  # type: ignore[arg-type]
+    assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"
+
+
+async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: Path) -> None:
+    """`up` owns its broker, so an injected broker outage restarts it; `inject --wait` rides it out."""
+    options = RunOptions(scenario=None, roster=roster, broker_kind="mosquitto", out_dir=tmp_path)
+    brokers: list[BrokerInfo] = []
+    ready = asyncio.Event()
+
+    def on_ready(broker: BrokerInfo) -> None:
+        brokers.append(broker)
+        ready.set()
+
+    grid = asyncio.create_task(serve_grid(options, on_ready=on_ready), name="test.grid")
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        scenario = load_scenario(OUTAGE_SCENARIO)
+        summary = await inject(scenario, broker_url=brokers[0].url, speed=25.0, wait=True)
+    finally:
+        grid.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await grid
+    assert summary is not None
+    (outage,) = summary["events"]  # type: ignore[misc]
+    assert outage["applied"] is True
+    assert outage["member_reconnects"] == len(roster)
+    assert summary["messages"]["lost"] == 0  # type: ignore[index]
+    assert summary["threats"][0]["time_to_locate_s"] is not None  # type: ignore[index]

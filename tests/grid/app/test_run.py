@@ -1,0 +1,155 @@
+"""End to end: a short scenario through a real broker, all fifteen nodes and the fusion centre."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import pytest
+
+from grid.app.run import RunOptions, run_grid
+from grid.mqtt.broker import BrokerInfo
+from grid.world.roster import Roster
+from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
+
+pytestmark = pytest.mark.broker
+
+MemberProcesses = Callable[[str, Path], AbstractAsyncContextManager[list[int | None]]]
+
+
+def short_scenario() -> Scenario:
+    """The default drone scenario cut to two minutes."""
+    return load_scenario().model_copy(update={"duration_s": 120.0})
+
+
+async def _run(broker: BrokerInfo, roster: Roster, out: Path) -> dict[str, object]:
+    options = RunOptions(
+        scenario=short_scenario(), roster=roster, speed=25.0, broker_url=broker.url, out_dir=out
+    )
+    return await run_grid(options)
+
+
+def _assert_located_and_clean(summary: dict, roster: Roster, *, max_rmse_m: float = 150.0) -> None:  # type: ignore[type-arg]
+    (threat,) = summary["threats"]
+    assert threat["detected"] is True
+    assert threat["time_to_locate_s"] is not None
+    assert threat["rmse_m"] is not None
+    assert threat["rmse_m"] < max_rmse_m
+    messages = summary["messages"]
+    assert messages["rejected"] == {}
+    assert messages["published"] > 0
+    assert messages["delivered"] == messages["published"], "every published report reached the fusion centre"
+    assert summary["missing_accounts"] == []
+    assert summary["nodes"]["count"] == len(roster) == 15
+    assert set(summary["awareness"]) == set(roster)
+    assert all(entry["uav-1"]["time_to_awareness_s"] is not None for entry in summary["awareness"].values())
+    assert summary["latency_ms"]["count"] == messages["delivered"]
+    assert threat["time_to_first_track_s"] is not None
+    assert threat["time_to_first_track_s"] <= threat["time_to_locate_s"]
+    assert threat["id_switches"] <= 1
+    assert threat["pcrlb_rmse_m"] is not None
+    assert 0.0 < threat["pcrlb_rmse_m"] < threat["rmse_m"] * 3, "the bound sits near a matched EKF's RMSE"
+    tracking = summary["tracking"]
+    assert 0.0 <= tracking["ospa_m"] < tracking["ospa_cutoff_m"]
+    assert tracking["false_tracks"] >= 0
+    series = tracking["series"]
+    assert len(series) >= 100, "one point a second over the two-minute run"
+    assert all(0.0 <= o <= tracking["ospa_cutoff_m"] for _, o, _ in series)
+    assert sum(o for _, o, _ in series) / len(series) == pytest.approx(tracking["ospa_m"], abs=0.1)
+
+
+async def test_short_scenario_through_mosquitto(
+    mosquitto: BrokerInfo, roster: Roster, tmp_path: Path
+) -> None:
+    """Through Mosquitto the drone is located, nothing is rejected, and every report arrives."""
+    summary = await _run(mosquitto, roster, tmp_path)
+    _assert_located_and_clean(summary, roster)
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["threats"] == summary["threats"]
+    assert written["broker"]["url"] == mosquitto.url
+
+
+async def test_short_scenario_through_amqtt(amqtt_broker: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+    """Through the embedded amqtt broker the same run is located and clean."""
+    summary = await _run(amqtt_broker, roster, tmp_path)
+    _assert_located_and_clean(summary, roster)
+
+
+async def test_same_seed_same_measurements(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+    """Two runs of one scenario and seed make the very same measurements, node by node."""
+    first = await _run(mosquitto, roster, tmp_path / "a")
+    second = await _run(mosquitto, roster, tmp_path / "b")
+    assert first["measurement_digest"] == second["measurement_digest"]
+    assert first["messages"]["published"] == second["messages"]["published"]
+    published = {n: c["published"] for n, c in first["per_node"].items()}
+    assert published == {n: c["published"] for n, c in second["per_node"].items()}
+    assert (
+        first["threats"][0]["time_to_first_detection_s"] == second["threats"][0]["time_to_first_detection_s"]
+    )
+
+
+async def test_one_process_per_node(
+    mosquitto: BrokerInfo, roster: Roster, tmp_path: Path, member_processes: MemberProcesses
+) -> None:
+    """With `gridsim node` and `gridsim fusion` as separate processes, the run is the same."""
+    async with member_processes(mosquitto.url, tmp_path) as codes:
+        options = RunOptions(
+            scenario=short_scenario(),
+            roster=roster,
+            speed=20.0,  # sixteen processes share two cores: keep them on time
+            broker_url=mosquitto.url,
+            out_dir=tmp_path,
+            local_services=False,
+            join_timeout_s=60.0,
+        )
+        summary = await run_grid(options)
+    fusion_log = (tmp_path / "process-0.log").read_text()
+    assert summary["messages"]["delivered"] == summary["messages"]["published"], fusion_log
+    # Sixteen Python processes on two cores fall behind real time: late reports cost accuracy,
+    # so this test checks that the multi-process path works, not the tracker's precision.
+    _assert_located_and_clean(summary, roster, max_rmse_m=400.0)
+    assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"
+
+
+async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+    """Impairment loses about its share of reports, an outage silences its node, a failed sensor stops."""
+    base = short_scenario().to_dict()
+    base["events"] = [
+        {"kind": "link_impairment", "at_s": 0, "node": "RO", "latency_ms": 300, "loss": 0.2},
+        {"kind": "node_outage", "at_s": 20, "duration_s": 60, "node": "BG"},
+        {"kind": "sensor_failure", "at_s": 0, "sensor": roster["FR"].sensors[0].id},
+    ]
+    scenario = scenario_from_dict(base)
+    options = RunOptions(
+        scenario=scenario,
+        roster=roster,
+        speed=10.0,  # report ages are in simulated ms: wall-clock noise is multiplied by the speed
+        broker_url=mosquitto.url,
+        out_dir=tmp_path,
+    )
+    summary = await run_grid(options)
+    impairment, outage, failure = summary["events"]
+    ro = summary["per_node"]["RO"]
+    offered = ro["published"] + ro["reports_lost_link"]
+    assert impairment["reports_lost"] == ro["reports_lost_link"] > 0
+    assert 0.1 < impairment["reports_lost"] / offered < 0.3
+    assert impairment["reports_delayed"] == ro["published"]
+    assert outage["offline_interval_s"] == [20.0, 80.0]
+    # The node dropped its connection: the broker's last will turned its status offline, and its
+    # reconnection turned it back.
+    went_off, came_back = outage["status_offline_s"]
+    assert 20.0 <= went_off < 25.0
+    assert came_back is not None
+    assert 80.0 <= came_back < 85.0
+    assert summary["per_node"]["BG"]["reconnects"] == 1
+    assert outage["reports_suppressed"] > 0
+    assert failure["scans_lost_node_total"] > 0
+    assert summary["messages"]["delivered"] == summary["messages"]["published"]
+    assert summary["threats"][0]["time_to_locate_s"] is not None
+    # RO's reports reach the fusion centre about 300 simulated ms later than the others'.
+    ages = summary["report_age_ms"]
+    others = sorted(a["p50"] for node, a in ages.items() if node not in ("RO", "BG") and a["count"] >= 20)
+    shift = ages["RO"]["p50"] - others[len(others) // 2]
+    assert 220 < shift < 380, ages

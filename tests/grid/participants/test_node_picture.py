@@ -1,0 +1,82 @@
+"""Distributed mode end to end: every node fuses its own picture, compared with the fusion centre's."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grid.app.run import RunOptions, run_grid
+from grid.mqtt.broker import BrokerInfo
+from grid.results.observed import Observed
+from grid.results.summary import build_summary
+from grid.wire.messages import Envelope, NodePicture
+from grid.world.roster import Roster
+from grid.world.scenario import Scenario, load_scenario
+
+
+def short_scenario() -> Scenario:
+    """The default drone scenario cut to two minutes."""
+    return load_scenario().model_copy(update={"duration_s": 120.0})
+
+
+async def _run(broker: BrokerInfo, roster: Roster, out: Path, *, fuse_locally: bool) -> dict[str, Any]:
+    options = RunOptions(
+        scenario=short_scenario(),
+        roster=roster,
+        speed=25.0,
+        broker_url=broker.url,
+        out_dir=out,
+        fuse_locally=fuse_locally,
+    )
+    return await run_grid(options)
+
+
+@pytest.mark.broker
+async def test_every_node_reports_its_own_picture(
+    mosquitto: BrokerInfo, roster: Roster, tmp_path: Path
+) -> None:
+    """With fuse_locally every node's picture is in the summary, and RO's own picture locates the drone."""
+    summary = await _run(mosquitto, roster, tmp_path, fuse_locally=True)
+    pictures = summary["pictures"]
+    assert set(pictures) == set(roster)
+    assert all(set(entry) == {"uav-1"} for entry in pictures.values())
+    ro = pictures["RO"]["uav-1"]
+    assert ro["time_to_locate_s"] is not None
+    assert math.isfinite(ro["rmse_m"])
+    assert ro["rmse_m"] < 300.0
+    assert ro["central_time_to_locate_s"] == summary["threats"][0]["time_to_locate_s"]
+    assert isinstance(ro["locate_delay_s"], float)
+    assert summary["missing_accounts"] == []
+
+
+@pytest.mark.broker
+async def test_no_pictures_by_default(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
+    """Without fuse_locally no node publishes a picture and the summary has no ``pictures`` key."""
+    summary = await _run(mosquitto, roster, tmp_path, fuse_locally=False)
+    assert "pictures" not in summary
+    assert summary["missing_accounts"] == []
+
+
+def test_summary_compares_pictures_with_the_centre(roster: Roster) -> None:
+    """Observed pictures appear in the summary beside the central figures, delay null when not located."""
+    scenario = short_scenario()
+    seen = Observed("run-1")
+    pictures = {
+        "RO": {"uav-1": {"time_to_locate_s": 12.5, "rmse_m": 40.0, "track_updates": 9}},
+        "BG": {"uav-1": {"time_to_locate_s": None, "rmse_m": None, "track_updates": 0}},
+    }
+    for node_id, threats in pictures.items():
+        body = NodePicture(run_id="run-1", node_id=node_id, threats=threats)
+        seen.observe(Envelope(body=body, origin=node_id), 0.0)
+    broker = BrokerInfo(kind="external", host="127.0.0.1", port=1883)
+    summary = build_summary(scenario=scenario, roster=roster, speed=1.0, broker=broker, seen=seen, wall_s=0.0)
+    assert set(summary["pictures"]) == {"RO", "BG"}
+    ro, bg = summary["pictures"]["RO"]["uav-1"], summary["pictures"]["BG"]["uav-1"]
+    assert ro["time_to_locate_s"] == 12.5
+    assert ro["central_time_to_locate_s"] is None  # no fused tracks were observed
+    assert ro["locate_delay_s"] is None
+    assert bg["time_to_locate_s"] is None
+    assert bg["locate_delay_s"] is None

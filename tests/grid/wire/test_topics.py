@@ -1,0 +1,174 @@
+"""Tests of the MQTT topic tree in :mod:`grid.wire.topics`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grid.errors import MessageRejected
+from grid.wire.topics import (
+    ALL_AWARENESS,
+    ALL_PICTURES,
+    ALL_REPORTS,
+    ALL_STATUS,
+    CONTROL,
+    FUSION_STATS,
+    ROOT,
+    TRACKS,
+    ParsedTopic,
+    TopicKind,
+    awareness_topic,
+    grid_reports,
+    parse_topic,
+    picture_topic,
+    report_topic,
+    results_topic,
+    status_topic,
+)
+
+segments = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
+
+BAD_SEGMENTS = ["+", "#", "a/b", "", "x" * 49, "-RO", ".hidden", "RO+", "R O", "Ro#1"]
+
+
+def test_constants() -> None:
+    """Fixed topics and subscription filters have their documented values."""
+    assert ROOT == "grid/v1"
+    assert TRACKS == "grid/v1/tracks"
+    assert CONTROL == "grid/v1/control/run"
+    assert FUSION_STATS == "grid/v1/stats/fusion"
+    assert ALL_REPORTS == "grid/v1/reports/#"
+    assert ALL_STATUS == "grid/v1/status/+"
+    assert ALL_AWARENESS == "grid/v1/awareness/+"
+    assert ALL_PICTURES == "grid/v1/picture/+"
+
+
+def test_builders_give_documented_topics() -> None:
+    """Each builder gives the topic in the module docstring."""
+    assert report_topic("black-sea", "RO") == "grid/v1/reports/black-sea/RO"
+    assert grid_reports("black-sea") == "grid/v1/reports/black-sea/+"
+    assert status_topic("BG") == "grid/v1/status/BG"
+    assert awareness_topic("TR") == "grid/v1/awareness/TR"
+    assert picture_topic("RO") == "grid/v1/picture/RO"
+
+
+@given(segments, segments)
+def test_report_round_trip(grid: str, node: str) -> None:
+    """A report topic parses back to its grid and node."""
+    assert parse_topic(report_topic(grid, node)) == ParsedTopic(TopicKind.REPORT, grid=grid, node=node)
+
+
+@given(segments)
+def test_status_round_trip(node: str) -> None:
+    """A status topic parses back to its node."""
+    assert parse_topic(status_topic(node)) == ParsedTopic(TopicKind.STATUS, node=node)
+
+
+@given(segments)
+def test_awareness_round_trip(node: str) -> None:
+    """An awareness topic parses back to its node."""
+    assert parse_topic(awareness_topic(node)) == ParsedTopic(TopicKind.AWARENESS, node=node)
+
+
+@given(segments)
+def test_picture_round_trip(node: str) -> None:
+    """A picture topic parses back to its node."""
+    assert parse_topic(picture_topic(node)) == ParsedTopic(TopicKind.PICTURE, node=node)
+
+
+@pytest.mark.parametrize(
+    ("topic", "kind"),
+    [(TRACKS, TopicKind.TRACK), (CONTROL, TopicKind.CONTROL), (FUSION_STATS, TopicKind.FUSION_STATS)],
+)
+def test_fixed_topics_parse(topic: str, kind: TopicKind) -> None:
+    """The fixed topics parse to their kind with no grid or node."""
+    assert parse_topic(topic) == ParsedTopic(kind)
+
+
+def test_every_kind_has_a_topic() -> None:
+    """Every topic kind is produced by some topic (no kind is unreachable)."""
+    topics = [
+        report_topic("g", "n"),
+        status_topic("n"),
+        awareness_topic("n"),
+        picture_topic("n"),
+        results_topic("run-1"),
+        TRACKS,
+        CONTROL,
+        FUSION_STATS,
+    ]
+    assert {parse_topic(t).kind for t in topics} == set(TopicKind)
+
+
+def test_segment_at_length_limit() -> None:
+    """A 48-character segment is accepted."""
+    node = "N" * 48
+    assert parse_topic(status_topic(node)).node == node
+
+
+BUILDERS: dict[str, Callable[[str], str]] = {
+    "report-grid": lambda s: report_topic(s, "RO"),
+    "report-node": lambda s: report_topic("black-sea", s),
+    "grid-reports": grid_reports,
+    "status": status_topic,
+    "awareness": awareness_topic,
+    "picture": picture_topic,
+}
+
+
+@pytest.mark.parametrize("segment", BAD_SEGMENTS)
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_bad_segments_rejected_when_building(builder: str, segment: str) -> None:
+    """Wildcards, separators, empty and over-long segments raise ValueError naming the value."""
+    with pytest.raises(ValueError, match="topic segment") as info:
+        BUILDERS[builder](segment)
+    assert not isinstance(info.value, MessageRejected)
+
+
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_trailing_newline_rejected_when_building(builder: str) -> None:
+    """A segment with a trailing newline is not a valid segment."""
+    with pytest.raises(ValueError, match="topic segment"):
+        BUILDERS[builder]("RO\n")
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "",
+        "grid",
+        "grid/v1",
+        "grid/v2/tracks",
+        "other/v1/tracks",
+        "grid/v1/tracks/extra",
+        "grid/v1/control/stop",
+        "grid/v1/stats/other",
+        "grid/v1/weather/RO",
+        "grid/v1/reports/black-sea",
+        "grid/v1/reports/black-sea/RO/extra",
+        "grid/v1/reports/black-sea/+",
+        "grid/v1/reports/#",
+        "grid/v1/status/",
+        "grid/v1/status/+",
+        "grid/v1/status/RO/extra",
+        "grid/v1/awareness",
+        "grid/v1/awareness/" + "x" * 49,
+        "/grid/v1/tracks",
+        "GRID/v1/tracks",
+    ],
+)
+def test_foreign_topics_rejected(topic: str) -> None:
+    """Topics outside the tree are refused with MessageRejected('bad_topic')."""
+    with pytest.raises(MessageRejected) as info:
+        parse_topic(topic)
+    assert info.value.reason == "bad_topic"
+    assert repr(topic) in info.value.detail
+
+
+def test_trailing_newline_rejected_when_parsing() -> None:
+    """A received topic whose node ends in a newline is not ours."""
+    with pytest.raises(MessageRejected):
+        parse_topic("grid/v1/status/RO\n")
