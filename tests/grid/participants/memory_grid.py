@@ -24,7 +24,7 @@ from grid.wire.messages import (
     RunControl,
     ThreatReport,
 )
-from grid.world.scenario import Scenario, load_scenario
+from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
 
 B = TypeVar("B", bound=Body)
 
@@ -48,8 +48,8 @@ async def until(condition: Callable[[], bool], what: str, *, max_steps: int = LO
 
 
 def short_scenario(duration_s: float = 60.0, **changes: Any) -> Scenario:
-    """The default drone scenario cut to ``duration_s``, with any other fields replaced."""
-    return load_scenario().model_copy(update={"duration_s": duration_s, **changes})
+    """The default drone scenario cut to ``duration_s``, with other fields replaced (and validated)."""
+    return scenario_from_dict({**load_scenario().to_dict(), "duration_s": duration_s, **changes})
 
 
 def start_control(run_id: str, scenario: Scenario) -> RunControl:
