@@ -35,14 +35,14 @@ MEMORY_URL = "memory://"
 
 def check_filter(topic_filter: str) -> str:
     """``topic_filter`` if it is a valid MQTT filter, else ValueError saying why."""
+    if not topic_filter:
+        raise ValueError("empty topic filter")
     levels = topic_filter.split("/")
     for i, level in enumerate(levels):
         if "#" in level and (level != "#" or i != len(levels) - 1):
             raise ValueError(f"'#' must be a whole last level: {topic_filter!r}")
         if "+" in level and level != "+":
             raise ValueError(f"'+' must be a whole level: {topic_filter!r}")
-    if not topic_filter:
-        raise ValueError("empty topic filter")
     return topic_filter
 
 
@@ -229,6 +229,7 @@ class MemorySession:
         """Every message delivered to this session, until it closes."""
         while (received := await self._inbox.get()) is not None:
             yield received
+        self._inbox.put_nowait(None)  # so that a later iteration ends at once too
 
 
 if TYPE_CHECKING:  # mypy checks that this is a session factory and MemorySession a BrokerSession

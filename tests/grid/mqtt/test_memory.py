@@ -162,6 +162,7 @@ async def test_exit_with_an_error_publishes_the_will_and_a_clean_exit_does_not()
         pass
     assert broker.retained("s/n") is None
     assert [r async for r in session.messages()] == []
+    assert [r async for r in session.messages()] == [], "a closed session's messages() ends every time"
     with pytest.raises(BrokerUnavailable):
         await session.publish("x", b"after")
 

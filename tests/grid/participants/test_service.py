@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 
 from memory_grid import MemoryGrid, report, short_scenario, start_control, steps, until
 
@@ -145,6 +147,15 @@ async def test_a_stale_retained_start_is_ignored(roster: Roster) -> None:
         await grid.start("new-run", short_scenario(120.0))
         await until(lambda: service.run is not None, "the fresh run started")
     assert service.started == ["new-run"]
+
+
+def test_a_run_on_the_wall_clock_is_over_after_its_scenario() -> None:
+    """On the default scaled clock a run whose scenario ended an hour ago is over; a future one is not."""
+    hour_ns = 3600 * 10**9
+    past = replace(start_control("old", short_scenario(60.0)), epoch_ns=time.time_ns() - hour_ns)
+    future = replace(past, run_id="new", epoch_ns=time.time_ns() + hour_ns)
+    assert ActiveRun.from_control(past).is_over()
+    assert not ActiveRun.from_control(future).is_over()
 
 
 async def test_a_redelivered_start_does_not_restart_the_run(roster: Roster) -> None:
