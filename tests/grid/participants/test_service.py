@@ -205,6 +205,24 @@ async def test_a_new_start_while_ending_switches_without_blocking_the_receive_lo
     assert service.run.run_id == "run-2"
 
 
+async def test_a_run_ended_before_it_could_start_still_starts_and_ends(roster: Roster) -> None:
+    """End of run-1, start and end of run-2, all while run-1 settles: both runs end, in order."""
+    grid = MemoryGrid()
+    service = Recorder(grid, roster)
+    service.release_settle.clear()
+    async with grid.serving(service):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: service.run is not None, "run-1 started")
+        await grid.end("run-1")
+        await grid.start("run-2", short_scenario())
+        await grid.end("run-2")
+        await steps()
+        assert (service.started, service.ended) == (["run-1"], [])
+        service.release_settle.set()
+        await until(lambda: len(service.ended) == 2 and service.run is None, "both runs ended")
+    assert service.started == service.ended == ["run-1", "run-2"]
+
+
 async def test_a_clean_exit_publishes_offline_and_a_hold_leaves_the_will(roster: Roster) -> None:
     """hold() makes the broker publish the service's will (offline); release() says running again."""
     grid = MemoryGrid()
