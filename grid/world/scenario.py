@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grid.bundled import bundled_dir
-from grid.errors import ScenarioError
+from grid.errors import FileProblem, ScenarioError
 from grid.geo import LocalFrame
 from grid.world.events import (
     EVENT_KINDS,
@@ -50,7 +50,7 @@ from grid.world.events import (
 )
 from grid.world.flight import PATH_ITEM_TAGS, FlightPlan, LatLon, LoiterItem, Waypoint
 from grid.world.roster import Roster
-from grid.world.schema_errors import describe, field_path, line_of, parse_path
+from grid.world.schema_errors import field_path, line_of, parse_path, problems
 
 __all__ = [
     "DEFAULT_EMITS_RF",
@@ -271,14 +271,16 @@ def default_scenario_path() -> Path:
 def scenario_from_dict(
     data: Any, *, source: str = "<scenario>", yaml_root: yaml.Node | None = None
 ) -> Scenario:
-    """Validate a decoded scenario map; raises :class:`ScenarioError` naming the field."""
+    """Validate a decoded scenario map; raises :class:`ScenarioError` naming every problem's field."""
     if not isinstance(data, dict):
         raise ScenarioError(source, "", f"expected a mapping at the top level, got {type(data).__name__}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        loc, problem = describe(exc.errors()[0], tags=_UNION_TAGS, kinds=EVENT_KINDS)
-        raise ScenarioError(source, field_path(loc), problem, line=line_of(yaml_root, loc)) from None
+        found = problems(exc, model=Scenario, tags=_UNION_TAGS, kinds=EVENT_KINDS, yaml_root=yaml_root)
+        raise ScenarioError.of(
+            source, [FileProblem(field_path(loc), message, line) for loc, message, line in found]
+        ) from None
 
 
 # --- checks against the roster ---------------------------------------------------------------------
@@ -295,12 +297,16 @@ def _unknown(what: str, value: str, known: list[str], *, list_all: bool) -> str:
 def validate_against_roster(
     scenario: Scenario, roster: Roster, *, source: str = "<scenario>", yaml_root: yaml.Node | None = None
 ) -> None:
-    """Check the node and sensor ids a scenario names against ``roster``; raises :class:`ScenarioError`."""
+    """Check the node and sensor ids a scenario names against ``roster``; raises :class:`ScenarioError`.
+
+    Every unknown id is reported, not only the first.
+    """
     nodes = list(roster)
     sensors = sorted(roster.sensor_owner())
+    found: list[FileProblem] = []
 
     def fail(path: str, problem: str) -> None:
-        raise ScenarioError(source, path, problem, line=line_of(yaml_root, parse_path(path)))
+        found.append(FileProblem(path, problem, line_of(yaml_root, parse_path(path))))
 
     for i, event in enumerate(scenario.events):
         if isinstance(event, NodeOutage | LinkImpairment | Spoofing) and event.node not in roster:
@@ -313,6 +319,8 @@ def validate_against_roster(
                     if sighting.node not in roster:
                         path = f"events[{i}].observables[{j}].observed_by[{k}].node"
                         fail(path, _unknown("node id", sighting.node, nodes, list_all=True))
+    if found:
+        raise ScenarioError.of(source, found)
 
 
 def load_scenario(path: Path | str | None = None, *, roster: Roster | None = None) -> Scenario:
