@@ -191,34 +191,36 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        found: list[str] = []  # every problem, one "field.path: message" a line
         seen: set[str] = set()
         for i, threat in enumerate(self.threats):
             for member in threat.member_ids():
                 if member in seen:
-                    raise ValueError(f"threats[{i}].id: duplicate threat id {member!r}")
+                    found.append(f"threats[{i}].id: duplicate threat id {member!r}")
                 seen.add(member)
             if threat.start_s >= self.duration_s:
-                raise ValueError(
+                found.append(
                     f"threats[{i}].start_s: {threat.start_s} is not before duration_s {self.duration_s}"
                 )
-        self._check_events(seen)
+        found += self._check_events(seen)
+        if found:
+            raise ValueError("\n".join(found))
         return self
 
-    def _check_events(self, threat_ids: set[str]) -> None:
+    def _check_events(self, threat_ids: set[str]) -> list[str]:
+        found: list[str] = []
         outages: list[tuple[float, float, int]] = []
         for i, event in enumerate(self.events):
             where = f"events[{i}]"
             if event.at_s >= self.duration_s:
-                raise ValueError(f"{where}.at_s: {event.at_s} is not before duration_s {self.duration_s}")
+                found.append(f"{where}.at_s: {event.at_s} is not before duration_s {self.duration_s}")
             if event.duration_s is not None and event.end_s > self.duration_s:
-                raise ValueError(
+                found.append(
                     f"{where}.duration_s: {event.duration_s} runs past the end of the scenario; expected "
                     f"at most {self.duration_s - event.at_s:g} (duration_s {self.duration_s:g} minus at_s)"
                 )
             if isinstance(event, Spoofing) and event.phantom.id in threat_ids:
-                raise ValueError(
-                    f"{where}.phantom.id: {event.phantom.id!r} is a threat id; expected a new id"
-                )
+                found.append(f"{where}.phantom.id: {event.phantom.id!r} is a threat id; expected a new id")
             if isinstance(event, BrokerOutage):
                 outages.append((event.at_s, event.end_s, i))
             if isinstance(event, CyberCampaign):
@@ -226,16 +228,15 @@ class Scenario(_Strict):
                 for j, obs in enumerate(event.observables):
                     for k, sighting in enumerate(obs.observed_by):
                         if not event.at_s <= sighting.at_s <= end:
-                            raise ValueError(
+                            found.append(
                                 f"{where}.observables[{j}].observed_by[{k}].at_s: {sighting.at_s} is outside "
                                 f"the campaign; expected from at_s {event.at_s:g} to {end:g}"
                             )
         outages.sort()
         for (_, end, _), (start, _, i) in itertools.pairwise(outages):
             if start < end:
-                raise ValueError(
-                    f"events[{i}].at_s: {start} is during another broker outage (ending at {end:g})"
-                )
+                found.append(f"events[{i}].at_s: {start} is during another broker outage (ending at {end:g})")
+        return found
 
     def expanded_threats(self) -> list[Threat]:
         """Every threat that flies, in scenario order, each swarm replaced by its members."""

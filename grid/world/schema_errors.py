@@ -3,7 +3,8 @@
 Pydantic locations are tuples like ``("events", 0, "link_impairment", "loss")``; the union tag it
 inserts after a list index is dropped, giving the path ``events[0].loss``, and the path is
 followed through the composed YAML node tree to the line of the deepest node that exists.
-Model checks report their own field by starting their message with a relative path and ``": "``.
+Model checks report their own field by starting their message with a relative path and ``": "``;
+a check that finds several problems gives one such line each.
 
 :func:`problems` turns a whole validation error into every problem it holds, in file order. An
 unknown key always names what the user wrote and suggests the closest key the format knows at that
@@ -186,6 +187,14 @@ def _unknown_key(key: str, known: Sequence[str], closest: str | None) -> str:
     return f"unknown key {key!r} (not part of the format)"
 
 
+def _each_line(err: Any) -> list[Any]:
+    """A model check's error split into one error per problem line (each naming its own field)."""
+    lines = str(err["msg"]).removeprefix("Value error, ").split("\n")
+    if err["type"] != "value_error" or len(lines) < 2 or not all(_REL_PATH.match(line) for line in lines):
+        return [err]
+    return [{**err, "msg": line} for line in lines]
+
+
 def problems(
     exc: ValidationError,
     *,
@@ -224,6 +233,7 @@ def problems(
     for err in errors:
         if err["type"] == "extra_forbidden" or tuple(err["loc"]) in folded:
             continue
-        loc, message = describe(err, tags=tags, kinds=kinds)
-        out.append((loc, message, line_of(yaml_root, loc)))
+        for one in _each_line(err):
+            loc, message = describe(one, tags=tags, kinds=kinds)
+            out.append((loc, message, line_of(yaml_root, loc)))
     return sorted(out, key=lambda p: (p[2] or 0, field_path(p[0])))

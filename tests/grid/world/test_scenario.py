@@ -631,3 +631,14 @@ def test_every_unknown_roster_id_is_reported(tmp_path: Path, roster: Roster) -> 
         (15, "events[1].node"),
     ]
     assert all("unknown node id" in p.problem for p in info.value.problems)
+
+
+def test_every_whole_scenario_check_is_reported(tmp_path: Path) -> None:
+    """Checks across threats report every breach, each on its own field and line, not only the first."""
+    late = SECOND_THREAT.replace("    speed_mps: 40\n", "    start_s: 200\n    speed_mps: 40\n")
+    path = write(tmp_path, BASE + late)
+    err = error_of(path)
+    assert [(p.line, p.field) for p in err.problems] == [(8, "threats[1].id"), (9, "threats[1].start_s")]
+    assert "duplicate threat id 'a'" in err.problems[0].problem
+    assert "is not before duration_s" in err.problems[1].problem
+    assert len(str(err).splitlines()) == 2
