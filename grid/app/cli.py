@@ -58,8 +58,11 @@ def _load_roster(directory: Path | None) -> Roster:
 
 
 def add_fusion_parser(subparsers: Any) -> None:
-    """Add the ``fusion`` benchmark to a ``bench`` sub-command's subparsers (``gridsim bench`` and
-    ``python -m grid.app.bench``); defined here so that help needs no benchmark module."""
+    """Add the ``fusion`` benchmark to a ``bench`` command's subparsers.
+
+    Used by ``gridsim bench`` and ``python -m grid.app.bench``; defined here, not in
+    :mod:`grid.app.bench`, so that help loads no benchmark module.
+    """
     fusion = subparsers.add_parser(
         "fusion",
         help="gridsim's tracker against Stone Soup's EKF and the Cramér-Rao bound",

@@ -160,7 +160,7 @@ def _step(current: list[tuple[Any, str | None]], part: int | str) -> list[tuple[
 
 
 def known_keys(model: type[BaseModel], loc: Loc) -> list[str]:
-    """The keys the format allows in the mapping at pydantic location ``loc`` (union tags included)."""
+    """The keys the format allows in the mapping at pydantic location ``loc`` (which may hold union tags)."""
     current = _members(model)
     for part in loc:
         current = _step(current, part)
