@@ -120,9 +120,13 @@ class Threat(FlightPlan):
     @model_validator(mode="after")
     def _check_swarm(self) -> Self:
         if self.kind is not ThreatKind.SWARM:
-            for key in _SWARM_ONLY:
-                if getattr(self, key) is not None:
-                    raise ValueError(f"{key}: only a swarm has {key} (kind is {self.kind.value})")
+            found = [
+                f"{key}: only a swarm has {key} (kind is {self.kind.value})"
+                for key in _SWARM_ONLY
+                if getattr(self, key) is not None
+            ]
+            if found:
+                raise ValueError("\n".join(found))
             return self
         if self.count is None:
             raise ValueError("count: required field is missing (a swarm needs its number of members)")

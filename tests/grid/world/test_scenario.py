@@ -642,3 +642,11 @@ def test_every_whole_scenario_check_is_reported(tmp_path: Path) -> None:
     assert "duplicate threat id 'a'" in err.problems[0].problem
     assert "is not before duration_s" in err.problems[1].problem
     assert len(str(err).splitlines()) == 2
+
+
+def test_every_swarm_only_key_of_a_drone_is_reported(tmp_path: Path) -> None:
+    """A drone given two swarm-only keys gets a problem for each, on its own line."""
+    text = BASE.replace("    speed_mps: 50\n", "    count: 3\n    spread_m: 10\n    speed_mps: 50\n")
+    err = error_of(write(tmp_path, text))
+    assert [(p.line, p.field) for p in err.problems] == [(5, "threats[0].count"), (6, "threats[0].spread_m")]
+    assert all("only a swarm has" in p.problem for p in err.problems)
