@@ -8,7 +8,8 @@ Definitions (simulation seconds unless named otherwise):
   track's next two updates; null when never located.
 - ``rmse_m``: root mean square horizontal error of the confirmed track updates assigned to the
   threat from the locate time on (null when never located); ``rmse_all_m`` over all of them.
-- A confirmed track update is *assigned* to the nearest flying threat within ``assoc_radius_m``.
+- A confirmed track update is *assigned* to the nearest flying threat within ``assoc_radius_m``
+  (:meth:`grid.evaluation.truth_table.TruthTable.nearest`, the one assignment every measure uses).
   ``track_ids`` lists every track with an update assigned to the threat.
 - ``time_to_awareness_s`` (per member state): when the node first learned of the threat, from its
   own sensors, a grid report, or a confirmed fused track, minus ``start_s``.
@@ -18,12 +19,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
+from grid.evaluation.picture import TrackUpdate
+from grid.evaluation.truth_table import TruthTable
 from grid.world.truth import GroundTruth
 
-__all__ = ["TrackPoint", "assign_points", "assoc_radius_m", "locate", "threat_metrics", "time_to_locate"]
+__all__ = ["assign_updates", "assoc_radius_m", "locate", "threat_metrics", "time_to_locate"]
 
 
 def assoc_radius_m(locate_radius_m: float) -> float:
@@ -31,43 +35,31 @@ def assoc_radius_m(locate_radius_m: float) -> float:
     return max(1000.0, 5 * locate_radius_m)
 
 
-@dataclass(frozen=True, slots=True)
-class TrackPoint:
-    """One fused track update as published."""
-
-    time: float
-    track_id: str
-    east: float
-    north: float
-    confirmed: bool
-
-
-def assign_points(
-    truth: GroundTruth, points: list[TrackPoint], assoc_radius_m: float
-) -> dict[str, list[TrackPoint]]:
+def assign_updates(
+    table: TruthTable, updates: list[TrackUpdate], assoc_radius_m: float
+) -> dict[str, list[TrackUpdate]]:
     """Confirmed updates per threat: each goes to the nearest flying threat within the radius."""
-    out: dict[str, list[TrackPoint]] = defaultdict(list)
-    for p in points:
-        if not p.confirmed:
-            continue
-        best, best_d = None, assoc_radius_m
-        for threat_id in truth.trajectories:
-            d = truth.distance_m(threat_id, p.time, p.east, p.north)
-            if d <= best_d:
-                best, best_d = threat_id, d
-        if best is not None:
-            out[best].append(p)
+    confirmed = [u for u in updates if u.confirmed and not u.deleted]
+    owners = table.nearest(
+        np.array([u.time for u in confirmed]),
+        np.array([(u.east, u.north) for u in confirmed]).reshape(-1, 2),
+        assoc_radius_m,
+    )
+    out: dict[str, list[TrackUpdate]] = defaultdict(list)
+    for u, threat_id in zip(confirmed, owners, strict=True):
+        if threat_id is not None:
+            out[threat_id].append(u)
     return out
 
 
 def time_to_locate(
-    truth: GroundTruth, threat_id: str, track_updates: dict[str, list[TrackPoint]], radius_m: float
+    truth: GroundTruth, threat_id: str, track_updates: dict[str, list[TrackUpdate]], radius_m: float
 ) -> tuple[float, str] | None:
     """(locate time, track id) of the earliest located moment over the given tracks, or None."""
     best: tuple[float, str] | None = None
     for track_id, updates in track_updates.items():
-        confirmed = sorted((p for p in updates if p.confirmed), key=lambda p: p.time)
-        within = [truth.distance_m(threat_id, p.time, p.east, p.north) <= radius_m for p in confirmed]
+        confirmed = sorted((u for u in updates if u.confirmed and not u.deleted), key=lambda u: u.time)
+        within = [truth.distance_m(threat_id, u.time, u.east, u.north) <= radius_m for u in confirmed]
         for i in range(len(confirmed) - 2):
             if within[i] and within[i + 1] and within[i + 2]:
                 if best is None or confirmed[i].time < best[0]:
@@ -76,8 +68,8 @@ def time_to_locate(
     return best
 
 
-def _rmse(truth: GroundTruth, threat_id: str, points: list[TrackPoint]) -> float | None:
-    errors = [truth.distance_m(threat_id, p.time, p.east, p.north) for p in points]
+def _rmse(truth: GroundTruth, threat_id: str, updates: list[TrackUpdate]) -> float | None:
+    errors = [truth.distance_m(threat_id, u.time, u.east, u.north) for u in updates]
     errors = [e for e in errors if math.isfinite(e)]
     if not errors:
         return None
@@ -87,13 +79,13 @@ def _rmse(truth: GroundTruth, threat_id: str, points: list[TrackPoint]) -> float
 def locate(
     truth: GroundTruth,
     threat_id: str,
-    assigned: list[TrackPoint],
-    all_points: list[TrackPoint],
+    assigned: list[TrackUpdate],
+    all_updates: list[TrackUpdate],
     locate_radius_m: float,
 ) -> tuple[float, str] | None:
-    """(locate time, track id) for a threat over every track that has points assigned to it."""
-    track_ids = {p.track_id for p in assigned}
-    updates_by_track = {tid: [p for p in all_points if p.track_id == tid] for tid in sorted(track_ids)}
+    """(locate time, track id) for a threat over every track that has updates assigned to it."""
+    track_ids = {u.track_id for u in assigned}
+    updates_by_track = {tid: [u for u in all_updates if u.track_id == tid] for tid in sorted(track_ids)}
     return time_to_locate(truth, threat_id, updates_by_track, locate_radius_m)
 
 
@@ -102,24 +94,24 @@ def threat_metrics(
     threat_id: str,
     *,
     first_report_s: float | None,
-    assigned: list[TrackPoint],
-    all_points: list[TrackPoint],
+    assigned: list[TrackUpdate],
+    all_updates: list[TrackUpdate],
     locate_radius_m: float,
     located: tuple[float, str] | Literal["compute"] | None = "compute",
 ) -> dict[str, Any]:
     """The summary entry of one threat (``located``: from :func:`locate`, computed here if not given)."""
     start = truth.trajectories[threat_id].threat.start_s
-    track_ids = sorted({p.track_id for p in assigned})
+    track_ids = sorted({u.track_id for u in assigned})
     if located == "compute":
-        located = locate(truth, threat_id, assigned, all_points, locate_radius_m)
-    located_points = [p for p in assigned if located is not None and p.time >= located[0]]
+        located = locate(truth, threat_id, assigned, all_updates, locate_radius_m)
+    located_updates = [u for u in assigned if located is not None and u.time >= located[0]]
     return {
         "id": threat_id,
         "detected": first_report_s is not None,
         "time_to_first_detection_s": None if first_report_s is None else round(first_report_s - start, 3),
         "time_to_locate_s": None if located is None else round(located[0] - start, 3),
         "located_by_track": None if located is None else located[1],
-        "rmse_m": None if located is None else _round(_rmse(truth, threat_id, located_points)),
+        "rmse_m": None if located is None else _round(_rmse(truth, threat_id, located_updates)),
         "rmse_all_m": _round(_rmse(truth, threat_id, assigned)),
         "track_updates": len(assigned),
         "track_ids": track_ids,

@@ -12,7 +12,7 @@ __all__ = ["TrackUpdate", "picture_at", "pictures", "updates_from_snapshots"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrackUpdate:
-    """One published track update.
+    """One fused track update as published: what every measure of a tracked picture is computed from.
 
     ``time`` is the measurement time the estimate is valid at; ``issued`` is when the tracker
     produced it (the arrival time of the report that caused it), never before ``time``.

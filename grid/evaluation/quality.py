@@ -7,8 +7,10 @@ Definitions (simulation seconds; an update is *assigned* to the nearest flying t
 - ``time_to_first_track_s``: first track update (tentative or confirmed) assigned to it.
 - ``time_to_locate_s``: as the spine defines it (:func:`grid.evaluation.metrics.time_to_locate`): the first
   confirmed update within ``locate_radius_m`` that stays within it for that track's next two.
-- ``rmse_m``: horizontal RMSE of the confirmed updates of the track matched to the threat
-  (below) from ``settle_s`` after its first detection on (the converged period).
+- ``converged_rmse_m``: horizontal RMSE of the confirmed updates of the track matched to the
+  threat (below) from ``settle_s`` after its first detection on (the converged period). Not the
+  run summary's ``rmse_m`` (:mod:`grid.evaluation.metrics`: every confirmed update assigned to
+  the threat, from its locate time on).
 - ``id_switches`` and ``track_breaks``: every ``step_s``, flying threats are matched to live
   confirmed tracks as in the CLEAR MOT metrics: a threat keeps its track while that track is
   live and within ``assoc_radius_m``, the others are matched by optimal assignment. A switch is
@@ -20,6 +22,7 @@ Definitions (simulation seconds; an update is *assigned* to the nearest flying t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Mapping
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
-from grid.evaluation.metrics import TrackPoint, time_to_locate
+from grid.evaluation.metrics import time_to_locate
 from grid.evaluation.ospa import gospa, ospa
 from grid.evaluation.picture import TrackUpdate, pictures
 from grid.evaluation.truth_table import TruthTable
@@ -55,7 +58,7 @@ class ThreatQuality:
     time_to_first_detection_s: float | None
     time_to_first_track_s: float | None
     time_to_locate_s: float | None
-    rmse_m: float | None
+    converged_rmse_m: float | None
     squared_errors: tuple[tuple[float, float], ...]  # (time, squared horizontal error)
     track_ids: tuple[str, ...]
     id_switches: int
@@ -74,8 +77,8 @@ class RunQuality:
     gospa_series: tuple[tuple[float, float], ...] = ()  # (time, GOSPA m) every step
 
     @property
-    def rmse_m(self) -> float | None:
-        """RMSE pooled over every threat's converged updates."""
+    def converged_rmse_m(self) -> float | None:
+        """Converged RMSE pooled over every threat's converged updates."""
         errors = [e for q in self.threats.values() for _, e in q.squared_errors]
         return math.sqrt(sum(errors) / len(errors)) if errors else None
 
@@ -177,10 +180,9 @@ def evaluate(
     for u, threat_id in zip(updates, assigned_ids, strict=True):
         if threat_id is not None:
             by_threat[threat_id].append(u)
-    points_by_track: dict[str, list[TrackPoint]] = defaultdict(list)
+    updates_by_track: dict[str, list[TrackUpdate]] = defaultdict(list)
     for u in updates:
-        if not u.deleted:
-            points_by_track[u.track_id].append(TrackPoint(u.time, u.track_id, u.east, u.north, u.confirmed))
+        updates_by_track[u.track_id].append(u)
     end = float(table.end.max()) if len(table.end) else 0.0
     times = [float(t) for t in np.arange(table.t0, end + 1e-9, scoring.step_s)]
     sequences, ospas, gospas = _matches(table, updates, times, radius)
@@ -194,7 +196,7 @@ def evaluate(
             located[threat_id]
             if located is not None and threat_id in located
             else time_to_locate(
-                truth, threat_id, {tid: points_by_track[tid] for tid in track_ids}, scoring.locate_radius_m
+                truth, threat_id, {tid: updates_by_track[tid] for tid in track_ids}, scoring.locate_radius_m
             )
         )
         first = scoring.first_detection.get(threat_id)
@@ -215,7 +217,7 @@ def evaluate(
             time_to_first_detection_s=None if first is None else first - start,
             time_to_first_track_s=None if first_track is None else first_track - start,
             time_to_locate_s=None if located_at is None else located_at[0] - start,
-            rmse_m=math.sqrt(sum(e for _, e in errors) / len(errors)) if errors else None,
+            converged_rmse_m=math.sqrt(sum(e for _, e in errors) / len(errors)) if errors else None,
             squared_errors=errors,
             track_ids=tuple(track_ids),
             id_switches=switches,
@@ -244,8 +246,9 @@ def labelled_quality(
     out = {}
     for threat_id, mine in by_threat.items():
         start = truth.trajectories[threat_id].threat.start_s
-        points = [TrackPoint(u.time, threat_id, u.east, u.north, True) for u in mine]
-        located = time_to_locate(truth, threat_id, {threat_id: points}, scoring.locate_radius_m)
+        # A filter's every estimate counts (it has no track confirmation of its own).
+        estimates = [dataclasses.replace(u, confirmed=True, deleted=False) for u in mine]
+        located = time_to_locate(truth, threat_id, {threat_id: estimates}, scoring.locate_radius_m)
         first = scoring.first_detection.get(threat_id, math.inf)
         errors = tuple(
             (u.time, truth.distance_m(threat_id, u.time, u.east, u.north) ** 2)
@@ -257,7 +260,7 @@ def labelled_quality(
             time_to_first_detection_s=None if math.isinf(first) else first - start,
             time_to_first_track_s=mine[0].time - start if mine else None,
             time_to_locate_s=None if located is None else located[0] - start,
-            rmse_m=math.sqrt(sum(e for _, e in errors) / len(errors)) if errors else None,
+            converged_rmse_m=math.sqrt(sum(e for _, e in errors) / len(errors)) if errors else None,
             squared_errors=errors,
             track_ids=(threat_id,),
             id_switches=0,

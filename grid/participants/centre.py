@@ -21,6 +21,7 @@ from grid.mqtt.session import SessionFactory
 from grid.participants.detections import detection_from_report
 from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
+from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, rejected_counter
 from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
 from grid.world.roster import Roster
 
@@ -96,28 +97,30 @@ class FusionCentre(GridService):
         run = self.run
         if isinstance(body, NodeStatus):
             if run is not None and body.run_id == run.run_id and body.state is NodeState.ONLINE:
-                self._node_published[body.node_id] = body.counters.get("published", 0)
+                self._node_published[body.node_id] = body.counters.get(CounterName.PUBLISHED, 0)
                 self._arrivals.set()
             return
         if not isinstance(body, ThreatReport):
-            self.counters["rejected.unexpected_type"] += 1
+            self.counters[rejected_counter("unexpected_type")] += 1
             return
         if run is None or body.run_id != run.run_id:
-            self.counters["other_run"] += 1
+            self.counters[CounterName.OTHER_RUN] += 1
             return
         first_grid = self._seen.get(env.msg_id)
         if first_grid is not None:
-            self.counters["duplicates" if first_grid == parsed.grid else "grid_copies"] += 1
+            self.counters[
+                CounterName.DUPLICATES if first_grid == parsed.grid else CounterName.GRID_COPIES
+            ] += 1
             return
         self._seen[env.msg_id] = str(parsed.grid)
         owner = self._sensor_owner.get(body.sensor_id)
         if owner != env.origin:
-            self.counters["rejected.unknown_sensor"] += 1
+            self.counters[rejected_counter("unknown_sensor")] += 1
             log.warning(
                 "fusion rejected report %s: sensor %r is not %r's", env.msg_id, body.sensor_id, env.origin
             )
             return
-        self.counters["delivered"] += 1
+        self.counters[CounterName.DELIVERED] += 1
         self._arrivals.set()
         self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
         self.age_ms.setdefault(env.origin, []).append((run.clock.now() - body.time_s) * 1000)
@@ -156,16 +159,16 @@ class FusionCentre(GridService):
         # Messages that tripped a fault ("errors.<type>") are reported beside the rejected ones.
         rejected = Counter(
             {
-                k.removeprefix("rejected."): v
+                k.removeprefix(REJECTED_PREFIX): v
                 for k, v in self.counters.items()
-                if k.startswith(("rejected.", "errors."))
+                if k.startswith((REJECTED_PREFIX, ERRORS_PREFIX))
             }
         )
         return FusionStats(
             run_id=self.run.run_id,
-            delivered=self.counters["delivered"],
-            duplicates=self.counters["duplicates"],
-            grid_copies=self.counters["grid_copies"],
+            delivered=self.counters[CounterName.DELIVERED],
+            duplicates=self.counters[CounterName.DUPLICATES],
+            grid_copies=self.counters[CounterName.GRID_COPIES],
             rejected=dict(rejected),
             latency_ms=percentiles(self.latency_ms),
             tracker={k: int(v) for k, v in self.tracker.counters.items()},
@@ -195,7 +198,7 @@ class FusionCentre(GridService):
                 "fusion: account sent after %.0f s without every node's final count "
                 "(delivered %d; %d reports published by the %d nodes that reported; silent: %s)",
                 SETTLE_TIMEOUT_S,
-                self.counters["delivered"],
+                self.counters[CounterName.DELIVERED],
                 sum(self._node_published.values()),
                 len(self._node_published),
                 ", ".join(silent) or "none",
@@ -203,7 +206,7 @@ class FusionCentre(GridService):
 
     def _caught_up(self) -> bool:
         reported = set(self._node_published) >= set(self.roster)
-        return reported and self.counters["delivered"] >= sum(self._node_published.values())
+        return reported and self.counters[CounterName.DELIVERED] >= sum(self._node_published.values())
 
     async def on_run_end(self) -> None:
         """Publish the run's account."""

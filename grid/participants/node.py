@@ -14,7 +14,9 @@ import asyncio
 import logging
 from typing import Any
 
-from grid.evaluation.metrics import TrackPoint, assign_points, assoc_radius_m, threat_metrics
+from grid.evaluation.metrics import assign_updates, assoc_radius_m, threat_metrics
+from grid.evaluation.picture import TrackUpdate
+from grid.evaluation.truth_table import TruthTable
 from grid.fusion import Tracker, TrackStatus, default_tracker
 from grid.geo import LocalFrame
 from grid.mqtt.session import SessionFactory
@@ -22,6 +24,7 @@ from grid.participants.detections import detection_from_report
 from grid.participants.link import Link
 from grid.participants.service import ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
+from grid.wire.counters import CounterName
 from grid.wire.messages import (
     Awareness,
     AwarenessSource,
@@ -47,23 +50,33 @@ class _Picture:
     def __init__(self, run: ActiveRun) -> None:
         self.frame = LocalFrame(*run.scenario.origin)
         self.tracker: Tracker = default_tracker()
-        self.points: list[TrackPoint] = []
+        self.updates: list[TrackUpdate] = []
 
     def fuse(self, now: float, msg_id: str, origin: str, report: ThreatReport) -> None:
         """Fuse one report at tracker time ``now``; keep the confirmed updates it causes."""
         detection = detection_from_report(self.frame, msg_id, origin, report)
         for s in self.tracker.update(now, [detection]):
             if s.status is TrackStatus.CONFIRMED:
-                # The same point the fusion centre's FusedTrack would give the summary.
-                self.points.append(
-                    TrackPoint(max(0.0, s.time), s.track_id, float(s.state[0]), float(s.state[1]), True)
+                # The same update the fusion centre's FusedTrack would give the summary.
+                east, north, vel_east, vel_north = (float(v) for v in s.state)
+                self.updates.append(
+                    TrackUpdate(
+                        time=max(0.0, s.time),
+                        issued=max(now, s.time, 0.0),
+                        track_id=s.track_id,
+                        east=east,
+                        north=north,
+                        vel_east=vel_east,
+                        vel_north=vel_north,
+                    )
                 )
 
     def scores(self, run: ActiveRun) -> dict[str, Any]:
         """Per threat: time to locate, RMSE and track updates, defined as in the run summary."""
         truth = GroundTruth(run.scenario)
         radius = run.scenario.locate_radius_m
-        assigned = assign_points(truth, self.points, assoc_radius_m(radius))
+        table = TruthTable(truth, until_s=run.scenario.duration_s)
+        assigned = assign_updates(table, self.updates, assoc_radius_m(radius))
         out: dict[str, Any] = {}
         for threat_id in truth.trajectories:
             m = threat_metrics(
@@ -71,7 +84,7 @@ class _Picture:
                 threat_id,
                 first_report_s=None,
                 assigned=assigned.get(threat_id, []),
-                all_points=self.points,
+                all_updates=self.updates,
                 locate_radius_m=radius,
             )
             out[threat_id] = {k: m[k] for k in ("time_to_locate_s", "rmse_m", "track_updates")}
@@ -120,7 +133,12 @@ class MemberNode(GridService):
         self.awareness = {}
         self._seen = {}
         self._picture = _Picture(run) if self.fuse_locally else None
-        for key in ("published", "publish_copies", "received_reports", "received_tracks"):
+        for key in (
+            CounterName.PUBLISHED,
+            CounterName.PUBLISH_COPIES,
+            CounterName.RECEIVED_REPORTS,
+            CounterName.RECEIVED_TRACKS,
+        ):
             self.counters[key] = 0
 
     async def play(self, run: ActiveRun) -> None:
@@ -151,13 +169,13 @@ class MemberNode(GridService):
             if t < joined_at:
                 continue
             if timeline.is_node_out(self.service_id, t):
-                self.counters["reports_suppressed_outage"] += len(detections)
+                self.counters[CounterName.REPORTS_SUPPRESSED_OUTAGE] += len(detections)
                 continue
             if timeline.sensor_failed(spec.id, t):
-                self.counters["scans_lost_sensor_failure"] += 1
+                self.counters[CounterName.SCANS_LOST_SENSOR_FAILURE] += 1
                 continue
             if jam.pd_factor < 1.0 or jam.noise_factor > 1.0:
-                self.counters["scans_jammed"] += 1
+                self.counters[CounterName.SCANS_JAMMED] += 1
             for m in detections:
                 await self._share(run, sensor, m)
 
@@ -183,7 +201,7 @@ class MemberNode(GridService):
         for event in self._timeline.events:
             if isinstance(event, NodeOutage) and event.node == self.service_id:
                 await run.clock.sleep_until(event.at_s)
-                self.counters["outages"] += 1
+                self.counters[CounterName.OUTAGES] += 1
                 self.session.hold()
                 try:
                     await run.clock.sleep_until(min(event.end_s, run.scenario.duration_s))
@@ -219,16 +237,16 @@ class MemberNode(GridService):
         payload = env.to_bytes()
         due = self._link.through(m.time_s, len(payload), spec.id, m.time_s, m.threat_id)
         if due is None:
-            self.counters["reports_lost_link"] += 1
+            self.counters[CounterName.REPORTS_LOST_LINK] += 1
         else:
             # Counted before sending: a run that ends mid-send has still put this report on the wire.
-            self.counters["published"] += 1
-            self.counters["publish_copies"] += len(self._report_topics)
+            self.counters[CounterName.PUBLISHED] += 1
+            self.counters[CounterName.PUBLISH_COPIES] += len(self._report_topics)
             if due <= m.time_s:
                 for topic in self._report_topics:
                     await self.publish_raw(topic, payload)
             else:
-                self.counters["reports_delayed_link"] += 1
+                self.counters[CounterName.REPORTS_DELAYED_LINK] += 1
                 self._link.hold(due, tuple(self._report_topics), payload)
                 self._link_ready.set()
         if m.threat_id is not None:  # None: a false alarm, which teaches nothing
@@ -239,32 +257,34 @@ class MemberNode(GridService):
         run = self.run
         body = env.body
         if run is None or getattr(body, "run_id", None) != run.run_id:
-            self.counters["other_run"] += 1
+            self.counters[CounterName.OTHER_RUN] += 1
             return
         now = run.clock.now()
         if self._timeline.is_node_out(self.service_id, now):
-            self.counters["received_while_out"] += 1
+            self.counters[CounterName.RECEIVED_WHILE_OUT] += 1
             return
         arrival = self._link.through(now, 0, "rx", env.msg_id)
         if arrival is None:
-            self.counters["received_lost_link"] += 1
+            self.counters[CounterName.RECEIVED_LOST_LINK] += 1
             return
         if isinstance(body, ThreatReport):
             first_grid = self._seen.get(env.msg_id)
             if first_grid is not None:
-                self.counters["duplicates" if first_grid == parsed.grid else "grid_copies"] += 1
+                self.counters[
+                    CounterName.DUPLICATES if first_grid == parsed.grid else CounterName.GRID_COPIES
+                ] += 1
                 return
             self._seen[env.msg_id] = str(parsed.grid)
             if env.origin == self.service_id:
                 return  # our own report, back from a grid we publish to
-            self.counters["received_reports"] += 1
+            self.counters[CounterName.RECEIVED_REPORTS] += 1
             if self._picture is not None:
                 self._picture.fuse(arrival, env.msg_id, env.origin, body)
             if body.truth_id is not None:
                 self._learn(run, body.truth_id, arrival, AwarenessSource.GRID_REPORT)
         elif isinstance(body, FusedTrack):
-            self.counters["received_tracks"] += 1
-            if body.status == "confirmed":
+            self.counters[CounterName.RECEIVED_TRACKS] += 1
+            if body.status == TrackStatus.CONFIRMED:
                 for threat_id in body.truth_ids:
                     self._learn(run, threat_id, arrival, AwarenessSource.FUSED_TRACK)
 

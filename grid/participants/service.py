@@ -27,6 +27,7 @@ from grid.errors import GridError, MessageRejected, ScenarioError
 from grid.mqtt.session import BrokerSession, SessionFactory, broker_sessions
 from grid.mqtt.transport import Received, Will
 from grid.wire import topics
+from grid.wire.counters import CounterName, errors_counter, rejected_counter
 from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, scenario_from_dict
@@ -173,7 +174,7 @@ class GridService:
         run_id = self.run.run_id if self.run is not None else None
         counters = dict(self.counters)
         if reconnects := self.session.reconnects - self._reconnects_before_run:
-            counters["reconnects"] = reconnects
+            counters[CounterName.RECONNECTS] = reconnects
         body = NodeStatus(node_id=self.service_id, state=state, run_id=run_id, counters=counters)
         return Envelope(body=body, origin=self.service_id)
 
@@ -195,7 +196,7 @@ class GridService:
             if parsed.node is not None and parsed.node != env.origin:
                 raise MessageRejected("origin_mismatch", f"{env.origin!r} published on {received.topic!r}")
         except MessageRejected as exc:
-            self.counters[f"rejected.{exc.reason}"] += 1
+            self.counters[rejected_counter(exc.reason)] += 1
             log.warning("%s rejected a message on %s: %s", self.service_id, received.topic, exc)
             return None
         return env, parsed
@@ -229,13 +230,13 @@ class GridService:
                 await self.on_message(env, parsed)
         except (GridError, ValueError, ArithmeticError, LookupError) as exc:
             # One message that trips a fault must not take the service down: count it, log it, go on.
-            self.counters[f"errors.{type(exc).__name__}"] += 1
+            self.counters[errors_counter(exc)] += 1
             log.exception("%s failed on a %s message from %s", self.service_id, parsed.kind, env.origin)
 
     async def _on_control(self, env: Envelope) -> None:
         control = env.body
         if not isinstance(control, RunControl) or env.origin != CONTROLLER_ID:
-            self.counters["rejected.bad_control"] += 1
+            self.counters[rejected_counter("bad_control")] += 1
             return
         if control.action is RunAction.END:
             if self.run is not None and self.run.run_id == control.run_id:
@@ -246,7 +247,7 @@ class GridService:
         try:
             run = ActiveRun.from_control(control, clock_factory=self._clock_factory)
         except MessageRejected as exc:
-            self.counters[f"rejected.{exc.reason}"] += 1
+            self.counters[rejected_counter(exc.reason)] += 1
             log.warning("%s refused run %s: %s", self.service_id, control.run_id, exc)
             return
         if run.is_over():

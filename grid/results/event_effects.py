@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grid.mqtt.outage import PlayedOutage
+from grid.wire.counters import CounterName
 from grid.wire.messages import NodeState
 from grid.world.events import (
     BrokerOutage,
@@ -43,8 +44,8 @@ def event_effects(
             entry |= {
                 "node": e.node,
                 "offline_interval_s": [e.at_s, e.end_s if e.duration_s is not None else None],
-                "reports_suppressed": counters.get("reports_suppressed_outage", 0),
-                "received_while_out": counters.get("received_while_out", 0),
+                "reports_suppressed": _count(counters, CounterName.REPORTS_SUPPRESSED_OUTAGE),
+                "received_while_out": _count(counters, CounterName.RECEIVED_WHILE_OUT),
                 "status_offline_s": _offline_seen(
                     (status_log or {}).get(e.node, ()), e.at_s, None if e.duration_s is None else e.end_s
                 ),
@@ -53,20 +54,22 @@ def event_effects(
             counters = per_node.get(e.node, {})
             entry |= {
                 "node": e.node,
-                "reports_lost": counters.get("reports_lost_link", 0),
-                "reports_delayed": counters.get("reports_delayed_link", 0),
-                "received_lost": counters.get("received_lost_link", 0),
+                "reports_lost": _count(counters, CounterName.REPORTS_LOST_LINK),
+                "reports_delayed": _count(counters, CounterName.REPORTS_DELAYED_LINK),
+                "received_lost": _count(counters, CounterName.RECEIVED_LOST_LINK),
             }
         elif isinstance(e, SensorFailure):
             entry |= {
                 "sensor": e.sensor,
                 "node": owner.get(e.sensor),
-                "scans_lost_node_total": per_node.get(owner.get(e.sensor, ""), {}).get(
-                    "scans_lost_sensor_failure", 0
+                "scans_lost_node_total": _count(
+                    per_node.get(owner.get(e.sensor, ""), {}), CounterName.SCANS_LOST_SENSOR_FAILURE
                 ),
             }
         elif isinstance(e, Jamming):
-            entry |= {"scans_jammed_all_nodes": sum(c.get("scans_jammed", 0) for c in per_node.values())}
+            entry |= {
+                "scans_jammed_all_nodes": sum(_count(c, CounterName.SCANS_JAMMED) for c in per_node.values())
+            }
         elif isinstance(e, Spoofing):
             entry |= {
                 "node": e.node,
@@ -80,7 +83,7 @@ def event_effects(
                 if outcome is not None
                 else {"applied": False, "note": "not played: the run ended before it"}
             )
-            entry["member_reconnects"] = sum(c.get("reconnects", 0) for c in per_node.values())
+            entry["member_reconnects"] = sum(_count(c, CounterName.RECONNECTS) for c in per_node.values())
             if outcome is not None and outcome.applied:
                 down, up = outcome.stopped_at_s or 0.0, outcome.restarted_at_s or 0.0
                 # Measured while the broker was down, held by their nodes, and delivered after.
@@ -93,6 +96,11 @@ def event_effects(
             }
         out.append(entry)
     return out
+
+
+def _count(counters: Mapping[str, int], name: CounterName) -> int:
+    """One counter of a participant's account; a counter never incremented is absent, so 0."""
+    return counters.get(name, 0)
 
 
 def _offline_seen(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from grid.evaluation.metrics import TrackPoint
 from grid.evaluation.picture import TrackUpdate
+from grid.fusion import TrackStatus
 from grid.mqtt.outage import PlayedOutage
 from grid.wire.messages import (
     Awareness,
@@ -41,7 +41,6 @@ class Observed:
     run_id: str
     progress: Progress = field(default_factory=Progress)
     first_report: dict[str, float] = field(default_factory=dict)
-    track_points: list[TrackPoint] = field(default_factory=list)
     track_updates: list[TrackUpdate] = field(default_factory=list)
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
@@ -79,12 +78,9 @@ class Observed:
                 self.first_report[body.truth_id] = body.time_s if prev is None else min(prev, body.time_s)
         elif isinstance(body, FusedTrack):
             progress.track_updates += 1
-            confirmed = body.status == "confirmed"
+            confirmed = body.status == TrackStatus.CONFIRMED
             if confirmed:
                 progress.confirmed_tracks.add(body.track_id)
-            self.track_points.append(
-                TrackPoint(body.time_s, body.track_id, body.east_m, body.north_m, confirmed)
-            )
             self.track_updates.append(
                 TrackUpdate(
                     time=body.time_s,
@@ -95,7 +91,7 @@ class Observed:
                     vel_east=body.vel_east_mps,
                     vel_north=body.vel_north_mps,
                     confirmed=confirmed,
-                    deleted=body.status == "deleted",
+                    deleted=body.status == TrackStatus.DELETED,
                 )
             )
         elif isinstance(body, Awareness):

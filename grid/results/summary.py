@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from grid.evaluation.metrics import assign_points, assoc_radius_m, locate, threat_metrics
+from grid.evaluation.metrics import assign_updates, assoc_radius_m, locate, threat_metrics
 from grid.evaluation.pcrlb import bound_rmse, pcrlb
 from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
@@ -19,6 +19,7 @@ from grid.participants.detections import detection_from_report
 from grid.participants.service import FUSION_ID
 from grid.results.event_effects import event_effects
 from grid.results.observed import Observed
+from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName
 from grid.wire.messages import Awareness, NodePicture
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
@@ -34,10 +35,11 @@ def build_summary(
     truth = GroundTruth(scenario)
     flying = scenario.expanded_threats()  # a swarm is judged member by member
     assoc_radius = assoc_radius_m(scenario.locate_radius_m)
-    assigned = assign_points(truth, seen.track_points, assoc_radius)
+    table = TruthTable(truth, until_s=scenario.duration_s)
+    assigned = assign_updates(table, seen.track_updates, assoc_radius)
     # One time to locate per threat, used by the summary's entry and by the tracking measures.
     located = {
-        t.id: locate(truth, t.id, assigned.get(t.id, []), seen.track_points, scenario.locate_radius_m)
+        t.id: locate(truth, t.id, assigned.get(t.id, []), seen.track_updates, scenario.locate_radius_m)
         for t in flying
     }
     threats = [
@@ -46,14 +48,14 @@ def build_summary(
             t.id,
             first_report_s=seen.first_report.get(t.id),
             assigned=assigned.get(t.id, []),
-            all_points=seen.track_points,
+            all_updates=seen.track_updates,
             locate_radius_m=scenario.locate_radius_m,
             located=located[t.id],
         )
         for t in flying
     ]
     quality = evaluate(
-        TruthTable(truth, until_s=scenario.duration_s),
+        table,
         seen.track_updates,
         Scoring(
             first_detection=dict(seen.first_report),
@@ -81,13 +83,13 @@ def build_summary(
     for counters in node_counters.values():
         rejected.update(
             {
-                k.removeprefix("rejected."): v
+                k.removeprefix(REJECTED_PREFIX): v
                 for k, v in counters.items()
-                if k.startswith(("rejected.", "errors."))
+                if k.startswith((REJECTED_PREFIX, ERRORS_PREFIX))
             }
         )
     missing = sorted({FUSION_ID, *roster} - set(seen.final_status))
-    published = sum(c.get("published", 0) for c in node_counters.values())
+    published = sum(c.get(CounterName.PUBLISHED, 0) for c in node_counters.values())
     delivered = fusion.delivered if fusion else 0
     summary: dict[str, Any] = {
         "scenario": scenario.name,
@@ -125,7 +127,7 @@ def build_summary(
             "rejected": dict(sorted(rejected.items())),
             "duplicates": fusion.duplicates if fusion else 0,
             "grid_copies": fusion.grid_copies if fusion else 0,
-            "track_updates": len(seen.track_points),
+            "track_updates": len(seen.track_updates),
         },
         "measurement_digest": seen.measurement_digest(),
         "events": event_effects(

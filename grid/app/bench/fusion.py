@@ -18,13 +18,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from grid.app.bench.cases import BenchCase
 from grid.app.bench.recording import Arrival, Recording, arrivals, record
 from grid.app.bench.runners import RunResult, filter_inputs, run_filters, run_given_association, run_tracker
 from grid.app.bench.stonesoup_ekf import available, run_stonesoup, run_stonesoup_gnn, version
 from grid.evaluation.awareness import awareness_times
+from grid.evaluation.metrics import assign_updates
 from grid.evaluation.pcrlb import BoundPoint, bound_at, pcrlb
 from grid.evaluation.picture import TrackUpdate
 from grid.evaluation.quality import RunQuality, Scoring, ThreatQuality, evaluate, labelled_quality
@@ -177,16 +176,10 @@ def _awareness(
     table: TruthTable,
 ) -> dict[str, Any]:
     """Each member's mean time to awareness (after each threat's start) and how many it learned of."""
-    confirmed = [u for u in updates if u.confirmed and not u.deleted]
-    owners = table.nearest(
-        np.array([u.time for u in confirmed]),
-        np.array([(u.east, u.north) for u in confirmed]).reshape(-1, 2),
-        ASSOC_RADIUS_M,
-    )
-    confirmed_at: dict[str, float] = {}
-    for u, threat in zip(confirmed, owners, strict=True):
-        if threat is not None and u.issued < confirmed_at.get(threat, math.inf):
-            confirmed_at[threat] = u.issued
+    confirmed_at = {
+        threat: min(u.issued for u in assigned)
+        for threat, assigned in assign_updates(table, updates, ASSOC_RADIUS_M).items()
+    }
     grids = {m.id: m.grids for m in roster.values()}
     times = awareness_times(((a.time, a.detection) for a in flow), grids, confirmed_at)
     starts = {t: tr.threat.start_s for t, tr in recording.truth.trajectories.items()}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
-from grid.evaluation.metrics import TrackPoint, assign_points, threat_metrics, time_to_locate
+from grid.evaluation.metrics import assign_updates, threat_metrics, time_to_locate
+from grid.evaluation.picture import TrackUpdate
+from grid.evaluation.truth_table import TruthTable
 from grid.world.scenario import Scenario, Threat
 from grid.world.truth import GroundTruth
 
@@ -26,20 +29,32 @@ def update(
     track: str = "T1",
     confirmed: bool = True,
     truth: GroundTruth = TRUTH,
-) -> TrackPoint:
+) -> TrackUpdate:
     """A track update at time ``t``, offset (de, dn) metres from the true position of uav-1."""
     plane = truth.trajectories["uav-1"].plane_state(t)
     assert plane is not None
-    return TrackPoint(time=t, track_id=track, east=plane[0] + de, north=plane[1] + dn, confirmed=confirmed)
+    return point(t, track, plane[0] + de, plane[1] + dn, confirmed=confirmed)
+
+
+def point(t: float, track: str, east: float, north: float, *, confirmed: bool = True) -> TrackUpdate:
+    """A track update at time ``t`` (issued then) at (east, north)."""
+    return TrackUpdate(time=t, issued=t, track_id=track, east=east, north=north, confirmed=confirmed)
+
+
+def assign_points(
+    truth: GroundTruth, points: list[TrackUpdate], radius_m: float
+) -> dict[str, list[TrackUpdate]]:
+    """:func:`assign_updates` over the whole flight of ``truth``'s threats."""
+    return assign_updates(TruthTable(truth), points, radius_m)
 
 
 IN = 100.0  # metres off: within RADIUS
 OUT = 200.0  # metres off: outside RADIUS
 
 
-def locate(*points: TrackPoint) -> tuple[float, str] | None:
+def locate(*points: TrackUpdate) -> tuple[float, str] | None:
     """time_to_locate of uav-1 over ``points`` grouped by track."""
-    by_track: dict[str, list[TrackPoint]] = {}
+    by_track: dict[str, list[TrackUpdate]] = {}
     for p in points:
         by_track.setdefault(p.track_id, []).append(p)
     return time_to_locate(TRUTH, "uav-1", by_track, RADIUS)
@@ -80,7 +95,7 @@ def test_tentative_updates_ignored() -> None:
     ],
     ids=["no-updates", "only-two", "all-out", "never-three-in-a-row"],
 )
-def test_never_located(points: list[TrackPoint]) -> None:
+def test_never_located(points: list[TrackUpdate]) -> None:
     """Without three consecutive confirmed updates within the radius, the threat is not located."""
     assert locate(*points) is None
 
@@ -105,7 +120,7 @@ def test_consecutive_is_per_track() -> None:
 def test_updates_before_start_are_not_within() -> None:
     """An update at a time the threat is not flying is never within the radius."""
     first = update(START_S)
-    early = TrackPoint(time=1.0, track_id="T1", east=first.east, north=first.north, confirmed=True)
+    early = point(1.0, "T1", first.east, first.north)
     assert locate(early, update(10.0), update(20.0)) is None
     assert TRUTH.distance_m("uav-1", 1.0, first.east, first.north) == math.inf
 
@@ -123,7 +138,7 @@ def test_threat_metrics_hand_computed() -> None:
     assigned = assign_points(TRUTH, points, 1_000.0)["uav-1"]
     assert [p.time for p in assigned] == [10.0, 20.0, 30.0, 40.0, 50.0]
     result = threat_metrics(
-        TRUTH, "uav-1", first_report_s=7.5, assigned=assigned, all_points=points, locate_radius_m=RADIUS
+        TRUTH, "uav-1", first_report_s=7.5, assigned=assigned, all_updates=points, locate_radius_m=RADIUS
     )
     assert result == {
         "id": "uav-1",
@@ -143,7 +158,7 @@ def test_threat_metrics_never_located() -> None:
     points = [update(10.0, OUT), update(20.0, 0.0, OUT)]
     assigned = assign_points(TRUTH, points, 1_000.0)["uav-1"]
     result = threat_metrics(
-        TRUTH, "uav-1", first_report_s=None, assigned=assigned, all_points=points, locate_radius_m=RADIUS
+        TRUTH, "uav-1", first_report_s=None, assigned=assigned, all_updates=points, locate_radius_m=RADIUS
     )
     assert result["detected"] is False
     assert result["time_to_first_detection_s"] is None
@@ -157,7 +172,7 @@ def test_threat_metrics_never_located() -> None:
 def test_threat_metrics_no_updates() -> None:
     """With no track updates at all every track metric is null or empty."""
     result = threat_metrics(
-        TRUTH, "uav-1", first_report_s=None, assigned=[], all_points=[], locate_radius_m=RADIUS
+        TRUTH, "uav-1", first_report_s=None, assigned=[], all_updates=[], locate_radius_m=RADIUS
     )
     assert result["rmse_all_m"] is None
     assert result["track_updates"] == 0
@@ -178,7 +193,7 @@ def position(truth: GroundTruth, threat_id: str, t: float) -> tuple[float, float
     return plane[0], plane[1]
 
 
-def between(t: float, fraction: float, *, confirmed: bool = True) -> TrackPoint:
+def between(t: float, fraction: float, *, confirmed: bool = True) -> TrackUpdate:
     """A confirmed update at ``fraction`` of the way from uav-1 to uav-2 at time ``t``."""
     a = TWO.trajectories["uav-1"].plane_state(t)
     b = TWO.trajectories["uav-2"].plane_state(t)
@@ -186,20 +201,21 @@ def between(t: float, fraction: float, *, confirmed: bool = True) -> TrackPoint:
     assert b is not None
     east = a[0] + fraction * (b[0] - a[0])
     north = a[1] + fraction * (b[1] - a[1])
-    return TrackPoint(time=t, track_id="T", east=east, north=north, confirmed=confirmed)
+    return point(t, "T", east, north, confirmed=confirmed)
 
 
-def test_assign_points_nearest_within_radius() -> None:
+def test_assign_updates_nearest_within_radius() -> None:
     """Each confirmed update goes to the nearest flying threat within the radius; others are dropped."""
     near_a, near_b = between(20.0, 0.3), between(30.0, 0.7)
     tentative = between(40.0, 0.1, confirmed=False)
+    deleted = dataclasses.replace(between(45.0, 0.1, confirmed=False), deleted=True)
     far = between(50.0, 10.0)  # ~10 km beyond uav-2
-    before = TrackPoint(time=1.0, track_id="T", east=near_a.east, north=near_a.north, confirmed=True)
-    out = assign_points(TWO, [near_a, near_b, tentative, far, before], 2_000.0)
+    before = point(1.0, "T", near_a.east, near_a.north)
+    out = assign_points(TWO, [near_a, near_b, tentative, deleted, far, before], 2_000.0)
     assert dict(out) == {"uav-1": [near_a], "uav-2": [near_b]}
 
 
-def test_assign_points_radius_limits() -> None:
+def test_assign_updates_radius_limits() -> None:
     """An update nearer one threat but outside the radius of both is not assigned."""
     gap = TWO.distance_m("uav-2", 20.0, *position(TWO, "uav-1", 20.0))
     assert 1_000.0 < gap < 1_200.0

@@ -88,10 +88,10 @@ def test_rmse_locate_switches_and_false_tracks() -> None:
     assert a.track_breaks == 1  # T1 stops at 59 s, is dropped from the picture after 10 s, T2 starts at 75 s
     # From 32 s on (first detection + 20 s): errors of 30 m (T1, 28 updates) and 40 m (T2, 45 updates).
     expected = math.sqrt((28 * 30.0**2 + 45 * 40.0**2) / 73)
-    assert a.rmse_m == pytest.approx(expected, rel=1e-6)
+    assert a.converged_rmse_m == pytest.approx(expected, rel=1e-6)
     assert quality.false_tracks == 1
     b = quality.threats["b"]
-    assert (b.time_to_locate_s, b.rmse_m, b.track_ids) == (None, None, ())
+    assert (b.time_to_locate_s, b.converged_rmse_m, b.track_ids) == (None, None, ())
 
 
 def test_duplicate_track_is_not_in_the_rmse() -> None:
@@ -101,7 +101,7 @@ def test_duplicate_track_is_not_in_the_rmse() -> None:
     for t in range(15, 60):
         updates += [_on(truth, "a", float(t), "T1", 10.0), _on(truth, "a", float(t) + 0.5, "T2", 200.0)]
     quality = evaluate(TruthTable(truth), updates, _scoring())
-    assert quality.threats["a"].rmse_m == pytest.approx(10.0)
+    assert quality.threats["a"].converged_rmse_m == pytest.approx(10.0)
     assert quality.threats["a"].id_switches == 0
     assert quality.ospa_m > 0.0
 
@@ -122,7 +122,7 @@ def test_labelled_quality_uses_the_label() -> None:
     truth = _truth()
     updates = [_on(truth, "a", float(t), "a", 20.0) for t in range(13, 100)]
     a = labelled_quality(TruthTable(truth), updates, _scoring())["a"]
-    assert a.rmse_m == pytest.approx(20.0)
+    assert a.converged_rmse_m == pytest.approx(20.0)
     assert a.time_to_locate_s == pytest.approx(3.0)
     assert len(a.squared_errors) == len([t for t in range(13, 100) if t >= 32])
 

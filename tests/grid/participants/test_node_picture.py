@@ -1,4 +1,4 @@
-"""Distributed mode end to end: every node fuses its own picture, compared with the fusion centre's."""
+"""Distributed mode: every node fuses its own picture, scored as the summary scores the fusion centre's."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from typing import Any
 import pytest
 
 from grid.app.run import RunOptions, run_grid
+from grid.clock import ScaledClock
+from grid.evaluation.picture import TrackUpdate
+from grid.fusion import TrackStatus
 from grid.mqtt.broker import BrokerInfo
+from grid.participants.node import _Picture
+from grid.participants.service import ActiveRun
 from grid.results.observed import Observed
 from grid.results.summary import build_summary
-from grid.wire.messages import Envelope, NodePicture
+from grid.wire.messages import Envelope, FusedTrack, NodePicture
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, load_scenario
+from grid.world.truth import GroundTruth
 
 
 def short_scenario() -> Scenario:
@@ -80,3 +86,41 @@ def test_summary_compares_pictures_with_the_centre(roster: Roster) -> None:
     assert ro["locate_delay_s"] is None
     assert bg["time_to_locate_s"] is None
     assert bg["locate_delay_s"] is None
+
+
+def test_own_picture_is_scored_like_the_summary(roster: Roster) -> None:
+    """The same confirmed updates give a node's own picture and the run summary the same figures."""
+    scenario = short_scenario()
+    truth = GroundTruth(scenario)
+    threat = scenario.threats[0]
+    picture = _Picture(ActiveRun("run-1", scenario, ScaledClock(epoch_ns=0, speed=1.0)))
+    seen = Observed("run-1")
+    for k, t in enumerate(threat.start_s + s for s in (5.0, 10.0, 15.0, 20.0, 25.0)):
+        plane = truth.trajectories[threat.id].plane_state(t)
+        assert plane is not None
+        east, north = plane[0] + 30.0 * k, plane[1]  # 0, 30, ... 120 m off: located at the first three
+        picture.updates.append(TrackUpdate(time=t, issued=t, track_id="T0001", east=east, north=north))
+        lat, lon, _ = truth.frame.surface_point(east, north, 300.0)
+        track = FusedTrack(
+            run_id="run-1",
+            track_id="T0001",
+            status=TrackStatus.CONFIRMED,
+            time_s=t,
+            lat=lat,
+            lon=lon,
+            alt_m=300.0,
+            east_m=east,
+            north_m=north,
+            vel_east_mps=0.0,
+            vel_north_mps=0.0,
+            covariance=(0.0,) * 16,
+        )
+        seen.observe(Envelope(body=track, origin="fusion"), t)
+    broker = BrokerInfo(kind="external", host="127.0.0.1", port=1883)
+    summary = build_summary(scenario=scenario, roster=roster, speed=1.0, broker=broker, seen=seen, wall_s=0.0)
+    central = summary["threats"][0]
+    own = picture.scores(ActiveRun("run-1", scenario, ScaledClock(epoch_ns=0, speed=1.0)))[threat.id]
+    assert own == {k: central[k] for k in ("time_to_locate_s", "rmse_m", "track_updates")}
+    assert own["time_to_locate_s"] == 5.0
+    assert own["track_updates"] == 5
+    assert own["rmse_m"] == round(math.sqrt((0 + 30**2 + 60**2 + 90**2 + 120**2) / 5), 2)

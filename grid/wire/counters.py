@@ -1,0 +1,49 @@
+"""The names of the counters a participant reports in its status (``NodeStatus.counters``).
+
+Participants write them and the summary reads them back, so both sides use these members: a
+misspelt name is then an attribute error (and a mypy error), not a counter that reads as 0.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ERRORS_PREFIX", "REJECTED_PREFIX", "CounterName", "errors_counter", "rejected_counter"]
+
+REJECTED_PREFIX = "rejected."  # + a MessageRejected reason: a message refused as invalid
+ERRORS_PREFIX = "errors."  # + an exception type name: a message that tripped a fault
+
+
+class CounterName(StrEnum):
+    """One counter of a node's or the fusion centre's account of a run."""
+
+    # A node's own reports.
+    PUBLISHED = "published"  # reports put on the wire (once each, whatever the number of grids)
+    PUBLISH_COPIES = "publish_copies"  # report messages published, one per grid
+    REPORTS_LOST_LINK = "reports_lost_link"
+    REPORTS_DELAYED_LINK = "reports_delayed_link"
+    REPORTS_SUPPRESSED_OUTAGE = "reports_suppressed_outage"
+    SCANS_LOST_SENSOR_FAILURE = "scans_lost_sensor_failure"
+    SCANS_JAMMED = "scans_jammed"
+    OUTAGES = "outages"
+    # What a participant receives.
+    RECEIVED_REPORTS = "received_reports"
+    RECEIVED_TRACKS = "received_tracks"
+    RECEIVED_WHILE_OUT = "received_while_out"
+    RECEIVED_LOST_LINK = "received_lost_link"
+    DELIVERED = "delivered"  # the fusion centre: reports fused
+    DUPLICATES = "duplicates"  # the same message again on the same grid
+    GRID_COPIES = "grid_copies"  # the same message on another grid
+    OTHER_RUN = "other_run"
+    # The connection.
+    RECONNECTS = "reconnects"
+
+
+def rejected_counter(reason: str) -> str:
+    """The counter of messages rejected for ``reason`` (a :class:`~grid.errors.MessageRejected` reason)."""
+    return f"{REJECTED_PREFIX}{reason}"
+
+
+def errors_counter(exc: BaseException) -> str:
+    """The counter of messages whose handling raised an exception of ``exc``'s type."""
+    return f"{ERRORS_PREFIX}{type(exc).__name__}"
