@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fusion_sim import BEARINGS, RADARS, Sim, Site
+
+from tests.grid.fusion.fusion_sim import BEARINGS, RADARS, Sim, Site
 
 
 @pytest.fixture

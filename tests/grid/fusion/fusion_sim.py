@@ -62,7 +62,8 @@ class Sim:
         ranged = site.sigma_range_m is not None
         sb = math.radians(site.sigma_bearing_deg)
         az = math.radians(obs.azimuth_deg) + (rng.normal(0, sb) if noise else 0.0)
-        rng_m = obs.slant_range_m + (rng.normal(0, site.sigma_range_m) if noise and ranged else 0.0)
+        sigma_range = site.sigma_range_m
+        rng_m = obs.slant_range_m + (rng.normal(0, sigma_range) if noise and sigma_range is not None else 0.0)
         sel = site.sigma_elevation_deg
         el = math.radians(obs.elevation_deg) + (rng.normal(0, math.radians(sel)) if noise and sel else 0.0)
         return Detection(

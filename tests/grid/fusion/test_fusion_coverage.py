@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from fusion_sim import BEARINGS, Sim, Site, Truth
 
 from grid.fusion import (
     CoastingDeleter,
@@ -24,6 +23,7 @@ from grid.fusion import (
     default_tracker,
 )
 from grid.fusion.track import HistoryEntry
+from tests.grid.fusion.fusion_sim import BEARINGS, Sim, Site, Truth
 
 RADAR = Site(
     sensor_id="cov-radar", node_id="RO", east=0.0, north=0.0, period_s=2.0, sigma_bearing_deg=0.5,

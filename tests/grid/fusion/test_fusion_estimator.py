@@ -6,7 +6,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from fusion_sim import BEARINGS, RADARS, Sim, Site
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from grid.fusion import (
     TrackEstimator,
 )
 from grid.fusion.track import HistoryEntry
+from tests.grid.fusion.fusion_sim import BEARINGS, RADARS, Sim, Site
 
 DRONE = Sim.straight(-20_000.0, -10_000.0, 50.0, 33.166, 300.0)
 

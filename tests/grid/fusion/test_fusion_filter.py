@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fusion_sim import Sim, Site
 
 from grid.fusion import (
     ConstantVelocity,
@@ -13,6 +12,7 @@ from grid.fusion import (
     Gaussian,
     UnscentedKalmanFilter,
 )
+from tests.grid.fusion.fusion_sim import Sim, Site
 
 RADAR = Site(sensor_id="r", node_id="X", east=-20_000.0, north=30_000.0, period_s=1.0,
              sigma_bearing_deg=0.5, sigma_range_m=30.0, sigma_elevation_deg=0.5)  # fmt: skip

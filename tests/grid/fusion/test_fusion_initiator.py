@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from fusion_sim import Sim, Site
 
 from grid.fusion import Detection, SensorInitiator, triangulate
 from grid.fusion.initiator import bearing_fits, triangulate_all
+from tests.grid.fusion.fusion_sim import Sim, Site
 
 
 def _bearing(sensor_id: str, east: float, north: float, bearing_deg: float, *, t: float = 0.0,

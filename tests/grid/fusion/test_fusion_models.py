@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from fusion_sim import Sim, Site
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +14,7 @@ from grid.errors import MessageRejected
 from grid.fusion import BearingModel, ConstantVelocity, RangeBearingModel
 from grid.fusion.models import altitude_measurement, wrap_angle
 from grid.geo import observe
+from tests.grid.fusion.fusion_sim import Sim, Site
 
 
 @given(st.floats(min_value=-100.0, max_value=100.0, allow_nan=False))
@@ -88,13 +89,14 @@ def test_altitude_measurement_recovers_altitude(sim: Sim) -> None:
     assert measured[1] > 0
 
 
-def _numeric_jacobian(f: object, state: np.ndarray, step: float = 0.5) -> np.ndarray:
-    fn = f  # type: ignore[assignment]
+def _numeric_jacobian(
+    fn: Callable[[np.ndarray], np.ndarray], state: np.ndarray, step: float = 0.5
+) -> np.ndarray:
     cols = []
     for k in range(4):
         dx = np.zeros(4)
         dx[k] = step
-        diff = fn(state + dx) - fn(state - dx)  # type: ignore[operator]
+        diff = fn(state + dx) - fn(state - dx)
         diff[-1] = wrap_angle(float(diff[-1]))
         cols.append(diff / (2 * step))
     return np.array(cols).T

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from fusion_sim import Sim, Site, Truth
-from scipy.stats import chi2
+from scipy.stats import chi2  # type: ignore[import-untyped]
 
 import grid.fusion
 from grid.fusion import (
@@ -25,6 +24,7 @@ from grid.fusion import (
     default_tracker,
 )
 from grid.fusion.tracker import COUNTERS
+from tests.grid.fusion.fusion_sim import Sim, Site, Truth
 
 DRONE = Sim.straight(-20_000.0, -10_000.0, 50.0, 33.166, 300.0)  # 60 m/s at 300 m
 

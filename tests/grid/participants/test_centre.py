@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from memory_grid import MemoryGrid, report, short_scenario, steps, until
 
 from grid.participants import centre as centre_module
 from grid.participants.centre import FusionCentre
@@ -11,6 +10,7 @@ from grid.participants.node import MemberNode
 from grid.wire import topics
 from grid.wire.messages import Awareness, AwarenessSource, Envelope, FusedTrack, FusionStats, NodeState
 from grid.world.roster import Roster
+from tests.grid.participants.memory_grid import MemoryGrid, report, short_scenario, steps, until
 
 
 @pytest.fixture(autouse=True)

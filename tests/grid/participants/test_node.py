@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from memory_grid import MemoryGrid, report, short_scenario, steps, until
-
 from grid.participants.node import MemberNode
 from grid.wire import topics
 from grid.wire.messages import (
@@ -18,6 +16,7 @@ from grid.wire.messages import (
 )
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
+from tests.grid.participants.memory_grid import MemoryGrid, report, short_scenario, steps, until
 
 
 def romania(grid: MemoryGrid, roster: Roster, *, fuse_locally: bool = False) -> MemberNode:

@@ -70,7 +70,7 @@ def test_summary_compares_pictures_with_the_centre(roster: Roster) -> None:
     """Observed pictures appear in the summary beside the central figures, delay null when not located."""
     scenario = short_scenario()
     seen = Observed("run-1")
-    pictures = {
+    pictures: dict[str, dict[str, Any]] = {
         "RO": {"uav-1": {"time_to_locate_s": 12.5, "rmse_m": 40.0, "track_updates": 9}},
         "BG": {"uav-1": {"time_to_locate_s": None, "rmse_m": None, "track_updates": 0}},
     }

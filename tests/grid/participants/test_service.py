@@ -6,12 +6,18 @@ import asyncio
 import time
 from dataclasses import replace
 
-from memory_grid import MemoryGrid, report, short_scenario, start_control, steps, until
-
 from grid.participants.service import ActiveRun, GridService
 from grid.wire import topics
 from grid.wire.messages import Envelope, NodeState, NodeStatus, RunAction, RunControl, ThreatReport
 from grid.world.roster import Roster
+from tests.grid.participants.memory_grid import (
+    MemoryGrid,
+    report,
+    short_scenario,
+    start_control,
+    steps,
+    until,
+)
 
 
 class Recorder(GridService):

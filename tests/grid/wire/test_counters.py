@@ -58,7 +58,8 @@ def test_the_scan_finds_counter_uses() -> None:
 
 def test_names_are_their_wire_strings() -> None:
     """Members compare and hash as the strings a status message carries, and are distinct."""
-    assert CounterName.REPORTS_LOST_LINK == "reports_lost_link"
+    assert CounterName("reports_lost_link") is CounterName.REPORTS_LOST_LINK
+    assert "reports_lost_link" in {CounterName.REPORTS_LOST_LINK}
     assert {"published": 1}.get(CounterName.PUBLISHED) == 1
     assert len({str(n) for n in CounterName}) == len(CounterName)
 

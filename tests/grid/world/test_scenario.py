@@ -10,7 +10,7 @@ import pytest
 
 from grid.errors import ConfigError, ScenarioError
 from grid.geo import LocalFrame
-from grid.world.flight import LoiterItem, Turn, Waypoint
+from grid.world.flight import LoiterItem, Turn, Waypoint, item_position
 from grid.world.roster import Roster
 from grid.world.scenario import (
     DEFAULT_SCENARIO,
@@ -330,9 +330,9 @@ def test_swarm_expands_to_members_with_stable_ids_and_offsets() -> None:
     assert swarm_scenario(seed=5).threats[0].member_offsets(5) != offsets
     assert [t.path for t in swarm_scenario(seed=4).expanded_threats()] == [t.path for t in members]
     frame = LocalFrame(*s.origin)
-    lead = frame.to_enu(*s.threats[0].path[0], 0.0)[:2]  # type: ignore[misc]
+    lead = frame.to_enu(*item_position(s.threats[0].path[0]), 0.0)[:2]
     for member, offset in zip(members, offsets, strict=False):
-        start = frame.to_enu(*member.path[0], 0.0)[:2]  # type: ignore[misc]
+        start = frame.to_enu(*item_position(member.path[0]), 0.0)[:2]
         np.testing.assert_allclose(start - lead, offset, atol=0.01)
 
 
