@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grid.clock import MAX_SPEED, MIN_SPEED
 from grid.errors import MessageRejected
 from grid.wire.messages import (
     MAX_MESSAGE_BYTES,
@@ -114,7 +115,7 @@ run_controls = st.builds(
     action=st.sampled_from(RunAction),
     run_id=text(),
     epoch_ns=NON_NEGATIVE,
-    speed=number(1e-3, 1e4),
+    speed=number(MIN_SPEED, MAX_SPEED),
     seed=INT64,
     scenario=st.dictionaries(text(16), json_values, max_size=6),
 )
