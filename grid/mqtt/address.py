@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 from grid.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "LOOPBACK", "free_port", "parse_broker_url", "port_in_use"]
+__all__ = ["LOOPBACK", "free_port", "parse_broker_url", "port_in_use"]
 
 LOOPBACK = "127.0.0.1"
-DEFAULT_PORT = 1883
+_DEFAULT_PORT = 1883
 _URL_SCHEMES = ("mqtt", "tcp")
 
 
@@ -43,7 +43,7 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     if port is None:
         if not has_scheme:
             raise ConfigError(f"broker address {url!r}: no port; expected host:port or mqtt://host")
-        port = DEFAULT_PORT
+        port = _DEFAULT_PORT
     if port == 0:
         raise ConfigError(f"broker URL {url!r}: port must be 1-65535")
     return parts.hostname, port

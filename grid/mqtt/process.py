@@ -27,7 +27,6 @@ from grid.mqtt.transport import Transport
 
 __all__ = [
     "BrokerProcess",
-    "answers_mqtt",
     "broker_command",
     "mosquitto_path",
     "spawn",
@@ -201,7 +200,7 @@ async def wait_ready(
             )
         if kind == "amqtt" and _AMQTT_FAILURE_MARKER in _read_log(log):
             raise BrokerStartError(kind, f"failed to listen on port {port}{_log_tail(log)}")
-        if await answers_mqtt(LOOPBACK, port):
+        if await _answers_mqtt(LOOPBACK, port):
             return
         if loop.time() >= deadline:
             raise BrokerStartError(
@@ -210,7 +209,7 @@ async def wait_ready(
         await asyncio.sleep(_POLL_S)
 
 
-async def answers_mqtt(host: str, port: int) -> bool:
+async def _answers_mqtt(host: str, port: int) -> bool:
     """True if an MQTT CONNECT on ``host:port`` gets an accepting CONNACK within 0.5 s.
 
     A bare TCP connect is not enough: another process may hold the port (taken between
