@@ -4,8 +4,8 @@ The hierarchy::
 
     GridError
     ├── ConfigError (ValueError)            bad input files or arguments, refused before anything starts
-    │   ├── ScenarioError                   a scenario file breaks the schema (file, field path, expected)
-    │   ├── RosterError                     a roster file in nodes/ breaks the schema
+    │   ├── ScenarioError                   a scenario file breaks the schema (each problem: line, field)
+    │   ├── RosterError                     a roster file in nodes/ breaks the schema (each problem: line)
     │   └── UnknownNodeError                a node id that is not in the roster
     ├── MessageRejected (ValueError)        a wire message failed decoding or validation (reason code)
     ├── BrokerError (ConnectionError)
@@ -19,11 +19,15 @@ calls the library, with ``raise ... from exc``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 __all__ = [
     "BrokerError",
     "BrokerStartError",
     "BrokerUnavailable",
     "ConfigError",
+    "FileProblem",
     "GridError",
     "MessageRejected",
     "RosterError",
@@ -41,32 +45,80 @@ class ConfigError(GridError, ValueError):
     """Input files or arguments are invalid; raised before anything starts."""
 
 
+class FileProblem(NamedTuple):
+    """One problem of an input file: field path (empty for the whole file), what is wrong, line."""
+
+    field: str
+    problem: str
+    line: int | None = None
+
+    def located(self, file: str) -> str:
+        """``file:line: field: problem`` (without the parts that are not known)."""
+        where = file if self.line is None else f"{file}:{self.line}"
+        return f"{where}: {self.field}: {self.problem}" if self.field else f"{where}: {self.problem}"
+
+
 class ScenarioError(ConfigError):
-    """A scenario file is missing, unreadable or breaks the schema.
+    """A scenario file is missing, unreadable or breaks the schema; the message has one problem a line.
 
     Attributes:
         file: the scenario file (or ``<message>`` for one received over MQTT).
-        field: dotted field path, e.g. ``threats[0].path``; empty for whole-file problems.
-        problem: what was wrong and what was expected.
-        line: 1-based line in the file, when known.
+        field: dotted field path of the first problem, e.g. ``threats[0].path``; empty for the whole file.
+        problem: what was wrong and what was expected (the first problem).
+        line: 1-based line in the file of the first problem, when known.
+        problems: every problem found, the first one included, in file order.
     """
 
-    def __init__(self, file: str, field: str, problem: str, *, line: int | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        field: str,
+        problem: str,
+        *,
+        line: int | None = None,
+        more: Sequence[FileProblem] = (),
+    ) -> None:
         self.file = file
         self.field = field
         self.problem = problem
         self.line = line
-        where = file if line is None else f"{file}:{line}"
-        super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
+        self.problems = (FileProblem(field, problem, line), *more)
+        super().__init__("\n".join(p.located(file) for p in self.problems))
+
+    @classmethod
+    def of(cls, file: str, problems: Sequence[FileProblem]) -> ScenarioError:
+        """The error listing ``problems`` (at least one), the first as its field, problem and line."""
+        first, *more = problems
+        return cls(file, first.field, first.problem, line=first.line, more=more)
 
 
 class RosterError(ConfigError):
-    """A member-state file in ``nodes/`` is invalid, or the roster as a whole is inconsistent."""
+    """A member-state file in ``nodes/`` is invalid, or the roster as a whole is inconsistent.
 
-    def __init__(self, file: str, problem: str) -> None:
+    Attributes:
+        file: the member-state file (or the folder, when it has none).
+        problem: the first problem, with its field path, e.g. ``sensors[0].range_m: ...``.
+        line: 1-based line of the first problem, when known.
+        problems: every problem found in the file, the first one included, in file order.
+    """
+
+    def __init__(
+        self, file: str, problem: str, *, line: int | None = None, more: Sequence[FileProblem] = ()
+    ) -> None:
         self.file = file
         self.problem = problem
-        super().__init__(f"{file}: {problem}")
+        self.line = line
+        self.problems = (FileProblem("", problem, line), *more)
+        super().__init__("\n".join(p.located(file) for p in self.problems))
+
+    @classmethod
+    def of(cls, file: str, problems: Sequence[FileProblem]) -> RosterError:
+        """The error listing ``problems`` (at least one); each field path is kept in its problem."""
+        merged = [
+            FileProblem("", f"{p.field}: {p.problem}" if p.field else p.problem, p.line) for p in problems
+        ]
+        first, *more = merged
+        return cls(file, first.problem, line=first.line, more=more)
 
 
 class UnknownNodeError(ConfigError):

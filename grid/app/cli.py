@@ -1,35 +1,95 @@
-"""The ``gridsim`` command line. Thin: parse, call, print; every GridError becomes one line."""
+"""The ``gridsim`` command line. Thin: parse, call, print; a GridError becomes its message, no traceback.
+
+Quick to start: building the parser imports only the standard library and gridsim's root modules.
+Each command imports what it needs (rich, pydantic, numpy, aiomqtt, the benchmarks) when it runs,
+so ``gridsim --help`` and every ``gridsim COMMAND --help`` return at once.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.console import Console
-from rich.logging import RichHandler
-
-from grid.app.bench import add_bench_parser, run_bench
-from grid.app.report import print_summary, progress_display
-from grid.clock import check_speed
+from grid.bundled import bundled_dir
 from grid.errors import ConfigError, GridError
-from grid.world.roster import default_roster_dir, load_roster
-from grid.world.scenario import load_scenario
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from rich.console import Console
 
-console = Console(stderr=True)
+    from grid.world.roster import Roster
+
+__all__ = ["BENCH_FUSION_OUT_NAME", "add_fusion_parser", "main"]
+
+BENCH_FUSION_OUT_NAME = "bench-fusion"  # DIR/bench-fusion.json and .md written by ``bench fusion --out DIR``
+
 log = logging.getLogger("grid")
+_T = TypeVar("_T")
 
 _EXIT_CONFIG = 2
 _EXIT_ERROR = 1
 _EXIT_INTERRUPTED = 130
+
+
+@functools.cache
+def _stderr() -> Console:
+    """The console for progress, status and errors (stderr), made on first use: rich loads lazily."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _stdout() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _load_roster(directory: Path | None) -> Roster:
+    from grid.world.roster import load_roster
+
+    return load_roster(directory)
+
+
+def add_fusion_parser(subparsers: Any) -> None:
+    """Add the ``fusion`` benchmark to a ``bench`` command's subparsers.
+
+    Used by ``gridsim bench`` and ``python -m grid.app.bench``; defined here, not in
+    :mod:`grid.app.bench`, so that help loads no benchmark module.
+    """
+    fusion = subparsers.add_parser(
+        "fusion",
+        help="gridsim's tracker against Stone Soup's EKF and the Cramér-Rao bound",
+        description=(
+            "Record reports from gridsim's own sensors (no MQTT), then run gridsim's tracker, its EKF "
+            "alone, Stone Soup's EKF (if installed: pip install 'gridsim[bench]') and the posterior "
+            "Cramér-Rao bound on the same reports: a single drone, a swarm of 12 in clutter and a "
+            "100-target stress case. Prints PASS/FAIL against the targets."
+        ),
+    )
+    fusion.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"write DIR/{BENCH_FUSION_OUT_NAME}.json and .md",
+    )
+    fusion.add_argument("--quick", action="store_true", help="short runs: a smoke test of under 20 s")
+    fusion.add_argument("--no-stonesoup", action="store_true", help="skip Stone Soup even when installed")
+    fusion.add_argument(
+        "--case", action="append", default=None, metavar="NAME", help="run only this case (repeatable)"
+    )
+
+
+def _add_bench_parser(subparsers: Any) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
+    add_fusion_parser(bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,10 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     p.add_argument(
-        "--roster", type=Path, default=None, help=f"member-state folder (default: {default_roster_dir()})"
+        "--roster", type=Path, default=None, help=f"member-state folder (default: {bundled_dir('nodes')})"
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_bench_parser(sub)
+    _add_bench_parser(sub)
 
     run = sub.add_parser(
         "run",
@@ -166,6 +226,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_speed(speed: float) -> None:
+    from grid.clock import check_speed
+
     try:
         check_speed(speed)
     except ValueError as exc:
@@ -173,7 +235,9 @@ def _check_speed(speed: float) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
+    from grid.world.scenario import load_scenario
 
     _check_speed(args.speed)
     if args.external and args.broker is None:
@@ -182,7 +246,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     if args.distributed and args.external:
         raise ConfigError("--distributed runs the nodes here: it cannot be combined with --external")
-    roster = load_roster(args.roster)
+    roster = _load_roster(args.roster)
     scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
     out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     options = RunOptions(
@@ -197,19 +261,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fuse_locally=args.distributed,
     )
     if args.quiet:
-        summary = asyncio.run(run_grid(options))
+        summary = _run_async(run_grid(options))
     else:
-        with progress_display(console, scenario) as update:
-            summary = asyncio.run(run_grid(options, on_progress=update))
-    print_summary(Console(), summary)
-    Console().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
+        with progress_display(_stderr(), scenario) as update:
+            summary = _run_async(run_grid(options, on_progress=update))
+    print_summary(_stdout(), summary)
+    _stdout().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
     return 0
 
 
 async def _serve_forever(make: Callable[[], Any], what: str) -> None:
     """Serve, reconnecting with backoff whenever the broker is unavailable."""
+    import asyncio
+
+    from rich.markup import escape
+
     from grid.errors import BrokerUnavailable
 
+    console = _stderr()
     backoff = 1.0
     while True:
         try:
@@ -218,7 +287,9 @@ async def _serve_forever(make: Callable[[], Any], what: str) -> None:
                 backoff = 1.0
                 await service.serve()
         except* BrokerUnavailable as group:
-            console.print(f"[yellow]{what}:[/yellow] {group.exceptions[0]}; retrying in {backoff:.0f} s")
+            console.print(
+                f"[yellow]{what}:[/yellow] {escape(str(group.exceptions[0]))}; retrying in {backoff:.0f} s"
+            )
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, 30.0)
 
@@ -227,38 +298,39 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from grid.mqtt.address import parse_broker_url
     from grid.participants.node import MemberNode
 
-    roster = load_roster(args.roster)
+    roster = _load_roster(args.roster)
     member = roster.member(args.node_id)
     host, port = parse_broker_url(args.broker)
-    return _run_async(
-        _serve_forever(lambda: MemberNode(member, roster=roster, host=host, port=port), member.id)
-    )
+    _run_async(_serve_forever(lambda: MemberNode(member, roster=roster, host=host, port=port), member.id))
+    return 0
 
 
 def _cmd_fusion(args: argparse.Namespace) -> int:
     from grid.mqtt.address import parse_broker_url
     from grid.participants.centre import FusionCentre
 
-    roster = load_roster(args.roster)
+    roster = _load_roster(args.roster)
     host, port = parse_broker_url(args.broker)
-    return _run_async(_serve_forever(lambda: FusionCentre(roster=roster, host=host, port=port), "fusion"))
+    _run_async(_serve_forever(lambda: FusionCentre(roster=roster, host=host, port=port), "fusion"))
+    return 0
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from grid.app.report import print_summary
     from grid.app.run import RunOptions, serve_grid
 
     if args.external and args.broker is None:
         raise ConfigError("--external needs --broker URL")
     options = RunOptions(
         scenario=None,
-        roster=load_roster(args.roster),
+        roster=_load_roster(args.roster),
         broker_url=args.broker,
         broker_kind=args.broker_kind,
         broker_port=args.port if args.port is not None else (None if args.broker else 1883),
         out_dir=args.out,
         local_services=not args.external,
     )
-    out = Console()
+    out = _stdout()
 
     def ready(broker: Any) -> None:
         out.print(
@@ -270,17 +342,20 @@ def _cmd_up(args: argparse.Namespace) -> int:
         print_summary(out, summary)
         out.print(f"results: {args.out / summary['run_id'] / 'summary.json'}")
 
-    return _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
+    _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
+    return 0
 
 
 def _cmd_inject(args: argparse.Namespace) -> int:
     from grid.app.inject import inject
+    from grid.app.report import print_summary
+    from grid.world.scenario import load_scenario
 
     _check_speed(args.speed)
-    scenario = load_scenario(args.scenario, roster=load_roster(args.roster)).with_seed(args.seed)
-    summary = asyncio.run(inject(scenario, broker_url=args.broker, speed=args.speed, wait=args.wait))
+    scenario = load_scenario(args.scenario, roster=_load_roster(args.roster)).with_seed(args.seed)
+    summary = _run_async(inject(scenario, broker_url=args.broker, speed=args.speed, wait=args.wait))
     if summary is not None:
-        print_summary(Console(), summary)
+        print_summary(_stdout(), summary)
     return 0
 
 
@@ -288,32 +363,43 @@ def _cmd_results(args: argparse.Namespace) -> int:
     import json
 
     from grid.app.inject import fetch_results
+    from grid.app.report import print_summary
 
-    summary = asyncio.run(fetch_results(args.broker, run_id=args.run_id, timeout_s=args.timeout))
+    summary = _run_async(fetch_results(args.broker, run_id=args.run_id, timeout_s=args.timeout))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print_summary(Console(), summary)
+        print_summary(_stdout(), summary)
     return 0
 
 
 def _cmd_scenario(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from grid.world.scenario import validate_paths
 
-    roster = load_roster(args.roster)
-    out = Console()
+    roster = _load_roster(args.roster)
+    out = _stdout()
     results = validate_paths(args.files, roster)
     for file, error in results:
         if error is not None:
-            console.print(f"[red]invalid[/red] {error}")
+            _stderr().print(f"[red]invalid[/red] {escape(str(error))}", soft_wrap=True)
         else:
             out.print(f"[green]ok[/green] {file}")
     return _EXIT_CONFIG if any(error is not None for _, error in results) else 0
 
 
-def _run_async(coro: Coroutine[Any, Any, None]) -> int:
-    asyncio.run(coro)
-    return 0
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from grid.app.bench import run_bench
+
+    return run_bench(args)
+
+
+def _run_async(coro: Coroutine[Any, Any, _T]) -> _T:
+    """``asyncio.run``, with asyncio loaded only by the commands that run something."""
+    import asyncio
+
+    return asyncio.run(coro)
 
 
 def _first_grid_error(exc: BaseException) -> GridError | None:
@@ -330,6 +416,10 @@ def _first_grid_error(exc: BaseException) -> GridError | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gridsim`` console script."""
     args = _parser().parse_args(argv)
+    from rich.logging import RichHandler
+    from rich.markup import escape
+
+    console = _stderr()
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(
         level=level, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
@@ -343,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "node": _cmd_node,
         "fusion": _cmd_fusion,
         "scenario": _cmd_scenario,
-        "bench": run_bench,
+        "bench": _cmd_bench,
     }
     try:
         return commands[args.command](args)
@@ -354,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         error = _first_grid_error(exc)
         if error is None:
             raise
-        console.print(f"[red]{type(error).__name__}[/red]: {error}")
+        # One line per problem, never wrapped; escaped, since messages quote user input like ``[lat, lon]``.
+        console.print(f"[red]{type(error).__name__}[/red]: {escape(str(error))}", soft_wrap=True)
         return _EXIT_CONFIG if isinstance(error, ConfigError) else _EXIT_ERROR
 
 

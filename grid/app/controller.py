@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from grid.clock import ScaledClock
+from grid.clock import Clock
 from grid.errors import RunError
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.outage import play_broker_outages
@@ -53,7 +53,7 @@ class RunController:
         self.injected: asyncio.Queue[RunControl] = asyncio.Queue()
         self._changed = asyncio.Event()
         self._current: Observed | None = None
-        self._clock: ScaledClock | None = None
+        self._clock: Clock | None = None
         self._announced: set[str] = set()
 
     async def subscribe(self) -> None:
@@ -124,7 +124,7 @@ class RunController:
         wall_start = time.monotonic()
         if announce:
             await publish_control(self.transport, start)
-        clock: ScaledClock = run.clock
+        clock = run.clock
         async with asyncio.TaskGroup() as group:
             outages = group.create_task(
                 play_broker_outages(

@@ -166,7 +166,7 @@ async def serve_grid(
         while True:
             start = await controller.injected.get()
             try:
-                if ActiveRun.from_control(start).end_wall_ns < time.time_ns():
+                if ActiveRun.from_control(start).is_over():
                     continue  # a retained start of a run that is over
                 summary = await controller.conduct(start, announce=False)
             except Exception:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from grid.clock import ScaledClock
+from grid.clock import Clock
 from grid.errors import BrokerStartError
 from grid.mqtt.broker import BrokerInfo
 from grid.world.timeline import Timeline
@@ -46,7 +46,7 @@ class PlayedOutage:
 
 
 async def play_broker_outages(
-    broker: BrokerInfo, timeline: Timeline, clock: ScaledClock, *, duration_s: float
+    broker: BrokerInfo, timeline: Timeline, clock: Clock, *, duration_s: float
 ) -> list[PlayedOutage]:
     """Stop and restart ``broker`` at each outage's times; returns one record per outage, in order.
 

@@ -23,18 +23,78 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from grid.errors import BrokerUnavailable
 from grid.mqtt.transport import Received, Transport, Will
 
-__all__ = ["OnConnect", "Session"]
+__all__ = ["BrokerSession", "OnConnect", "Session", "SessionFactory", "broker_sessions"]
 
 log = logging.getLogger(__name__)
 
 # Messages to publish first on every new connection (topic, payload, retain): e.g. a status that
 # replaces the last will the broker published while we were gone.
 OnConnect = Callable[[], Sequence[tuple[str, bytes, bool]]]
+
+
+class BrokerSession(Protocol):
+    """What a grid participant needs of its session: :class:`Session`, or the in-memory one."""
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection came back after it was lost."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up right now."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Connect, subscribe and send the on-connect messages."""
+        ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Disconnect; messages() ends."""
+        ...
+
+    def hold(self) -> None:
+        """Drop the connection as if the network failed (the broker sends our will); stay down."""
+        ...
+
+    def release(self) -> None:
+        """Let the session reconnect after :meth:`hold`."""
+        ...
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish, waiting through reconnects until the broker has it."""
+        ...
+
+    async def subscribe(self, *filters: str, qos: int = 1) -> None:
+        """Subscribe now and again on every reconnect."""
+        ...
+
+    def messages(self) -> AsyncIterator[Received]:
+        """Every message received, across reconnects, until the session closes."""
+        ...
+
+
+class SessionFactory(Protocol):
+    """Makes a participant's session: :func:`broker_sessions` for a real broker."""
+
+    def __call__(
+        self,
+        *,
+        client_id: str,
+        will: Will | None = None,
+        subscriptions: Sequence[str] = (),
+        on_connect: OnConnect | None = None,
+    ) -> BrokerSession:
+        """A session for ``client_id``, not yet entered."""
+        ...
+
 
 _SETUP_TIMEOUT_S = 5.0
 _SETUP_ATTEMPTS = 3
@@ -242,3 +302,25 @@ class Session:
                 if self._closing:
                     return
                 raise
+
+
+def broker_sessions(host: str, port: int) -> SessionFactory:
+    """A factory of :class:`Session` s on the broker at ``host:port``."""
+
+    def make(
+        *,
+        client_id: str,
+        will: Will | None = None,
+        subscriptions: Sequence[str] = (),
+        on_connect: OnConnect | None = None,
+    ) -> Session:
+        return Session(
+            host=host,
+            port=port,
+            client_id=client_id,
+            will=will,
+            subscriptions=subscriptions,
+            on_connect=on_connect,
+        )
+
+    return make

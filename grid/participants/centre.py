@@ -17,8 +17,9 @@ import numpy as np
 
 from grid.fusion import Tracker, TrackSnapshot, default_tracker
 from grid.geo import LocalFrame
+from grid.mqtt.session import SessionFactory
 from grid.participants.detections import detection_from_report
-from grid.participants.service import FUSION_ID, ActiveRun, GridService
+from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
 from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
 from grid.world.roster import Roster
@@ -49,13 +50,23 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 class FusionCentre(GridService):
     """Subscribes to every report, tracks, and publishes fused tracks."""
 
-    def __init__(self, *, roster: Roster, host: str, port: int) -> None:
+    def __init__(
+        self,
+        *,
+        roster: Roster,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        session_factory: SessionFactory | None = None,
+        clock_factory: ClockFactory = scaled_clock,
+    ) -> None:
         super().__init__(
             service_id=FUSION_ID,
             host=host,
             port=port,
             roster=roster,
             subscriptions=[topics.ALL_REPORTS, topics.ALL_STATUS],
+            session_factory=session_factory,
+            clock_factory=clock_factory,
         )
         self._sensor_owner = roster.sensor_owner()
         self.tracker: Tracker = default_tracker()

@@ -17,9 +17,10 @@ from typing import Any
 from grid.evaluation.metrics import TrackPoint, assign_points, assoc_radius_m, threat_metrics
 from grid.fusion import Tracker, TrackStatus, default_tracker
 from grid.geo import LocalFrame
+from grid.mqtt.session import SessionFactory
 from grid.participants.detections import detection_from_report
 from grid.participants.link import Link
-from grid.participants.service import ActiveRun, GridService
+from grid.participants.service import ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
 from grid.wire.messages import (
     Awareness,
@@ -85,7 +86,15 @@ class MemberNode(GridService):
     _link: Link
 
     def __init__(
-        self, member: MemberState, *, roster: Roster, host: str, port: int, fuse_locally: bool = False
+        self,
+        member: MemberState,
+        *,
+        roster: Roster,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        fuse_locally: bool = False,
+        session_factory: SessionFactory | None = None,
+        clock_factory: ClockFactory = scaled_clock,
     ) -> None:
         super().__init__(
             service_id=member.id,
@@ -93,6 +102,8 @@ class MemberNode(GridService):
             port=port,
             roster=roster,
             subscriptions=[*(topics.grid_reports(g) for g in member.grids), topics.TRACKS],
+            session_factory=session_factory,
+            clock_factory=clock_factory,
         )
         self.member = member
         self.awareness: dict[str, tuple[float, AwarenessSource]] = {}

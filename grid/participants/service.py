@@ -1,30 +1,37 @@
 """What every grid participant shares: a connection, a retained status with a last will, decoding
 that counts instead of dying, and following runs announced on the control topic.
 
-A service is an ``async with`` block that owns its connection; :meth:`GridService.serve` runs one
-TaskGroup holding the receive loop and the current run's tasks, all named.
+A service is an ``async with`` block that owns its session; :meth:`GridService.serve` runs one
+TaskGroup holding the receive loop and the current run's tasks, all named. The session and the
+run's clock are injected (real :class:`~grid.mqtt.session.Session` s and a
+:class:`~grid.clock.ScaledClock` by default), so a participant can be unit tested on the
+in-memory broker (:mod:`grid.mqtt.memory`) and a :class:`~grid.clock.VirtualClock`.
+
+A new start while a run is going on switches runs in a task: the receive loop goes on (the
+fusion centre's settling needs it), and the new run's messages that arrive meanwhile are held
+and handled, in order, once it has started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from grid.clock import ScaledClock
+from grid.clock import Clock, ScaledClock
 from grid.errors import GridError, MessageRejected, ScenarioError
-from grid.mqtt.session import Session
+from grid.mqtt.session import BrokerSession, SessionFactory, broker_sessions
 from grid.mqtt.transport import Received, Will
 from grid.wire import topics
 from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, scenario_from_dict
 
-__all__ = ["CONTROLLER_ID", "FUSION_ID", "ActiveRun", "GridService"]
+__all__ = ["CONTROLLER_ID", "FUSION_ID", "ActiveRun", "ClockFactory", "GridService", "scaled_clock"]
 
 FUSION_ID = "fusion"
 CONTROLLER_ID = "gridsim"
@@ -33,6 +40,14 @@ log = logging.getLogger(__name__)
 
 _GOODBYE_TIMEOUT_S = 2.0
 
+# The clock a run is played on, made from its start message.
+ClockFactory = Callable[[RunControl], Clock]
+
+
+def scaled_clock(control: RunControl) -> ScaledClock:
+    """The wall-clock-paced clock a start message describes (its epoch and speed)."""
+    return ScaledClock(epoch_ns=control.epoch_ns, speed=control.speed)
+
 
 @dataclass(frozen=True, slots=True)
 class ActiveRun:
@@ -40,33 +55,41 @@ class ActiveRun:
 
     run_id: str
     scenario: Scenario
-    clock: ScaledClock
+    clock: Clock
 
-    @property
-    def end_wall_ns(self) -> int:
-        """Wall clock at the scenario's end."""
-        return self.clock.wall_ns_at(self.scenario.duration_s)
+    def is_over(self) -> bool:
+        """Whether the clock is past the scenario's end (a retained start of a finished run)."""
+        return self.clock.now() > self.scenario.duration_s
 
     @classmethod
-    def from_control(cls, control: RunControl) -> ActiveRun:
+    def from_control(cls, control: RunControl, *, clock_factory: ClockFactory = scaled_clock) -> ActiveRun:
         """Validate a start message's scenario; raises :class:`MessageRejected` (``bad_scenario``)."""
         try:
             scenario = scenario_from_dict(control.scenario, source=f"<run {control.run_id}>")
         except ScenarioError as exc:
             raise MessageRejected("bad_scenario", str(exc)) from exc
-        return cls(
-            control.run_id,
-            scenario.with_seed(control.seed),
-            ScaledClock(epoch_ns=control.epoch_ns, speed=control.speed),
-        )
+        return cls(control.run_id, scenario.with_seed(control.seed), clock_factory(control))
 
 
 class GridService:
     """Base of member nodes and the fusion centre."""
 
     def __init__(
-        self, *, service_id: str, host: str, port: int, roster: Roster, subscriptions: list[str]
+        self,
+        *,
+        service_id: str,
+        roster: Roster,
+        subscriptions: list[str],
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        session_factory: SessionFactory | None = None,
+        clock_factory: ClockFactory = scaled_clock,
     ) -> None:
+        """A service on the MQTT broker at ``host:port``, or on sessions from ``session_factory``.
+
+        ``clock_factory`` makes each run's clock from its start message (by default the
+        wall-clock-paced :func:`scaled_clock`; a test passes one returning its virtual clock).
+        """
         self.service_id = service_id
         self.roster = roster
         self.counters: Counter[str] = Counter()
@@ -74,9 +97,8 @@ class GridService:
         self.run: ActiveRun | None = None
         offline = Envelope(body=NodeStatus(node_id=service_id, state=NodeState.OFFLINE), origin=service_id)
         self._reconnects_before_run = 0
-        self.session = Session(
-            host=host,
-            port=port,
+        connect = session_factory if session_factory is not None else broker_sessions(host, port)
+        self.session: BrokerSession = connect(
             client_id=f"gridsim-{service_id}",
             will=Will(topics.status_topic(service_id), offline.to_bytes()),
             subscriptions=[topics.CONTROL, *subscriptions],
@@ -86,7 +108,11 @@ class GridService:
         self._run_group: asyncio.TaskGroup | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._clock_factory = clock_factory
         self._ending: asyncio.Task[None] | None = None
+        self._switch: asyncio.Task[None] | None = None
+        self._next: ActiveRun | None = None  # the run being switched to
+        self._held: deque[tuple[Envelope, topics.ParsedTopic]] = deque()  # its messages, until it starts
 
     async def __aenter__(self) -> Self:
         await self.session.__aenter__()
@@ -190,17 +216,21 @@ class GridService:
             if decoded is None:
                 continue
             env, parsed = decoded
-            try:
-                if parsed.kind is topics.TopicKind.CONTROL:
-                    await self._on_control(env)
-                else:
-                    await self.on_message(env, parsed)
-            except (GridError, ValueError, ArithmeticError, LookupError) as exc:
-                # One message that trips a fault must not take the service down: count it, log it, go on.
-                self.counters[f"errors.{type(exc).__name__}"] += 1
-                log.exception(
-                    "%s failed on a message from %s on %s", self.service_id, env.origin, received.topic
-                )
+            if self._next is not None and getattr(env.body, "run_id", None) == self._next.run_id:
+                self._held.append(decoded)  # the run being switched to has not started yet
+                continue
+            await self._dispatch(env, parsed)
+
+    async def _dispatch(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
+        try:
+            if parsed.kind is topics.TopicKind.CONTROL:
+                await self._on_control(env)
+            else:
+                await self.on_message(env, parsed)
+        except (GridError, ValueError, ArithmeticError, LookupError) as exc:
+            # One message that trips a fault must not take the service down: count it, log it, go on.
+            self.counters[f"errors.{type(exc).__name__}"] += 1
+            log.exception("%s failed on a %s message from %s", self.service_id, parsed.kind, env.origin)
 
     async def _on_control(self, env: Envelope) -> None:
         control = env.body
@@ -208,36 +238,61 @@ class GridService:
             self.counters["rejected.bad_control"] += 1
             return
         if control.action is RunAction.END:
-            if self.run is not None and self.run.run_id == control.run_id and self._ending is None:
-                # Finish in a task: settling may wait for messages that this loop must still receive.
-                assert self._run_group is not None
-                self._ending = self._run_group.create_task(
-                    self._stop_run(), name=f"grid[{self.service_id}].finish[{control.run_id}]"
-                )
+            if self.run is not None and self.run.run_id == control.run_id:
+                self._end_run()
             return
         if self.run is not None and self.run.run_id == control.run_id:
             return  # a re-delivered start of the run we are in
         try:
-            run = ActiveRun.from_control(control)
+            run = ActiveRun.from_control(control, clock_factory=self._clock_factory)
         except MessageRejected as exc:
             self.counters[f"rejected.{exc.reason}"] += 1
             log.warning("%s refused run %s: %s", self.service_id, control.run_id, exc)
             return
-        if run.end_wall_ns < time.time_ns():
+        if run.is_over():
             return  # a stale retained start: that run is over
-        if self._ending is not None:
-            await self._ending
-        elif self.run is not None:
-            await self._stop_run()
+        if self._next is not None:
+            log.info(
+                "%s: run %s replaced by %s before it started", self.service_id, self._next.run_id, run.run_id
+            )
+        self._next, self._held = run, deque()
+        if self._switch is None:
+            self._switch = self._spawn(self._switch_runs(), "switch")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        assert self._run_group is not None, "runs are followed only inside serve()"
+        return self._run_group.create_task(work, name=f"grid[{self.service_id}].{what}")
+
+    def _end_run(self) -> None:
+        """Finish the current run in a task: settling may wait for messages this loop must receive."""
+        if self._ending is None and self.run is not None:
+            self._ending = self._spawn(self._stop_run(), f"finish[{self.run.run_id}]")
+
+    async def _switch_runs(self) -> None:
+        """End the current run, if any, then start the next one and handle what it sent meanwhile."""
+        try:
+            while (run := self._next) is not None:
+                if self.run is not None:
+                    self._end_run()
+                    assert self._ending is not None
+                    await self._ending
+                    continue  # a newer start may have come while the run was ending
+                await self._start_run(run)
+                # Messages keep being held until the backlog is empty, so they are handled in order.
+                while self._held and self._next is run:
+                    await self._dispatch(*self._held.popleft())
+                if self._next is run:
+                    self._next = None
+        finally:
+            self._switch = None
+
+    async def _start_run(self, run: ActiveRun) -> None:
         self.counters.clear()
         self._reconnects_before_run = self.session.reconnects
         self.run = run
         self.on_run_start(run)
         await self.publish_status(NodeState.RUNNING)
-        assert self._run_group is not None
-        self._run_task = self._run_group.create_task(
-            self.play(run), name=f"grid[{self.service_id}].play[{run.run_id}]"
-        )
+        self._run_task = self._spawn(self.play(run), f"play[{run.run_id}]")
 
     async def _stop_run(self) -> None:
         task, self._run_task = self._run_task, None

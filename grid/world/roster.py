@@ -33,7 +33,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grid.bundled import bundled_dir
-from grid.errors import RosterError, UnknownNodeError
+from grid.errors import FileProblem, RosterError, UnknownNodeError
+from grid.world.schema_errors import field_path, problems
 
 __all__ = [
     "GeoPoint",
@@ -188,10 +189,23 @@ def default_roster_dir() -> Path:
     return bundled_dir("nodes")
 
 
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    path = ".".join(str(p) for p in first["loc"])
-    return f"{path}: {first['msg']}" if path else first["msg"]
+def _load_member(file: Path) -> MemberState:
+    """One member-state file, validated; every schema problem of it in one :class:`RosterError`."""
+    try:
+        text = file.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = None if mark is None else mark.line + 1
+        raise RosterError(str(file), f"not valid YAML: {exc}", line=line) from exc
+    try:
+        return MemberState.model_validate(data)
+    except ValidationError as exc:
+        found = problems(exc, model=MemberState, tags=(), kinds=(), yaml_root=root)
+        raise RosterError.of(
+            str(file), [FileProblem(field_path(loc), message, line) for loc, message, line in found]
+        ) from None
 
 
 def load_roster(directory: Path | None = None) -> Roster:
@@ -202,12 +216,7 @@ def load_roster(directory: Path | None = None) -> Roster:
         raise RosterError(str(directory), "no member-state files (*.yaml) found")
     members: list[MemberState] = []
     for f in files:
-        try:
-            members.append(MemberState.model_validate(yaml.safe_load(f.read_text(encoding="utf-8"))))
-        except yaml.YAMLError as exc:
-            raise RosterError(str(f), f"not valid YAML: {exc}") from exc
-        except ValidationError as exc:
-            raise RosterError(str(f), _describe(exc)) from exc
+        members.append(_load_member(f))
     seen_nodes: dict[str, str] = {}
     seen_sensors: dict[str, str] = {}
     for f, m in zip(files, members, strict=True):

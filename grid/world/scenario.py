@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grid.bundled import bundled_dir
-from grid.errors import ScenarioError
+from grid.errors import FileProblem, ScenarioError
 from grid.geo import LocalFrame
 from grid.world.events import (
     EVENT_KINDS,
@@ -50,7 +50,7 @@ from grid.world.events import (
 )
 from grid.world.flight import PATH_ITEM_TAGS, FlightPlan, LatLon, LoiterItem, Waypoint
 from grid.world.roster import Roster
-from grid.world.schema_errors import describe, field_path, line_of, parse_path
+from grid.world.schema_errors import field_path, line_of, parse_path, problems
 
 __all__ = [
     "DEFAULT_EMITS_RF",
@@ -120,9 +120,13 @@ class Threat(FlightPlan):
     @model_validator(mode="after")
     def _check_swarm(self) -> Self:
         if self.kind is not ThreatKind.SWARM:
-            for key in _SWARM_ONLY:
-                if getattr(self, key) is not None:
-                    raise ValueError(f"{key}: only a swarm has {key} (kind is {self.kind.value})")
+            found = [
+                f"{key}: only a swarm has {key} (kind is {self.kind.value})"
+                for key in _SWARM_ONLY
+                if getattr(self, key) is not None
+            ]
+            if found:
+                raise ValueError("\n".join(found))
             return self
         if self.count is None:
             raise ValueError("count: required field is missing (a swarm needs its number of members)")
@@ -191,34 +195,36 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        found: list[str] = []  # every problem, one "field.path: message" a line
         seen: set[str] = set()
         for i, threat in enumerate(self.threats):
             for member in threat.member_ids():
                 if member in seen:
-                    raise ValueError(f"threats[{i}].id: duplicate threat id {member!r}")
+                    found.append(f"threats[{i}].id: duplicate threat id {member!r}")
                 seen.add(member)
             if threat.start_s >= self.duration_s:
-                raise ValueError(
+                found.append(
                     f"threats[{i}].start_s: {threat.start_s} is not before duration_s {self.duration_s}"
                 )
-        self._check_events(seen)
+        found += self._check_events(seen)
+        if found:
+            raise ValueError("\n".join(found))
         return self
 
-    def _check_events(self, threat_ids: set[str]) -> None:
+    def _check_events(self, threat_ids: set[str]) -> list[str]:
+        found: list[str] = []
         outages: list[tuple[float, float, int]] = []
         for i, event in enumerate(self.events):
             where = f"events[{i}]"
             if event.at_s >= self.duration_s:
-                raise ValueError(f"{where}.at_s: {event.at_s} is not before duration_s {self.duration_s}")
+                found.append(f"{where}.at_s: {event.at_s} is not before duration_s {self.duration_s}")
             if event.duration_s is not None and event.end_s > self.duration_s:
-                raise ValueError(
+                found.append(
                     f"{where}.duration_s: {event.duration_s} runs past the end of the scenario; expected "
                     f"at most {self.duration_s - event.at_s:g} (duration_s {self.duration_s:g} minus at_s)"
                 )
             if isinstance(event, Spoofing) and event.phantom.id in threat_ids:
-                raise ValueError(
-                    f"{where}.phantom.id: {event.phantom.id!r} is a threat id; expected a new id"
-                )
+                found.append(f"{where}.phantom.id: {event.phantom.id!r} is a threat id; expected a new id")
             if isinstance(event, BrokerOutage):
                 outages.append((event.at_s, event.end_s, i))
             if isinstance(event, CyberCampaign):
@@ -226,16 +232,15 @@ class Scenario(_Strict):
                 for j, obs in enumerate(event.observables):
                     for k, sighting in enumerate(obs.observed_by):
                         if not event.at_s <= sighting.at_s <= end:
-                            raise ValueError(
+                            found.append(
                                 f"{where}.observables[{j}].observed_by[{k}].at_s: {sighting.at_s} is outside "
                                 f"the campaign; expected from at_s {event.at_s:g} to {end:g}"
                             )
         outages.sort()
         for (_, end, _), (start, _, i) in itertools.pairwise(outages):
             if start < end:
-                raise ValueError(
-                    f"events[{i}].at_s: {start} is during another broker outage (ending at {end:g})"
-                )
+                found.append(f"events[{i}].at_s: {start} is during another broker outage (ending at {end:g})")
+        return found
 
     def expanded_threats(self) -> list[Threat]:
         """Every threat that flies, in scenario order, each swarm replaced by its members."""
@@ -271,14 +276,16 @@ def default_scenario_path() -> Path:
 def scenario_from_dict(
     data: Any, *, source: str = "<scenario>", yaml_root: yaml.Node | None = None
 ) -> Scenario:
-    """Validate a decoded scenario map; raises :class:`ScenarioError` naming the field."""
+    """Validate a decoded scenario map; raises :class:`ScenarioError` naming every problem's field."""
     if not isinstance(data, dict):
         raise ScenarioError(source, "", f"expected a mapping at the top level, got {type(data).__name__}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        loc, problem = describe(exc.errors()[0], tags=_UNION_TAGS, kinds=EVENT_KINDS)
-        raise ScenarioError(source, field_path(loc), problem, line=line_of(yaml_root, loc)) from None
+        found = problems(exc, model=Scenario, tags=_UNION_TAGS, kinds=EVENT_KINDS, yaml_root=yaml_root)
+        raise ScenarioError.of(
+            source, [FileProblem(field_path(loc), message, line) for loc, message, line in found]
+        ) from None
 
 
 # --- checks against the roster ---------------------------------------------------------------------
@@ -295,12 +302,16 @@ def _unknown(what: str, value: str, known: list[str], *, list_all: bool) -> str:
 def validate_against_roster(
     scenario: Scenario, roster: Roster, *, source: str = "<scenario>", yaml_root: yaml.Node | None = None
 ) -> None:
-    """Check the node and sensor ids a scenario names against ``roster``; raises :class:`ScenarioError`."""
+    """Check the node and sensor ids a scenario names against ``roster``; raises :class:`ScenarioError`.
+
+    Every unknown id is reported, not only the first.
+    """
     nodes = list(roster)
     sensors = sorted(roster.sensor_owner())
+    found: list[FileProblem] = []
 
     def fail(path: str, problem: str) -> None:
-        raise ScenarioError(source, path, problem, line=line_of(yaml_root, parse_path(path)))
+        found.append(FileProblem(path, problem, line_of(yaml_root, parse_path(path))))
 
     for i, event in enumerate(scenario.events):
         if isinstance(event, NodeOutage | LinkImpairment | Spoofing) and event.node not in roster:
@@ -313,6 +324,8 @@ def validate_against_roster(
                     if sighting.node not in roster:
                         path = f"events[{i}].observables[{j}].observed_by[{k}].node"
                         fail(path, _unknown("node id", sighting.node, nodes, list_all=True))
+    if found:
+        raise ScenarioError.of(source, found)
 
 
 def load_scenario(path: Path | str | None = None, *, roster: Roster | None = None) -> Scenario:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
 
-from grid.clock import Clock, ScaledClock, VirtualClock
+from grid.clock import MAX_SPEED, MIN_SPEED, Clock, ScaledClock, VirtualClock
 
 EPOCH_NS = 1_700_000_000_000_000_000
 
@@ -117,15 +118,15 @@ def test_scaled_clock_inverse_of_wall_ns_at(monkeypatch: pytest.MonkeyPatch) -> 
 
 async def test_scaled_clock_sleep_until() -> None:
     """After sleep_until(t) the clock reads at least t; a past time returns at once."""
-    clock = ScaledClock(epoch_ns=time.time_ns(), speed=1e4)
+    clock = ScaledClock(epoch_ns=time.time_ns(), speed=MAX_SPEED)
     await asyncio.wait_for(clock.sleep_until(-1.0), timeout=5.0)
     await asyncio.wait_for(clock.sleep_until(2.0), timeout=5.0)
     assert clock.now() >= 2.0
 
 
-@pytest.mark.parametrize("speed", [0.0, -1.0])
-def test_scaled_clock_rejects_non_positive_speed(speed: float) -> None:
-    """A speed of zero or less raises ValueError."""
+@pytest.mark.parametrize("speed", [0.0, -1.0, MIN_SPEED / 2, MAX_SPEED * 2, math.nan])
+def test_scaled_clock_rejects_speed_out_of_range(speed: float) -> None:
+    """A speed outside the one range (zero, negative, too slow, too fast, NaN) raises ValueError."""
     with pytest.raises(ValueError, match="speed must be between"):
         ScaledClock(epoch_ns=EPOCH_NS, speed=speed)
 

@@ -11,6 +11,7 @@ from grid.errors import (
     BrokerStartError,
     BrokerUnavailable,
     ConfigError,
+    FileProblem,
     GridError,
     MessageRejected,
     RosterError,
@@ -43,9 +44,28 @@ def test_hierarchy(error: GridError, bases: tuple[type[BaseException], ...]) -> 
 
 
 def test_every_error_class_is_sampled() -> None:
-    """The samples above cover every class exported by grid.errors."""
-    exported = {getattr(grid.errors, name) for name in grid.errors.__all__}
+    """The samples above cover every error class exported by grid.errors."""
+    exported = {
+        obj
+        for obj in (getattr(grid.errors, name) for name in grid.errors.__all__)
+        if isinstance(obj, type) and issubclass(obj, BaseException)
+    }
     assert {type(e) for e, _ in SAMPLES} | {GridError} == exported
+
+
+def test_errors_of_several_problems() -> None:
+    """ScenarioError and RosterError of several problems list one per line; the first is the context."""
+    problems = [FileProblem("threats[0].paths", "unknown key", 7), FileProblem("colour", "unknown key", 8)]
+    err = ScenarioError.of("s.yaml", problems)
+    assert (err.field, err.problem, err.line) == ("threats[0].paths", "unknown key", 7)
+    assert err.problems == tuple(problems)
+    assert str(err).splitlines() == [
+        "s.yaml:7: threats[0].paths: unknown key",
+        "s.yaml:8: colour: unknown key",
+    ]
+    roster = RosterError.of("RO.yaml", problems)
+    assert (roster.problem, roster.line) == ("threats[0].paths: unknown key", 7)
+    assert str(roster).splitlines() == str(err).replace("s.yaml", "RO.yaml").splitlines()
 
 
 def test_scenario_error_context() -> None:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from grid.app.bench.cli import add_bench_parser, run_bench
+from grid.app.bench.cli import run_bench
 
-__all__ = ["add_bench_parser", "run_bench"]
+__all__ = ["run_bench"]

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from grid.app.bench.cli import add_fusion_parser, run_bench
+from grid.app.bench.cli import run_bench
+from grid.app.cli import add_fusion_parser
 from grid.errors import GridError
 
 

@@ -1,7 +1,9 @@
 """``gridsim bench``: benchmarks, with PASS/FAIL against the targets and comparable result files.
 
-Hook into ``gridsim``'s parser with :func:`add_bench_parser` and dispatch ``bench`` to
-:func:`run_bench`; ``python -m grid.app.bench fusion`` runs the same without the ``gridsim`` CLI.
+``gridsim`` dispatches ``bench`` to :func:`run_bench`; ``python -m grid.app.bench fusion`` runs the
+same without the ``gridsim`` CLI. The arguments are defined in :func:`grid.app.cli.add_fusion_parser`,
+so that help never loads the benchmarks; the benchmark modules (numpy, scipy, the tracker) load
+when one runs.
 """
 
 from __future__ import annotations
@@ -9,49 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from grid.app.bench.cases import cases
-from grid.app.bench.fusion import run_cases
-from grid.app.bench.targets import Target, judge
+from grid.app.cli import BENCH_FUSION_OUT_NAME as _OUT_NAME
 from grid.errors import ConfigError
-from grid.world.roster import load_roster
 
-__all__ = ["add_bench_parser", "add_fusion_parser", "markdown_table", "run_bench"]
+if TYPE_CHECKING:
+    from rich.console import Console
 
-_OUT_NAME = "bench-fusion"
+    from grid.app.bench.targets import Target
 
-
-def add_fusion_parser(subparsers: Any) -> None:
-    """Add the ``fusion`` benchmark to a ``bench`` sub-command's subparsers."""
-    fusion = subparsers.add_parser(
-        "fusion",
-        help="gridsim's tracker against Stone Soup's EKF and the Cramér-Rao bound",
-        description=(
-            "Record reports from gridsim's own sensors (no MQTT), then run gridsim's tracker, its EKF "
-            "alone, Stone Soup's EKF (if installed: pip install 'gridsim[bench]') and the posterior "
-            "Cramér-Rao bound on the same reports: a single drone, a swarm of 12 in clutter and a "
-            "100-target stress case. Prints PASS/FAIL against the targets."
-        ),
-    )
-    fusion.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help=f"write DIR/{_OUT_NAME}.json and .md"
-    )
-    fusion.add_argument("--quick", action="store_true", help="short runs: a smoke test of under 20 s")
-    fusion.add_argument("--no-stonesoup", action="store_true", help="skip Stone Soup even when installed")
-    fusion.add_argument(
-        "--case", action="append", default=None, metavar="NAME", help="run only this case (repeatable)"
-    )
-
-
-def add_bench_parser(subparsers: Any) -> None:
-    """Add ``bench`` (with ``bench fusion``) to ``gridsim``'s subparsers."""
-    bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
-    add_fusion_parser(bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
+__all__ = ["markdown_table", "run_bench"]
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -121,6 +91,8 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 
 def _print(console: Console, results: dict[str, Any], targets: list[Target]) -> None:
+    from rich.table import Table
+
     table = Table(title="gridsim bench fusion")
     table.add_column("measure")
     for c in results["cases"]:
@@ -139,6 +111,13 @@ def _print(console: Console, results: dict[str, Any], targets: list[Target]) -> 
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark named by ``args.bench_command``; returns the exit code."""
+    from rich.console import Console
+
+    from grid.app.bench.cases import cases
+    from grid.app.bench.fusion import run_cases
+    from grid.app.bench.targets import judge
+    from grid.world.roster import load_roster
+
     if args.bench_command != "fusion":
         raise ConfigError(f"unknown benchmark {args.bench_command!r}; expected 'fusion'")
     console = Console(stderr=True)

@@ -1,4 +1,4 @@
-"""The command line: help, and every error a user meets gives one line and a non-zero exit."""
+"""The command line: quick help, and every error a user meets gives its lines and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -52,6 +52,42 @@ def test_help_says_what_it_does(argv: list[str], capsys: pytest.CaptureFixture[s
     assert len(out.splitlines()) > 3
 
 
+_HEAVY = ("numpy", "scipy", "aiomqtt", "pydantic", "rich", "grid.app.bench")
+
+_IMPORTED_BY_HELP = """
+import sys
+from grid.app.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["bench", "--help"],
+        ["bench", "fusion", "--help"],
+        ["scenario", "validate", "--help"],
+        ["up", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_help_imports_no_heavy_module(argv: list[str]) -> None:
+    """Help loads none of numpy, scipy, aiomqtt, pydantic, rich or the benchmarks: it starts at once."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_BY_HELP, *argv], capture_output=True, text=True, check=True
+    )
+    assert "usage: gridsim" in done.stdout
+    modules = set(done.stdout.split("\n")[-2].split())
+    assert "grid.app.cli" in modules
+    assert [m for m in modules if m.split(".")[0] in _HEAVY or m.startswith("grid.app.bench")] == []
+
+
 def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, expected_code: int, *words: str) -> str:
     err = capsys.readouterr().err
     assert code == expected_code, err
@@ -77,6 +113,22 @@ def test_broken_scenario_file(capsys: pytest.CaptureFixture[str], tmp_path: Path
     )
     code = main(["run", str(bad), "--quiet"])
     _one_line_error(capsys, code, 2, "ScenarioError", "bad.yaml:5", "threats[0].speed_mps")
+
+
+def test_every_scenario_problem_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Each problem of a scenario is printed on a line of its own, user text like ``[lat, lon]`` intact."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nduration_s: 60\nthreats:\n  - id: a\n    sped_mps: 5\n    altitude_m: 1\n"
+        "    path: [[44, 29], somewhere]\n"
+    )
+    code = main(["run", str(bad), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if "bad.yaml:" in line]
+    assert len(lines) == 2, err
+    assert "bad.yaml:5: threats[0].sped_mps: unknown key 'sped_mps'; did you mean 'speed_mps'?" in lines[0]
+    assert "bad.yaml:7: threats[0].path[1]: expected [lat, lon]" in lines[1]
 
 
 def test_unreachable_broker(capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,7 @@ def _assert_located_and_clean(summary: dict, roster: Roster, *, max_rmse_m: floa
     assert 0.0 < threat["pcrlb_rmse_m"] < threat["rmse_m"] * 3, "the bound sits near a matched EKF's RMSE"
     tracking = summary["tracking"]
     assert 0.0 <= tracking["ospa_m"] < tracking["ospa_cutoff_m"]
-    assert tracking["false_tracks"] >= 0
+    assert tracking["false_tracks"] == 0, "every confirmed track followed the drone"
     series = tracking["series"]
     assert len(series) >= 100, "one point a second over the two-minute run"
     assert all(0.0 <= o <= tracking["ospa_cutoff_m"] for _, o, _ in series)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import aiomqtt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from grid.errors import MessageRejected
+from grid.wire import topics as topics_module
 from grid.wire.topics import (
     ALL_AWARENESS,
     ALL_PICTURES,
     ALL_REPORTS,
+    ALL_RESULTS,
     ALL_STATUS,
     CONTROL,
     FUSION_STATS,
@@ -34,16 +37,52 @@ segments = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
 BAD_SEGMENTS = ["+", "#", "a/b", "", "x" * 49, "-RO", ".hidden", "RO+", "R O", "Ro#1"]
 
 
-def test_constants() -> None:
-    """Fixed topics and subscription filters have their documented values."""
-    assert ROOT == "grid/v1"
-    assert TRACKS == "grid/v1/tracks"
-    assert CONTROL == "grid/v1/control/run"
-    assert FUSION_STATS == "grid/v1/stats/fusion"
-    assert ALL_REPORTS == "grid/v1/reports/#"
-    assert ALL_STATUS == "grid/v1/status/+"
-    assert ALL_AWARENESS == "grid/v1/awareness/+"
-    assert ALL_PICTURES == "grid/v1/picture/+"
+def _topic_of_each_kind(grid: str, node: str) -> dict[TopicKind, str]:
+    return {
+        TopicKind.REPORT: report_topic(grid, node),
+        TopicKind.STATUS: status_topic(node),
+        TopicKind.AWARENESS: awareness_topic(node),
+        TopicKind.PICTURE: picture_topic(node),
+        TopicKind.RESULTS: results_topic(node),
+        TopicKind.TRACK: TRACKS,
+        TopicKind.CONTROL: CONTROL,
+        TopicKind.FUSION_STATS: FUSION_STATS,
+    }
+
+
+FILTERS = {
+    ALL_REPORTS: TopicKind.REPORT,
+    ALL_STATUS: TopicKind.STATUS,
+    ALL_AWARENESS: TopicKind.AWARENESS,
+    ALL_PICTURES: TopicKind.PICTURE,
+    ALL_RESULTS: TopicKind.RESULTS,
+}
+
+
+@given(segments, segments)
+def test_each_filter_matches_exactly_its_kind(grid: str, node: str) -> None:
+    """A subscription filter matches the topics of its kind and no topic of another kind."""
+    built = _topic_of_each_kind(grid, node)
+    for pattern, kind in FILTERS.items():
+        matched = {k for k, topic in built.items() if aiomqtt.Topic(topic).matches(pattern)}
+        assert matched == {kind}, pattern
+
+
+@given(segments, segments, segments)
+def test_grid_filter_matches_only_its_grid(grid: str, other: str, node: str) -> None:
+    """``grid_reports(g)`` receives g's reports and not another grid's."""
+    assert aiomqtt.Topic(report_topic(grid, node)).matches(grid_reports(grid))
+    assert aiomqtt.Topic(report_topic(other, node)).matches(grid_reports(grid)) == (other == grid)
+
+
+def test_fixed_topics_are_in_the_documented_tree() -> None:
+    """The fixed topics are the ones the module docstring documents, all under ROOT."""
+    documented = {
+        line.split()[0] for line in (topics_module.__doc__ or "").splitlines() if line.startswith("    grid/")
+    }
+    assert {TRACKS, CONTROL, FUSION_STATS} <= documented
+    assert all(t.startswith(ROOT + "/") for t in documented)
+    assert all(t.startswith(ROOT + "/") for t in (TRACKS, CONTROL, FUSION_STATS, *FILTERS))
 
 
 def test_builders_give_documented_topics() -> None:

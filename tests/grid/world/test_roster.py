@@ -242,6 +242,35 @@ def test_invalid_yaml_is_rejected(tmp_path: Path) -> None:
     assert "not valid YAML" in _expect_roster_error(tmp_path, path).problem
 
 
+def test_misspelt_sensor_key_suggests_the_known_one(tmp_path: Path) -> None:
+    """``rang_m`` for ``range_m`` is named as written, with the key meant and its line."""
+    doc = _member()
+    doc["sensors"][0]["rang_m"] = doc["sensors"][0].pop("range_m")
+    path = _write(tmp_path, "XX.yaml", doc)
+    error = _expect_roster_error(tmp_path, path)
+    assert error.problem == "sensors[0].rang_m: unknown key 'rang_m'; did you mean 'range_m'?"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert error.line is not None
+    assert lines[error.line - 1].strip().startswith("rang_m:")
+    assert len(error.problems) == 1  # the missing range_m is the same mistake, not a second one
+
+
+def test_every_problem_of_a_member_file_is_reported(tmp_path: Path) -> None:
+    """Two bad sensors in one file give two problems, in file order, one ``file:line: ...`` a line."""
+    bad_kind = _radar("XX-RAD-1") | {"kind": "laser"}
+    bad_range = _radar("XX-RAD-2") | {"range_m": -1}
+    path = _write(tmp_path, "XX.yaml", _member(sensors=[bad_kind, bad_range]))
+    error = _expect_roster_error(tmp_path, path)
+    assert [p.problem.split(":")[0] for p in error.problems] == ["sensors[0].kind", "sensors[1].range_m"]
+    lines = str(error).splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"{path}:{p.line}: ") for line, p in zip(lines, error.problems, strict=True))
+    first, second = (p.line for p in error.problems)
+    assert first is not None
+    assert second is not None
+    assert first < second
+
+
 def test_empty_directory_is_rejected(tmp_path: Path) -> None:
     """A directory with no member-state files is an error naming the directory."""
     (tmp_path / "README.txt").write_text("not a roster file", encoding="utf-8")

@@ -522,3 +522,131 @@ def test_bundled_scenarios_are_valid(roster: Roster) -> None:
     files = sorted(default_scenario_path().parent.glob("*.yaml"))
     assert len(files) >= 2
     assert [(p.name, e) for p, e in validate_paths(files, roster)] == [(p.name, None) for p in files]
+
+
+# --- every problem, named as the user wrote it ------------------------------------------------------
+
+
+def test_misspelt_required_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    """``paths:`` for ``path:`` is reported as the key written, with the key meant, and nothing else."""
+    path = write(tmp_path, BASE.replace("    path:", "    paths:"))
+    err = error_of(path)
+    assert [(p.field, p.line) for p in err.problems] == [("threats[0].paths", 7)]
+    assert err.problem == "unknown key 'paths'; did you mean 'path'?"
+    assert str(err) == f"{path}:7: threats[0].paths: unknown key 'paths'; did you mean 'path'?"
+
+
+def test_misspelt_optional_key_suggests_the_known_one(tmp_path: Path) -> None:
+    """A misspelt key with a default (``sed`` for ``seed``) also gets the closest known key."""
+    err = error_of(write(tmp_path, BASE + "sed: 3\n"))
+    assert (err.field, err.line) == ("sed", 8)
+    assert "did you mean 'seed'?" in err.problem
+
+
+def test_key_already_written_is_not_suggested(tmp_path: Path) -> None:
+    """Next to ``speed_mps:``, ``speed_mpss:`` is not told it meant ``speed_mps``, a key already there."""
+    text = BASE.replace("    speed_mps: 50\n", "    speed_mps: 50\n    speed_mpss: 5\n")
+    err = error_of(write(tmp_path, text))
+    assert err.field == "threats[0].speed_mpss"
+    assert "did you mean 'speed_mps'" not in err.problem
+    assert err.problem == "unknown key 'speed_mpss'; did you mean 'spread_m'?"
+
+
+def test_unknown_key_far_from_any_known_one_lists_the_known_keys(tmp_path: Path) -> None:
+    """A key like no known one gets no suggestion but the keys allowed at that place."""
+    err = error_of(write(tmp_path, BASE + "zzqqxx: 1\n"))
+    assert (err.field, err.line) == ("zzqqxx", 8)
+    assert "did you mean" not in err.problem
+    assert err.problem == (
+        "unknown key 'zzqqxx'; expected one of: "
+        "name, description, duration_s, seed, locate_radius_m, origin, threats, events"
+    )
+
+
+def test_several_problems_are_reported_together_with_their_lines(tmp_path: Path) -> None:
+    """Every schema problem of the file is listed, in file order, one ``file:line: field: problem`` a line."""
+    text = (
+        BASE.replace("duration_s: 100", "duration_s: -1")
+        .replace("    speed_mps: 50\n", "    sped_mps: 50\n")
+        .replace("    path:", "    paths:")
+        + "colour: red\n"
+    )
+    path = write(tmp_path, text)
+    err = error_of(path)
+    assert [(p.line, p.field) for p in err.problems] == [
+        (2, "duration_s"),
+        (5, "threats[0].sped_mps"),
+        (7, "threats[0].paths"),
+        (8, "colour"),
+    ]
+    lines = str(err).splitlines()
+    assert len(lines) == 4
+    assert lines[1] == f"{path}:5: threats[0].sped_mps: unknown key 'sped_mps'; did you mean 'speed_mps'?"
+    assert all(
+        line.startswith(f"{path}:{p.line}: {p.field}: ") for line, p in zip(lines, err.problems, strict=True)
+    )
+    assert (err.field, err.line) == ("duration_s", 2)  # the first problem
+
+
+EVENTS = """\
+events:
+  - kind: link_impairment
+    at_s: 1
+    nod: RO
+    loss: 0.1
+  - kind: node_outage
+    at_s: 2
+    node: RO
+    duraton_s: 3
+"""
+
+
+def test_nested_event_keys_are_named_with_suggestions(tmp_path: Path) -> None:
+    """Misspelt keys inside events are matched with that event kind's keys, the kind tag not in the path."""
+    err = error_of(write(tmp_path, BASE + EVENTS))
+    assert [(p.line, p.field, p.problem) for p in err.problems] == [
+        (11, "events[0].nod", "unknown key 'nod'; did you mean 'node'?"),
+        (16, "events[1].duraton_s", "unknown key 'duraton_s'; did you mean 'duration_s'?"),
+    ]
+
+
+def test_misspelt_waypoint_key_is_matched_with_the_waypoint_keys(tmp_path: Path) -> None:
+    """Inside a path, ``{lat, lon, sped_mps}`` is a waypoint whose ``sped_mps`` is ``speed_mps``."""
+    text = BASE.replace("[[44.0, 28.0], [44.1, 28.1]]", "[[44.0, 28.0], {lat: 44.1, lon: 28.1, sped_mps: 9}]")
+    err = error_of(write(tmp_path, text))
+    assert (err.field, err.line) == ("threats[0].path[1].sped_mps", 7)
+    assert err.problem == "unknown key 'sped_mps'; did you mean 'speed_mps'?"
+
+
+def test_every_unknown_roster_id_is_reported(tmp_path: Path, roster: Roster) -> None:
+    """Two events naming node ids the roster lacks give two problems, each with its line."""
+    text = BASE + EVENTS.replace("nod: RO", "node: XX").replace("node: RO", "node: YY").replace(
+        "    duraton_s: 3\n", ""
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, roster=roster)
+    assert [(p.line, p.field) for p in info.value.problems] == [
+        (11, "events[0].node"),
+        (15, "events[1].node"),
+    ]
+    assert all("unknown node id" in p.problem for p in info.value.problems)
+
+
+def test_every_whole_scenario_check_is_reported(tmp_path: Path) -> None:
+    """Checks across threats report every breach, each on its own field and line, not only the first."""
+    late = SECOND_THREAT.replace("    speed_mps: 40\n", "    start_s: 200\n    speed_mps: 40\n")
+    path = write(tmp_path, BASE + late)
+    err = error_of(path)
+    assert [(p.line, p.field) for p in err.problems] == [(8, "threats[1].id"), (9, "threats[1].start_s")]
+    assert "duplicate threat id 'a'" in err.problems[0].problem
+    assert "is not before duration_s" in err.problems[1].problem
+    assert len(str(err).splitlines()) == 2
+
+
+def test_every_swarm_only_key_of_a_drone_is_reported(tmp_path: Path) -> None:
+    """A drone given two swarm-only keys gets a problem for each, on its own line."""
+    text = BASE.replace("    speed_mps: 50\n", "    count: 3\n    spread_m: 10\n    speed_mps: 50\n")
+    err = error_of(write(tmp_path, text))
+    assert [(p.line, p.field) for p in err.problems] == [(5, "threats[0].count"), (6, "threats[0].spread_m")]
+    assert all("only a swarm has" in p.problem for p in err.problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,24 @@ from grid.world.roster import load_roster
 BLOCK = {"rmse_m", "us_per_update", "time_to_locate_s"}
 
 
+# The targets the quick bench without Stone Soup judges (grid.app.bench.targets): none is a timing,
+# and the bench is deterministic (seeded recordings and delays), so each must pass.
+QUICK_TARGETS = {
+    "single-drone": [
+        "rmse / PCRLB (tracker, on its own samples)",
+        "rmse with 300 ms delay / without",
+    ],
+    "swarm-12": [
+        "rmse / PCRLB (tracker, on its own samples)",
+        "threats located (all)",
+        "id switches per threat (max)",
+    ],
+    "stress-100": ["rmse / PCRLB (tracker, on its own samples)"],
+}
+
+
 def test_quick_bench_writes_comparable_results(tmp_path: Path) -> None:
-    """``python -m grid.app.bench fusion --quick --no-stonesoup`` writes every case with the agreed keys."""
+    """``python -m grid.app.bench fusion --quick --no-stonesoup`` writes every case; its targets all pass."""
     assert main(["fusion", "--quick", "--no-stonesoup", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "bench-fusion.json").read_text())
     assert [c["name"] for c in results["cases"]] == ["single-drone", "swarm-12", "stress-100"]
@@ -34,6 +51,9 @@ def test_quick_bench_writes_comparable_results(tmp_path: Path) -> None:
         assert case["gridsim"]["us_per_update"] > 0.0
         assert case["pcrlb_rmse_m"] > 0.0
         assert all({"name", "value", "limit", "passed"} <= set(t) for t in case["targets"])
+        assert [t["name"] for t in case["targets"]] == QUICK_TARGETS[case["name"]]
+        failed = [(t["name"], t["value"], t["limit"]) for t in case["targets"] if t["passed"] is not True]
+        assert failed == [], f"{case['name']}: targets not met"
         if case["case"]["threats"] > 1:
             given = case["gridsim"]["association_given"]
             assert given["rmse_m"] > 0.0
@@ -41,8 +61,10 @@ def test_quick_bench_writes_comparable_results(tmp_path: Path) -> None:
             assert given["threats"] == case["case"]["threats"]
     assert results["config"]["quick"] is True
     assert results["config"]["stonesoup_version"] is None
-    assert results["config"]["machine"]["nproc"] >= 1
-    assert (tmp_path / "bench-fusion.md").read_text().startswith("| measure |")
+    assert results["config"]["machine"]["nproc"] == os.cpu_count()
+    table = (tmp_path / "bench-fusion.md").read_text()
+    assert table.startswith("| measure |")
+    assert table.count("| PASS |") == sum(len(names) for names in QUICK_TARGETS.values())
 
 
 def test_recording_is_deterministic_and_labels_clutter() -> None:

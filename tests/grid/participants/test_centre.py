@@ -1,0 +1,163 @@
+"""FusionCentre on the in-memory broker and a virtual clock: fusing, accounting, switching runs."""
+
+from __future__ import annotations
+
+import pytest
+from memory_grid import MemoryGrid, report, short_scenario, steps, until
+
+from grid.participants import centre as centre_module
+from grid.participants.centre import FusionCentre
+from grid.participants.node import MemberNode
+from grid.wire import topics
+from grid.wire.messages import Awareness, AwarenessSource, Envelope, FusedTrack, FusionStats, NodeState
+from grid.world.roster import Roster
+
+
+@pytest.fixture(autouse=True)
+def _patient_settling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The centre waits for final counts as long as it takes: no test here leans on its timeout."""
+    monkeypatch.setattr(centre_module, "SETTLE_TIMEOUT_S", 3600.0)
+
+
+def fusion(grid: MemoryGrid, roster: Roster) -> FusionCentre:
+    """The fusion centre on ``grid``."""
+    return FusionCentre(roster=roster, session_factory=grid.broker.session, clock_factory=grid.clock_factory)
+
+
+async def all_nodes_online(grid: MemoryGrid, roster: Roster, run_id: str, published: dict[str, int]) -> None:
+    """Every node's final status of ``run_id``, with the reports each says it published."""
+    for node_id in roster:
+        await grid.node_online(node_id, run_id, published.get(node_id, 0))
+
+
+async def test_a_nodes_reports_become_confirmed_tracks_sent_to_the_grid(roster: Roster) -> None:
+    """RO's reports of the drone are fused into a confirmed track of uav-1, published on the tracks topic."""
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    node = MemberNode(
+        roster.member("RO"),
+        roster=roster,
+        session_factory=grid.broker.session,
+        clock_factory=grid.clock_factory,
+    )
+    async with grid.serving(centre, node):
+        await grid.start("run-1", short_scenario(90.0))
+        await until(lambda: centre.run is not None and node.run is not None, "the run started")
+        for t in range(91):
+            await grid.clock.advance_to(float(t))
+            await steps()
+    tracks = grid.bodies(topics.TRACKS, FusedTrack)
+    confirmed = [t for t in tracks if t.status == "confirmed"]
+    assert confirmed, "a confirmed track within 90 s"
+    assert all(t.run_id == "run-1" and t.node_ids == ("RO",) for t in confirmed)
+    assert "uav-1" in confirmed[-1].truth_ids
+    assert centre.counters["delivered"] == node.counters["published"]
+    assert node.counters["received_tracks"] == len(tracks), "the node heard every track update"
+    sources = {a.source for a in grid.bodies(topics.awareness_topic("RO"), Awareness)}
+    assert sources == {AwarenessSource.OWN_SENSOR}
+
+
+async def test_the_account_waits_for_every_nodes_final_count(roster: Roster) -> None:
+    """After the end the account is sent once every node's final count is in, then the centre's status."""
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    async with grid.serving(centre):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: centre.run is not None, "the run started")
+        await grid.send(
+            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG"
+        )
+        await grid.end("run-1")
+        await grid.node_online("BG", "run-1", published=2)  # one of BG's reports is still on its way
+        await steps(200)
+        assert grid.bodies(topics.FUSION_STATS, FusionStats) == [], "not before every node has reported"
+        others = {node_id: 0 for node_id in roster if node_id != "BG"}
+        await all_nodes_online(grid, roster, "run-1", {"BG": 2, **others})
+        await steps(200)
+        assert grid.bodies(topics.FUSION_STATS, FusionStats) == [], "not before BG's second report"
+        await grid.send(
+            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA", time_s=2.0), origin="BG"
+        )
+        await until(lambda: centre.run is None, "the run ended")
+    (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
+    assert (stats.run_id, stats.delivered, stats.rejected) == ("run-1", 2, {})
+    assert stats.latency_ms["count"] == 2.0
+    order = [
+        r.topic
+        for r in grid.broker.history
+        if r.topic in (topics.FUSION_STATS, topics.status_topic("fusion"))
+    ]
+    assert order[-3:] == [topics.FUSION_STATS, topics.status_topic("fusion"), topics.status_topic("fusion")]
+    final = grid.status("fusion")
+    assert final is not None
+    assert final.state is NodeState.OFFLINE
+
+
+async def test_duplicates_and_grid_copies_are_told_apart_by_message_id(roster: Roster) -> None:
+    """A report fused once: again on its grid it is a duplicate, on another grid a grid copy."""
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    async with grid.serving(centre):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: centre.run is not None, "the run started")
+        payload = Envelope(body=report("run-1", "BG-RFDF-SHABLA"), origin="BG").to_bytes()
+        for grid_id in ("black-sea", "black-sea", "eastern-flank", "black-sea"):
+            await grid.wire.publish(topics.report_topic(grid_id, "BG"), payload)
+        await grid.end("run-1")
+        await all_nodes_online(grid, roster, "run-1", {"BG": 1})
+        await until(lambda: centre.run is None, "the run ended")
+    (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
+    assert (stats.delivered, stats.duplicates, stats.grid_copies) == (1, 2, 1)
+
+
+async def test_reports_it_cannot_use_are_accounted_by_reason(roster: Roster) -> None:
+    """Another node's sensor is rejected as unknown_sensor, a non-report as unexpected_type; others go on."""
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    ro_reports = topics.report_topic("black-sea", "RO")
+    async with grid.serving(centre):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: centre.run is not None, "the run started")
+        await grid.send(ro_reports, report("run-1", "BG-RFDF-SHABLA"), origin="RO")
+        awareness = Awareness(
+            run_id="run-1", node_id="RO", threat_id="uav-1", time_s=1.0, source=AwarenessSource.OWN_SENSOR
+        )
+        await grid.send(ro_reports, awareness, origin="RO")
+        await grid.send(ro_reports, report("run-0", "RO-RFDF-SFANTU-GHEORGHE"), origin="RO")
+        await grid.send(ro_reports, report("run-1", "RO-RFDF-SFANTU-GHEORGHE"), origin="RO")
+        await grid.end("run-1")
+        await all_nodes_online(grid, roster, "run-1", {"RO": 1})
+        await until(lambda: centre.run is None, "the run ended")
+    (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
+    assert stats.delivered == 1
+    assert stats.rejected == {"unknown_sensor": 1, "unexpected_type": 1}
+    assert centre.counters["other_run"] == 1
+
+
+async def test_a_new_start_mid_run_ends_the_current_run_promptly_and_starts_the_new_one(
+    roster: Roster,
+) -> None:
+    """A second start ends run-1 (its account sent as soon as the final counts are in), then plays run-2.
+
+    The receive loop keeps going while run-1 settles, so the nodes' final counts get through, and
+    run-2's report that arrives meanwhile is fused in run-2, not lost.
+    """
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    bg_reports = topics.report_topic("black-sea", "BG")
+    async with grid.serving(centre):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: centre.run is not None, "run-1 started")
+        await grid.send(bg_reports, report("run-1", "BG-RFDF-SHABLA"), origin="BG")
+        await grid.start("run-2", short_scenario())
+        await grid.send(bg_reports, report("run-2", "BG-RFDF-SHABLA"), origin="BG")
+        await all_nodes_online(grid, roster, "run-1", {"BG": 1})
+        await until(lambda: len(grid.bodies(topics.FUSION_STATS, FusionStats)) == 1, "run-1's account sent")
+        await until(lambda: centre.run is not None and centre.run.run_id == "run-2", "run-2 started")
+        await grid.end("run-2")
+        await all_nodes_online(grid, roster, "run-2", {"BG": 1})
+        await until(lambda: centre.run is None, "run-2 ended")
+    first, second = grid.bodies(topics.FUSION_STATS, FusionStats)
+    assert (first.run_id, first.delivered) == ("run-1", 1)
+    assert (second.run_id, second.delivered) == ("run-2", 1), "run-2's early report was kept for it"
+    assert second.rejected == {}
