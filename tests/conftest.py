@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grid.mqtt.broker import BrokerInfo, mosquitto_path, start_broker
+from grid.mqtt.broker import BrokerInfo, start_broker
+from grid.mqtt.process import mosquitto_path
 from grid.world.roster import Roster, load_roster
 
 

@@ -295,7 +295,7 @@ async def _serve_forever(make: Callable[[], Any], what: str) -> None:
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
-    from grid.mqtt.broker import parse_broker_url
+    from grid.mqtt.address import parse_broker_url
     from grid.participants.node import MemberNode
 
     roster = _load_roster(args.roster)
@@ -306,7 +306,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
 
 def _cmd_fusion(args: argparse.Namespace) -> int:
-    from grid.mqtt.broker import parse_broker_url
+    from grid.mqtt.address import parse_broker_url
     from grid.participants.centre import FusionCentre
 
     roster = _load_roster(args.roster)

@@ -9,7 +9,7 @@ from typing import Any
 from grid.app.controller import publish_control
 from grid.app.run import new_start
 from grid.errors import RunError
-from grid.mqtt.broker import parse_broker_url
+from grid.mqtt.address import parse_broker_url
 from grid.mqtt.session import Session
 from grid.mqtt.transport import Transport
 from grid.wire import topics

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from grid.fusion.detection import Array, Detection
-from grid.fusion.gaussian import Gaussian, worst_axis_sigma
+from grid.fusion.gaussian import Gaussian
 
-__all__ = ["DEFAULT_ALTITUDE_M", "HistoryEntry", "Track", "TrackSnapshot", "TrackStatus", "position_sigma"]
+__all__ = ["DEFAULT_ALTITUDE_M", "HistoryEntry", "Track", "TrackSnapshot", "TrackStatus"]
 
 DEFAULT_ALTITUDE_M = 300.0
 _HITS_KEPT = 64
@@ -41,11 +41,6 @@ class TrackSnapshot:
     sensor_ids: frozenset[str]
     truth_ids: frozenset[str]
     updates: int
-
-    @property
-    def position_sigma_m(self) -> float:
-        """Root of the larger eigenvalue of the horizontal position covariance."""
-        return position_sigma(self.covariance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +150,3 @@ class Track:
             truth_ids=self.truth_ids,
             updates=self.updates,
         )
-
-
-def position_sigma(covariance: Array) -> float:
-    """Root of the larger eigenvalue of the (e, n) block of ``covariance``: the worst-axis sigma."""
-    return worst_axis_sigma(float(covariance[0, 0]), float(covariance[0, 1]), float(covariance[1, 1]))

@@ -70,7 +70,6 @@ class FusionCentre(GridService):
             clock_factory=clock_factory,
         )
         self._sensor_owner = roster.sensor_owner()
-        self._sensor_range = {s.id: s.range_m for m in roster.values() for s in m.sensors}
         self.tracker: Tracker = default_tracker()
         self.frame = LocalFrame(0.0, 0.0)
         self.latency_ms: list[float] = []

@@ -6,24 +6,22 @@ Envelope keys: ``v`` (schema version), ``id`` (unique message id, 32 hex chars),
 
 Decoding validates sizes, types and ranges and raises :class:`~grid.errors.MessageRejected`
 with a short ``reason`` code that receivers count; a receiver never dies on a bad message.
+Each body declares its fields' limits; :mod:`grid.wire.validation` checks them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import time
-import types
-import typing
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import msgpack
 
 from grid.clock import MAX_SPEED, MIN_SPEED
 from grid.errors import MessageRejected
+from grid.wire.validation import Validated, ranged, scalar_checker
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -39,149 +37,18 @@ __all__ = [
     "NodeStatus",
     "RunAction",
     "RunControl",
+    "RunResults",
     "ThreatReport",
     "new_message_id",
 ]
 
 SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 1024 * 1024  # run results carry a whole summary
-_MAX_STR = 64
-_MAX_ITEMS = 256
 
 
 def new_message_id() -> str:
     """A random 128-bit message id as 32 hex characters."""
     return os.urandom(16).hex()
-
-
-def _rng(lo: float | None = None, hi: float | None = None) -> dict[str, float | None]:
-    return {"lo": lo, "hi": hi}
-
-
-Checker = typing.Callable[[str, Any], Any]
-
-
-def _compile(tp: Any, meta: typing.Mapping[str, Any]) -> Checker:
-    """A function that validates a value against annotation ``tp`` and returns it normalised.
-
-    Metadata keys: ``lo``/``hi`` (inclusive range), ``max_len`` (strings), ``max_items``.
-    Built once per field, so decoding costs a few attribute lookups per field.
-    """
-    origin = typing.get_origin(tp)
-    if origin is types.UnionType or origin is typing.Union:
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        check_inner = _compile(inner, meta)
-        return lambda name, value: None if value is None else check_inner(name, value)
-    if isinstance(tp, type) and issubclass(tp, StrEnum):
-        enum_tp: type[StrEnum] = tp
-        allowed = ", ".join(enum_tp._value2member_map_)
-
-        def check_enum(name: str, value: Any) -> Any:
-            if not isinstance(value, str) or value not in enum_tp._value2member_map_:
-                raise MessageRejected("bad_value", f"{name}={value!r}: expected one of {allowed}")
-            return enum_tp(value)
-
-        return check_enum
-    if origin is tuple:
-        check_item = _compile(typing.get_args(tp)[0], {})
-        max_items = meta.get("max_items", _MAX_ITEMS)
-
-        def check_tuple(name: str, value: Any) -> Any:
-            if not isinstance(value, list | tuple):
-                raise MessageRejected("bad_type", f"{name}: expected a list")
-            if len(value) > max_items:
-                raise MessageRejected("too_large", f"{name}: more than {max_items} items")
-            return tuple(check_item(f"{name}[{i}]", v) for i, v in enumerate(value))
-
-        return check_tuple
-    if origin is dict:
-        key_tp, val_tp = typing.get_args(tp)
-        check_key, check_val = _compile(key_tp, {}), _compile(val_tp, {})
-
-        def check_dict(name: str, value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise MessageRejected("bad_type", f"{name}: expected a map")
-            if len(value) > _MAX_ITEMS:
-                raise MessageRejected("too_large", f"{name}: more than {_MAX_ITEMS} entries")
-            return {check_key(f"{name} key", k): check_val(f"{name}[{k!r}]", v) for k, v in value.items()}
-
-        return check_dict
-    if tp is Any:
-        return lambda name, value: value
-    return _scalar_checker(tp, meta)
-
-
-def _scalar_checker(tp: Any, meta: typing.Mapping[str, Any]) -> Checker:
-    lo, hi = meta.get("lo"), meta.get("hi")
-    if tp is int:  # msgpack carries 64-bit integers; anything wider cannot be encoded
-        lo = -(2**63) if lo is None else lo
-        hi = 2**64 - 1 if lo >= 0 and hi is None else (2**63 - 1 if hi is None else hi)
-    max_len = meta.get("max_len", _MAX_STR)
-    expected = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}.get(tp)
-    if expected is None:  # pragma: no cover - a programming error in a body definition
-        raise TypeError(f"unsupported field type {tp!r}")
-    noun = {float: "a number", int: "an integer", str: "a string", bool: "a boolean"}[tp]
-
-    def check(name: str, value: Any) -> Any:
-        if not isinstance(value, expected) or (tp is not bool and isinstance(value, bool)):
-            raise MessageRejected("bad_type", f"{name}: expected {noun}, got {type(value).__name__}")
-        if tp is float and not math.isfinite(typing.cast(float, value)):
-            raise MessageRejected("out_of_range", f"{name}={value!r}: not finite")
-        if tp is str and len(typing.cast(str, value)) > max_len:
-            raise MessageRejected("too_large", f"{name}: string longer than {max_len}")
-        if lo is not None and value < lo:
-            raise MessageRejected("out_of_range", f"{name}={value!r}: below {lo}")
-        if hi is not None and value > hi:
-            raise MessageRejected("out_of_range", f"{name}={value!r}: above {hi}")
-        return value
-
-    return check
-
-
-class _Validated:
-    """Mixin: check every field of a frozen dataclass against its annotation on construction."""
-
-    __slots__ = ()
-
-    @classmethod
-    def _field_checkers(cls) -> dict[str, Checker]:
-        checkers: dict[str, Checker] | None = cls.__dict__.get("_checkers_cache")
-        if checkers is None:
-            hints = typing.get_type_hints(cls)
-            fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-            checkers = {f.name: _compile(hints[f.name], f.metadata) for f in fields}
-            type.__setattr__(cls, "_checkers_cache", checkers)
-        return checkers
-
-    def __post_init__(self) -> None:
-        for name, check in self._field_checkers().items():
-            value = getattr(self, name)
-            normalised = check(name, value)
-            if normalised is not value:
-                object.__setattr__(self, name, normalised)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain map of the fields (tuples become lists on the wire)."""
-        return {name: getattr(self, name) for name in self._field_checkers()}
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Self:
-        """Build and validate from a decoded map; unknown and missing fields are rejected."""
-        if not isinstance(data, dict):
-            raise MessageRejected("bad_type", f"{cls.__name__} body: expected a map")
-        checkers = cls._field_checkers()
-        unknown = data.keys() - checkers.keys()
-        if unknown:
-            raise MessageRejected(
-                "unknown_field", f"{cls.__name__}: unknown field(s) {sorted(map(str, unknown))}"
-            )
-        try:
-            return cls(**data)
-        except TypeError as exc:  # a required field is missing
-            raise MessageRejected("missing_field", f"{cls.__name__}: {exc}") from exc
-
-
-# --------------------------------------------------------------------------------------- bodies
 
 
 class AwarenessSource(StrEnum):
@@ -207,29 +74,24 @@ class RunAction(StrEnum):
     END = "end"
 
 
-def _ranged(lo: float | None, hi: float | None) -> Any:
-    """A fresh dataclass field with range metadata (a Field object cannot be shared)."""
-    return field(metadata=_rng(lo, hi))
-
-
 def _lat() -> Any:
-    return _ranged(-90, 90)
+    return ranged(-90, 90)
 
 
 def _lon() -> Any:
-    return _ranged(-180, 180)
+    return ranged(-180, 180)
 
 
 def _alt() -> Any:
-    return _ranged(-500, 30_000)
+    return ranged(-500, 30_000)
 
 
 def _sim_time() -> Any:
-    return _ranged(0, 1e7)
+    return ranged(0, 1e7)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ThreatReport(_Validated):
+class ThreatReport(Validated):
     """One sensor measurement of one target, as the sensor makes it.
 
     Angles are degrees in the sensor's own local east-north-up frame: ``bearing_deg`` clockwise
@@ -246,13 +108,13 @@ class ThreatReport(_Validated):
     sensor_lon: float = _lon()
     sensor_alt_m: float = _alt()
     time_s: float = _sim_time()
-    bearing_deg: float = _ranged(0, 360)
-    sigma_bearing_deg: float = _ranged(1e-6, 90)
-    range_m: float | None = field(default=None, metadata=_rng(0, 1e6))
-    sigma_range_m: float | None = field(default=None, metadata=_rng(1e-3, 1e5))
-    elevation_deg: float | None = field(default=None, metadata=_rng(-90, 90))
-    sigma_elevation_deg: float | None = field(default=None, metadata=_rng(1e-6, 90))
-    max_range_m: float = _ranged(1, 1e6)
+    bearing_deg: float = ranged(0, 360)
+    sigma_bearing_deg: float = ranged(1e-6, 90)
+    range_m: float | None = ranged(0, 1e6, default=None)
+    sigma_range_m: float | None = ranged(1e-3, 1e5, default=None)
+    elevation_deg: float | None = ranged(-90, 90, default=None)
+    sigma_elevation_deg: float | None = ranged(1e-6, 90, default=None)
+    max_range_m: float = ranged(1, 1e6)
     truth_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -264,7 +126,7 @@ class ThreatReport(_Validated):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FusedTrack(_Validated):
+class FusedTrack(Validated):
     """A fused track update from the fusion centre (theater-frame state and WGS84 position)."""
 
     TYPE: ClassVar[str] = "track"
@@ -275,14 +137,14 @@ class FusedTrack(_Validated):
     lat: float = _lat()
     lon: float = _lon()
     alt_m: float = _alt()
-    east_m: float = _ranged(-1e7, 1e7)
-    north_m: float = _ranged(-1e7, 1e7)
-    vel_east_mps: float = _ranged(-1e4, 1e4)
-    vel_north_mps: float = _ranged(-1e4, 1e4)
+    east_m: float = ranged(-1e7, 1e7)
+    north_m: float = ranged(-1e7, 1e7)
+    vel_east_mps: float = ranged(-1e4, 1e4)
+    vel_north_mps: float = ranged(-1e4, 1e4)
     covariance: tuple[float, ...] = field(metadata={"max_items": 16})  # 4x4 row-major, [e, n, ve, vn]
     node_ids: tuple[str, ...] = ()
     truth_ids: tuple[str, ...] = ()
-    updates: int = field(default=0, metadata=_rng(0, None))
+    updates: int = ranged(0, None, default=0)
 
     def __post_init__(self) -> None:
         super(FusedTrack, self).__post_init__()
@@ -291,7 +153,7 @@ class FusedTrack(_Validated):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NodeStatus(_Validated):
+class NodeStatus(Validated):
     """A node's state and counters; retained on its status topic, and its MQTT last will."""
 
     TYPE: ClassVar[str] = "status"
@@ -302,20 +164,20 @@ class NodeStatus(_Validated):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunControl(_Validated):
+class RunControl(Validated):
     """Starts or ends a run. ``scenario`` is the validated scenario as a plain map."""
 
     TYPE: ClassVar[str] = "control"
     action: RunAction
     run_id: str
-    epoch_ns: int = _ranged(0, None)  # wall clock at simulation time 0
-    speed: float = _ranged(MIN_SPEED, MAX_SPEED)
+    epoch_ns: int = ranged(0, None)  # wall clock at simulation time 0
+    speed: float = ranged(MIN_SPEED, MAX_SPEED)
     seed: int = 0
     scenario: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Awareness(_Validated):
+class Awareness(Validated):
     """A node's first knowledge of a threat during a run."""
 
     TYPE: ClassVar[str] = "awareness"
@@ -327,14 +189,14 @@ class Awareness(_Validated):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FusionStats(_Validated):
+class FusionStats(Validated):
     """The fusion centre's account of a run: what it received, refused and measured."""
 
     TYPE: ClassVar[str] = "fusion_stats"
     run_id: str
-    delivered: int = _ranged(0, None)
-    duplicates: int = _ranged(0, None)
-    grid_copies: int = _ranged(0, None)
+    delivered: int = ranged(0, None)
+    duplicates: int = ranged(0, None)
+    grid_copies: int = ranged(0, None)
     rejected: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
     tracker: dict[str, int] = field(default_factory=dict)
@@ -345,7 +207,7 @@ class FusionStats(_Validated):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NodePicture(_Validated):
+class NodePicture(Validated):
     """A node's own fused picture of a run, scored against the ground truth when the run ends.
 
     ``threats`` maps each threat id to ``{"time_to_locate_s", "rmse_m", "track_updates"}``.
@@ -357,14 +219,8 @@ class NodePicture(_Validated):
     threats: dict[str, Any] = field(default_factory=dict)
 
 
-_ENVELOPE_KEYS = frozenset({"v", "id", "origin", "sent_ns", "type", "body"})
-_check_id = _scalar_checker(str, {"max_len": 64})
-_check_origin = _scalar_checker(str, {})
-_check_sent = _scalar_checker(int, {"lo": 0})
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunResults(_Validated):
+class RunResults(Validated):
     """A finished run's summary (the ``summary.json`` map), retained on its results topic."""
 
     TYPE: ClassVar[str] = "results"
@@ -388,6 +244,12 @@ _BODY_TYPES: dict[str, type[Body]] = {
         NodePicture,
     )
 }
+
+
+_ENVELOPE_KEYS = frozenset({"v", "id", "origin", "sent_ns", "type", "body"})
+_check_id = scalar_checker(str, {"max_len": 64})
+_check_origin = scalar_checker(str, {})
+_check_sent = scalar_checker(int, {"lo": 0})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

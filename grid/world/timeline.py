@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from grid.geo import LocalFrame
 from grid.world.events import (
     BrokerOutage,
-    CyberCampaign,
     Event,
     Jamming,
     LinkImpairment,
     NodeOutage,
-    ObservableType,
     SensorFailure,
     Spoofing,
 )
@@ -31,7 +29,7 @@ from grid.world.roster import SensorKind
 from grid.world.scenario import Scenario, Threat
 from grid.world.truth import Trajectory, TruthState
 
-__all__ = ["CyberSighting", "Impairment", "JamEffect", "Timeline"]
+__all__ = ["Impairment", "JamEffect", "Timeline"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,17 +53,6 @@ class JamEffect:
 
     pd_factor: float = 1.0
     noise_factor: float = 1.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CyberSighting:
-    """A member node's CERT observes one observable of a campaign at ``time_s``."""
-
-    time_s: float
-    node: str
-    campaign: str
-    type: ObservableType
-    value: str
 
 
 class Timeline:
@@ -92,10 +79,6 @@ class Timeline:
                     emits_rf=p.emits_rf,
                 )
                 self._phantoms.append((event, Trajectory(threat, frame)))
-
-    def active_events(self, t: float) -> list[Event]:
-        """The events in force at ``t``, in scenario order."""
-        return [e for e in self.events if e.active(t)]
 
     def is_node_out(self, node_id: str, t: float) -> bool:
         """Whether ``node_id`` is down (a ``node_outage``) at ``t``."""
@@ -145,20 +128,3 @@ class Timeline:
     def broker_outages(self) -> list[tuple[float, float]]:
         """(stop, restart) simulation times of each broker outage, in time order."""
         return sorted((e.at_s, e.end_s) for e in self.events if isinstance(e, BrokerOutage))
-
-    def cyber_sightings(self, node_id: str | None = None) -> list[CyberSighting]:
-        """Every CERT observation of every campaign (of ``node_id`` only, if given), in time order."""
-        out = [
-            CyberSighting(time_s=s.at_s, node=s.node, campaign=e.name, type=obs.type, value=obs.value)
-            for e in self.events
-            if isinstance(e, CyberCampaign)
-            for obs in e.observables
-            for s in obs.observed_by
-            if node_id is None or s.node == node_id
-        ]
-        return sorted(out, key=lambda s: (s.time_s, s.node, s.value))
-
-    def change_times(self) -> list[float]:
-        """Every time something starts or ends (finite, within the scenario), ascending."""
-        times = {e.at_s for e in self.events} | {e.end_s for e in self.events if math.isfinite(e.end_s)}
-        return sorted(t for t in times if t <= self.scenario.duration_s)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from grid.app.cli import main
-from grid.mqtt.broker import BrokerInfo, free_port
+from grid.mqtt.address import free_port
+from grid.mqtt.broker import BrokerInfo
 
 GRIDSIM = [sys.executable, "-m", "grid.app.cli"]
 

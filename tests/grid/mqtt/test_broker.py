@@ -1,4 +1,4 @@
-"""Tests of grid.mqtt.broker with real broker processes and a real MQTT client."""
+"""Tests of grid.mqtt.broker and grid.mqtt.process with real broker processes and a real MQTT client."""
 
 from __future__ import annotations
 
@@ -18,16 +18,11 @@ from typing import Literal
 import aiomqtt
 import pytest
 
-import grid.mqtt.broker as broker_module
 from grid.errors import BrokerStartError, BrokerUnavailable, ConfigError
-from grid.mqtt.broker import (
-    BrokerInfo,
-    free_port,
-    mosquitto_path,
-    open_broker,
-    parse_broker_url,
-    start_broker,
-)
+from grid.mqtt.address import free_port
+from grid.mqtt.broker import BrokerInfo, open_broker, start_broker
+from grid.mqtt.config import render_config
+from grid.mqtt.process import broker_command, mosquitto_path, spawn, stop_process, wait_ready
 
 LocalKind = Literal["mosquitto", "amqtt"]
 KINDS: list[LocalKind] = ["mosquitto", "amqtt"]
@@ -57,7 +52,7 @@ async def _wait_gone(pid: int, within_s: float = 10.0) -> bool:
 
 
 def _gridsim_brokers() -> set[int]:
-    """Pids of running brokers started by grid.mqtt.broker (their config lives in a gridsim-* temp dir)."""
+    """Pids of running brokers started by start_broker (their config lives in a gridsim-* temp dir)."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -187,21 +182,21 @@ async def test_broker_failing_to_listen_fails_fast(kind: LocalKind, tmp_path: Pa
     _need(kind)
     # The public API refuses a busy port before launching, so launch directly to reach the
     # broker's own failure (which happens when another process takes the port in between).
-    argv, _ = await broker_module._command(kind)
+    argv, _ = await broker_command(kind)
     log = tmp_path / "broker.log"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
         config = tmp_path / "broker.conf"
-        config.write_text(broker_module._render_config(kind, port, tmp_path))
+        config.write_text(render_config(kind, port, tmp_path))
         with log.open("wb") as log_file:
-            proc = await broker_module._spawn(kind, [*argv, "-c", str(config)], log_file)
+            proc = await spawn(kind, [*argv, "-c", str(config)], log_file)
             try:
                 with pytest.raises(BrokerStartError, match=f"port {port}") as caught:
-                    await broker_module._wait_ready(proc, kind, port, log, 30.0)
+                    await wait_ready(proc, kind, port, log, 30.0)
             finally:
-                await broker_module._stop(proc)
+                await stop_process(proc)
     assert "Address already in use" in caught.value.cause or "address already in use" in caught.value.cause
     assert proc.returncode is not None
 
@@ -325,58 +320,6 @@ async def test_open_broker_rejects_bad_url() -> None:
             pytest.fail("accepted a TLS URL")
 
 
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("mqtt://127.0.0.1:1883", ("127.0.0.1", 1883)),
-        ("mqtt://broker.local", ("broker.local", 1883)),
-        ("mqtt://broker.local/", ("broker.local", 1883)),
-        ("MQTT://Broker:2000", ("broker", 2000)),
-        ("tcp://10.1.2.3:1884", ("10.1.2.3", 1884)),
-        ("tcp://localhost", ("localhost", 1883)),
-        ("localhost:1883", ("localhost", 1883)),
-        ("  127.0.0.1:65535 ", ("127.0.0.1", 65535)),
-        ("mqtt://[::1]:1883", ("::1", 1883)),
-    ],
-)
-def test_parse_broker_url_accepts(url: str, expected: tuple[str, int]) -> None:
-    """Supported broker address forms give host and port."""
-    assert parse_broker_url(url) == expected
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "mqtts://127.0.0.1:8883",
-        "ws://127.0.0.1:9001",
-        "http://127.0.0.1:1883",
-        "mqtt://127.0.0.1:notaport",
-        "mqtt://127.0.0.1:70000",
-        "mqtt://127.0.0.1:0",
-        "mqtt://:1883",
-        "mqtt://",
-        "localhost",
-        "",
-        "mqtt://user:secret@127.0.0.1:1883",
-        "mqtt://127.0.0.1:1883/topic",
-        "mqtt://127.0.0.1:1883?x=1",
-    ],
-)
-def test_parse_broker_url_rejects(url: str) -> None:
-    """Unsupported schemes and malformed addresses raise ConfigError."""
-    with pytest.raises(ConfigError, match="broker"):
-        parse_broker_url(url)
-
-
 def test_broker_info_url_brackets_ipv6() -> None:
     """IPv6 hosts are bracketed in the URL."""
     assert BrokerInfo(kind="external", host="::1", port=1883).url == "mqtt://[::1]:1883"
-
-
-def test_templates_in_repo_have_port_placeholder() -> None:
-    """The shipped broker templates exist, bind loopback and carry the port placeholder."""
-    mosquitto = (REPO / "broker" / "mosquitto.conf").read_text()
-    amqtt = (REPO / "broker" / "amqtt.yaml").read_text()
-    assert "listener {port} 127.0.0.1" in mosquitto
-    assert "set_tcp_nodelay true" in mosquitto
-    assert "bind: 127.0.0.1:{port}" in amqtt

@@ -154,7 +154,7 @@ async def test_gives_up_with_a_clear_error_when_the_broker_stays_down(broker: Br
 
 async def test_first_connection_to_a_dead_broker_fails_fast() -> None:
     """No broker at all: entering the session raises BrokerUnavailable at once."""
-    from grid.mqtt.broker import free_port
+    from grid.mqtt.address import free_port
 
     with pytest.raises(BrokerUnavailable):
         async with asyncio.timeout(10), Session(host="127.0.0.1", port=free_port(), client_id="t-none"):

@@ -8,13 +8,11 @@ from typing import Any
 import pytest
 
 from grid.geo import LocalFrame
-from grid.world.events import ObservableType
 from grid.world.roster import SensorKind
 from grid.world.scenario import Scenario, scenario_from_dict
 from grid.world.timeline import Impairment, JamEffect, Timeline
 
 JAM_CENTRE = (44.3, 28.7)
-MD5 = "098f6bcd4621d373cade4e832627b4f6"
 
 
 def scenario(*events: dict[str, Any]) -> Scenario:
@@ -34,7 +32,6 @@ def scenario(*events: dict[str, Any]) -> Scenario:
 def test_no_events_nothing_in_force() -> None:
     """A scenario without events: every query answers 'nothing'."""
     tl = Timeline(scenario())
-    assert tl.active_events(10.0) == []
     assert not tl.is_node_out("RO", 10.0)
     assert tl.impairment_for("RO", 10.0) == Impairment()
     assert tl.impairment_for("RO", 10.0).clean
@@ -42,8 +39,6 @@ def test_no_events_nothing_in_force() -> None:
     assert tl.jamming_at(44.0, 28.0, 10.0, SensorKind.RADAR) == JamEffect()
     assert tl.spoof_targets("RO", 10.0) == []
     assert tl.broker_outages() == []
-    assert tl.cyber_sightings() == []
-    assert tl.change_times() == []
 
 
 def test_node_outage_comes_back_after_its_duration() -> None:
@@ -51,15 +46,12 @@ def test_node_outage_comes_back_after_its_duration() -> None:
     tl = Timeline(scenario({"kind": "node_outage", "at_s": 100, "duration_s": 50, "node": "BG"}))
     assert [tl.is_node_out("BG", t) for t in (99.9, 100.0, 149.9, 150.0)] == [False, True, True, False]
     assert not tl.is_node_out("RO", 120.0)
-    assert [type(e).__name__ for e in tl.active_events(120.0)] == ["NodeOutage"]
-    assert tl.change_times() == [100.0, 150.0]
 
 
 def test_outage_without_duration_lasts_to_the_end() -> None:
     """An outage with no duration_s never ends."""
     tl = Timeline(scenario({"kind": "node_outage", "at_s": 100, "node": "BG"}))
     assert tl.is_node_out("BG", 999.0)
-    assert tl.change_times() == [100.0]
 
 
 def test_link_impairments_combine() -> None:
@@ -177,37 +169,3 @@ def test_broker_outages_in_time_order() -> None:
         )
     )
     assert tl.broker_outages() == [(100.0, 130.0), (500.0, 510.0)]
-    assert tl.change_times() == [100.0, 130.0, 500.0, 510.0]
-
-
-def test_cyber_sightings_by_node_and_time() -> None:
-    """Every CERT sighting, sorted by time, optionally for one node."""
-    tl = Timeline(
-        scenario(
-            {
-                "kind": "cyber_campaign",
-                "at_s": 10,
-                "name": "c1",
-                "observables": [
-                    {
-                        "type": "domain",
-                        "value": "evil.example.org",
-                        "observed_by": [{"node": "RO", "at_s": 50}],
-                    },
-                    {
-                        "type": "md5",
-                        "value": MD5,
-                        "observed_by": [{"node": "BG", "at_s": 20}, {"node": "RO", "at_s": 30}],
-                    },
-                ],
-            }
-        )
-    )
-    everything = tl.cyber_sightings()
-    assert [(s.time_s, s.node, s.type) for s in everything] == [
-        (20.0, "BG", ObservableType.MD5),
-        (30.0, "RO", ObservableType.MD5),
-        (50.0, "RO", ObservableType.DOMAIN),
-    ]
-    assert [s.value for s in tl.cyber_sightings("RO")] == [MD5, "evil.example.org"]
-    assert all(s.campaign == "c1" for s in everything)
