@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from grid.app.bench.cli import run_bench
-from grid.app.cli import add_fusion_parser
+from grid.app.parser import add_fusion_parser
 from grid.errors import GridError
 
 

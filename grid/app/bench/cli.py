@@ -1,7 +1,7 @@
 """``gridsim bench``: benchmarks, with PASS/FAIL against the targets and comparable result files.
 
 ``gridsim`` dispatches ``bench`` to :func:`run_bench`; ``python -m grid.app.bench fusion`` runs the
-same without the ``gridsim`` CLI. The arguments are defined in :func:`grid.app.cli.add_fusion_parser`,
+same without the ``gridsim`` CLI. The arguments are defined in :func:`grid.app.parser.add_fusion_parser`,
 so that help never loads the benchmarks; the benchmark modules (numpy, scipy, the tracker) load
 when one runs.
 """
@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from grid.app.cli import BENCH_FUSION_OUT_NAME as _OUT_NAME
+from grid.app.parser import BENCH_FUSION_OUT_NAME as _OUT_NAME
 from grid.errors import ConfigError
 
 if TYPE_CHECKING:

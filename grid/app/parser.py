@@ -1,0 +1,186 @@
+"""The ``gridsim`` command line's grammar: every command, its arguments and their help.
+
+Building it imports only the standard library and gridsim's root modules, so ``gridsim --help``
+returns at once; :mod:`grid.app.cli` carries the commands out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from grid.bundled import bundled_dir
+
+__all__ = ["BENCH_FUSION_OUT_NAME", "add_fusion_parser", "build_parser"]
+
+BENCH_FUSION_OUT_NAME = "bench-fusion"  # DIR/bench-fusion.json and .md written by ``bench fusion --out DIR``
+
+
+def add_fusion_parser(subparsers: Any) -> None:
+    """Add the ``fusion`` benchmark to a ``bench`` command's subparsers.
+
+    Used by ``gridsim bench`` and ``python -m grid.app.bench``; defined here, not in
+    :mod:`grid.app.bench`, so that help loads no benchmark module.
+    """
+    fusion = subparsers.add_parser(
+        "fusion",
+        help="gridsim's tracker against Stone Soup's EKF and the Cramér-Rao bound",
+        description=(
+            "Record reports from gridsim's own sensors (no MQTT), then run gridsim's tracker, its EKF "
+            "alone, Stone Soup's EKF (if installed: pip install 'gridsim[bench]') and the posterior "
+            "Cramér-Rao bound on the same reports: a single drone, a swarm of 12 in clutter and a "
+            "100-target stress case. Prints PASS/FAIL against the targets."
+        ),
+    )
+    fusion.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"write DIR/{BENCH_FUSION_OUT_NAME}.json and .md",
+    )
+    fusion.add_argument("--quick", action="store_true", help="short runs: a smoke test of under 20 s")
+    fusion.add_argument("--no-stonesoup", action="store_true", help="skip Stone Soup even when installed")
+    fusion.add_argument(
+        "--case", action="append", default=None, metavar="NAME", help="run only this case (repeatable)"
+    )
+
+
+def _add_bench_parser(subparsers: Any) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
+    add_fusion_parser(bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``gridsim`` command line: every command, its arguments and their help."""
+    p = argparse.ArgumentParser(
+        prog="gridsim",
+        description=(
+            "Simulate an allied intelligence grid: member-state sensor nodes share threat reports over MQTT, "
+            "a fusion centre locates the threats, and the run reports how fast and how accurately."
+        ),
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    p.add_argument(
+        "--roster", type=Path, default=None, help=f"member-state folder (default: {bundled_dir('nodes')})"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_bench_parser(sub)
+
+    run = sub.add_parser(
+        "run",
+        help="play a scenario on a whole grid (broker, 15 nodes, fusion) and report",
+        description=(
+            "Play a scenario on a whole grid in one process: start a broker on a free loopback port "
+            "(Mosquitto if installed, else amqtt) unless --broker is given, run every member node and the "
+            "fusion centre, then print per-threat and per-member results and write DIR/summary.json."
+        ),
+    )
+    run.add_argument(
+        "scenario", nargs="?", type=Path, help="scenario YAML (default: the bundled default scenario)"
+    )
+    run.add_argument(
+        "--broker", metavar="URL", help="use this MQTT broker (mqtt://host:port) instead of starting one"
+    )
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="simulation seconds per wall second (default 1)"
+    )
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/<timestamp>)"
+    )
+    run.add_argument(
+        "--broker-kind",
+        choices=["auto", "mosquitto", "amqtt"],
+        default="auto",
+        help="which broker to start when --broker is not given (auto: Mosquitto if installed, else amqtt)",
+    )
+    run.add_argument(
+        "--port", type=int, default=None, help="port for the broker gridsim starts (default: a free one)"
+    )
+    run.add_argument(
+        "--external",
+        action="store_true",
+        help="start no nodes or fusion here; wait for `gridsim node`/`gridsim fusion` processes on --broker",
+    )
+    run.add_argument("--quiet", action="store_true", help="no live progress display")
+    run.add_argument(
+        "--distributed",
+        action="store_true",
+        help="every node also fuses its own picture; the summary compares each with the fusion centre's",
+    )
+
+    node = sub.add_parser(
+        "node",
+        help="run one member state's node in this process",
+        description="Run one member state's node: it waits for runs announced on the broker and plays them.",
+    )
+    node.add_argument("--id", required=True, dest="node_id", help="member-state node id, e.g. RO")
+    node.add_argument(
+        "--broker", required=True, metavar="URL", help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883"
+    )
+
+    fusion = sub.add_parser(
+        "fusion",
+        help="run the fusion centre in this process",
+        description="Run the fusion centre: it fuses the reports of each announced run and publishes tracks.",
+    )
+    fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+
+    up = sub.add_parser(
+        "up",
+        help="keep a grid running with no scripted threats; play scenarios injected into it",
+        description=(
+            "Start a grid (broker unless --broker, fusion and every node) and keep it running. Each scenario "
+            "sent with `gridsim inject` is played; its summary is published on grid/v1/results/<run> "
+            "(read it with `gridsim results`) and written to DIR/<run>/summary.json."
+        ),
+    )
+    up.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
+    up.add_argument(
+        "--port", type=int, default=None, help="port for the broker gridsim starts (default 1883)"
+    )
+    up.add_argument("--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto")
+    up.add_argument(
+        "--external", action="store_true", help="nodes and fusion are other processes on --broker"
+    )
+    up.add_argument(
+        "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
+    )
+
+    inject = sub.add_parser(
+        "inject",
+        help="send a scenario to a running grid (gridsim up)",
+        description=(
+            "Send a scenario to a grid started with `gridsim up`: threats and events play with times "
+            "relative to the injection. Prints the run id; `gridsim results` shows the outcome."
+        ),
+    )
+    inject.add_argument("scenario", type=Path, help="scenario YAML")
+    inject.add_argument("--broker", required=True, metavar="URL", help="the running grid's MQTT broker")
+    inject.add_argument(
+        "--speed", type=float, default=1.0, help="simulation seconds per wall second (default 1)"
+    )
+    inject.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    inject.add_argument("--wait", action="store_true", help="wait for the results and print them")
+
+    results = sub.add_parser(
+        "results",
+        help="print the results of runs injected into a running grid",
+        description="Print the summary of an injected run (default: the most recent one seen on the broker).",
+    )
+    results.add_argument("--broker", required=True, metavar="URL", help="the running grid's MQTT broker")
+    results.add_argument("--run", dest="run_id", default=None, help="run id printed by `gridsim inject`")
+    results.add_argument("--json", action="store_true", help="print the summary as JSON")
+    results.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for results (default 5)")
+
+    scenario = sub.add_parser(
+        "scenario", help="work with scenario files", description="Work with scenario files."
+    )
+    scenario_sub = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    validate = scenario_sub.add_parser(
+        "validate", help="check scenario files without running them", description="Check scenario files."
+    )
+    validate.add_argument("files", nargs="+", type=Path)
+    return p
