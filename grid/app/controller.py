@@ -32,7 +32,10 @@ __all__ = ["RunController", "publish_control"]
 log = logging.getLogger(__name__)
 
 _DRAIN_S = 0.5  # wall seconds after the scenario ends for the last messages to arrive
-_ACCOUNT_TIMEOUT_S = 20.0  # longer than the fusion centre's settle timeout
+# The accounts are awaited for as long as messages keep arriving (an overloaded grid is slow, not
+# incomplete); the wait gives up after this many wall seconds with none. Longer than the fusion
+# centre's SETTLE_IDLE_S, during which it may be waiting quietly for the last reports.
+_ACCOUNT_IDLE_S = 20.0
 
 
 async def publish_control(transport: Publisher, control: RunControl) -> None:
@@ -146,13 +149,16 @@ class RunController:
             action=RunAction.END, run_id=start.run_id, epoch_ns=start.epoch_ns, speed=start.speed
         )
         await publish_control(self.transport, end)
-        try:
-            async with asyncio.timeout(_ACCOUNT_TIMEOUT_S):
-                while not seen.accounts_complete(len(self.roster) + 1):
-                    self._changed.clear()
+        while not seen.accounts_complete(len(self.roster) + 1):
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(_ACCOUNT_IDLE_S):
                     await self._changed.wait()
-        except TimeoutError:
-            log.warning("not every participant reported its account within %.0f s", _ACCOUNT_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "not every participant reported its account: nothing arrived for %.0f s", _ACCOUNT_IDLE_S
+                )
+                break
         self._current = None
         return build_summary(
             scenario=run.scenario,

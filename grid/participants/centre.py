@@ -25,11 +25,13 @@ from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, reje
 from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
 from grid.world.roster import Roster
 
-__all__ = ["SETTLE_TIMEOUT_S", "FusionCentre", "percentiles"]
+__all__ = ["SETTLE_IDLE_S", "FusionCentre", "percentiles"]
 
 log = logging.getLogger(__name__)
 
-SETTLE_TIMEOUT_S = 10.0
+# After a run's end the account waits for reports still in flight; it is sent as it stands only
+# after this many wall seconds in which none arrived, so an overloaded grid is late, not incomplete.
+SETTLE_IDLE_S = 10.0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -77,6 +79,9 @@ class FusionCentre(GridService):
         self.age_ms: dict[str, list[float]] = {}  # node -> simulated age of its reports on arrival
         self._seen: dict[str, str] = {}
         self._node_published: dict[str, int] = {}  # node id -> reports it says it published this run
+        # node id -> {message id: acceptance time} of its reports from a broker outage on
+        self._outage_reports: dict[str, dict[str, float]] = {}
+        self._resubscribed_s: list[float] = []
         self._arrivals = asyncio.Event()
 
     def on_run_start(self, run: ActiveRun) -> None:
@@ -88,6 +93,14 @@ class FusionCentre(GridService):
         self.age_ms = {}
         self._seen = {}
         self._node_published = {}
+        self._outage_reports = {}
+        self._resubscribed_s = []
+
+    def _on_connect(self) -> list[tuple[str, bytes, bool]]:
+        """Called once the subscriptions are (re-)established: during a run, note when."""
+        if self.run is not None:
+            self._resubscribed_s.append(round(self.run.clock.now(), 3))
+        return super()._on_connect()
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
         """Fuse one report."""
@@ -97,6 +110,9 @@ class FusionCentre(GridService):
         if isinstance(body, NodeStatus):
             if run is not None and body.run_id == run.run_id and body.state is NodeState.ONLINE:
                 self._node_published[body.node_id] = body.counters.get(CounterName.PUBLISHED, 0)
+                self._outage_reports[body.node_id] = dict(
+                    zip(body.outage_reports, body.outage_published_s, strict=True)
+                )
                 self._arrivals.set()
             return
         if not isinstance(body, ThreatReport):
@@ -178,30 +194,42 @@ class FusionCentre(GridService):
                 for key, value in percentiles(ages).items()
                 if key in ("p50", "p95", "count")
             },
+            resubscribed_s=tuple(self._resubscribed_s),
+            lost_published_s=tuple(
+                sorted(
+                    published_s
+                    for reports in self._outage_reports.values()
+                    for msg_id, published_s in reports.items()
+                    if msg_id not in self._seen
+                )
+            ),
         )
 
     async def settle(self) -> None:
         """Wait until every node's final count of published reports has been delivered here.
 
-        Reports still in flight when the run ends are fused, not lost; after
-        ``SETTLE_TIMEOUT_S`` the account is sent as it stands (the summary then shows the gap).
+        Reports still in flight when the run ends are fused, not lost, however long the backlog;
+        after ``SETTLE_IDLE_S`` with no arrival the account is sent as it stands (the summary then
+        shows the gap).
         """
-        try:
-            async with asyncio.timeout(SETTLE_TIMEOUT_S):
-                while not self._caught_up():
-                    self._arrivals.clear()
+        while not self._caught_up():
+            self._arrivals.clear()
+            try:
+                async with asyncio.timeout(SETTLE_IDLE_S):
                     await self._arrivals.wait()
-        except TimeoutError:
-            silent = sorted(set(self.roster) - set(self._node_published))
-            log.warning(
-                "fusion: account sent after %.0f s without every node's final count "
-                "(delivered %d; %d reports published by the %d nodes that reported; silent: %s)",
-                SETTLE_TIMEOUT_S,
-                self.counters[CounterName.DELIVERED],
-                sum(self._node_published.values()),
-                len(self._node_published),
-                ", ".join(silent) or "none",
-            )
+            except TimeoutError:
+                silent = sorted(set(self.roster) - set(self._node_published))
+                log.warning(
+                    "fusion: account sent after %.0f s with no report arriving, without every node's "
+                    "final count (delivered %d; %d reports published by the %d nodes that reported; "
+                    "silent: %s)",
+                    SETTLE_IDLE_S,
+                    self.counters[CounterName.DELIVERED],
+                    sum(self._node_published.values()),
+                    len(self._node_published),
+                    ", ".join(silent) or "none",
+                )
+                return
 
     def _caught_up(self) -> bool:
         reported = set(self._node_published) >= set(self.roster)

@@ -11,6 +11,7 @@ The same class runs as one task of ``gridsim run`` or as its own process (``grid
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -26,11 +27,14 @@ from grid.participants.service import ActiveRun, ClockFactory, GridService, scal
 from grid.wire import topics
 from grid.wire.counters import CounterName
 from grid.wire.messages import (
+    OUTAGE_RECORD_MAX,
     Awareness,
     AwarenessSource,
     Envelope,
     FusedTrack,
     NodePicture,
+    NodeState,
+    NodeStatus,
     ThreatReport,
 )
 from grid.world.events import NodeOutage
@@ -125,6 +129,8 @@ class MemberNode(GridService):
         self._link_ready = asyncio.Event()
         self.fuse_locally = fuse_locally
         self._picture: _Picture | None = None
+        # (message id, simulation time the broker accepted it) of reports from a broker outage on.
+        self._outage_accepted: list[tuple[str, float]] = []
 
     def on_run_start(self, run: ActiveRun) -> None:
         """Reset the per-run records; events come into force from the run's timeline."""
@@ -133,6 +139,7 @@ class MemberNode(GridService):
         self.awareness = {}
         self._seen = {}
         self._picture = _Picture(run) if self.fuse_locally else None
+        self._outage_accepted = []
         for key in (
             CounterName.PUBLISHED,
             CounterName.PUBLISH_COPIES,
@@ -243,14 +250,36 @@ class MemberNode(GridService):
             self.counters[CounterName.PUBLISHED] += 1
             self.counters[CounterName.PUBLISH_COPIES] += len(self._report_topics)
             if due <= m.time_s:
+                began_s = run.clock.now()
                 for topic in self._report_topics:
                     await self.publish_raw(topic, payload)
+                self._note_accepted(run, env.msg_id, began_s)
             else:
                 self.counters[CounterName.REPORTS_DELAYED_LINK] += 1
                 self._link.hold(due, tuple(self._report_topics), payload)
                 self._link_ready.set()
         if m.threat_id is not None:  # None: a false alarm, which teaches nothing
             self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
+
+    def _note_accepted(self, run: ActiveRun, msg_id: str, began_s: float) -> None:
+        """Record a report the broker has accepted, once a broker outage has begun.
+
+        A broker that keeps no sessions loses what it accepts before the fusion centre has
+        re-subscribed; the centre names the recorded reports it never received (its account).
+        The time kept is when publishing began: the broker accepted the report no earlier.
+        """
+        outages = self._timeline.broker_outages()
+        if outages and run.clock.now() >= outages[0][0] and len(self._outage_accepted) < OUTAGE_RECORD_MAX:
+            self._outage_accepted.append((msg_id, round(began_s, 3)))
+
+    def _status(self, state: NodeState) -> Envelope:
+        """The status of :class:`GridService`, with the reports recorded since a broker outage."""
+        env = super()._status(state)
+        if not self._outage_accepted or not isinstance(env.body, NodeStatus):
+            return env
+        ids, times = zip(*self._outage_accepted, strict=True)
+        body = dataclasses.replace(env.body, outage_reports=ids, outage_published_s=times)
+        return Envelope(body=body, origin=self.service_id)
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
         """Grid reports and fused tracks: count them and note first awareness of each threat."""

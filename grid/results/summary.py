@@ -142,6 +142,7 @@ def build_summary(
         "per_node": node_counters,
         "missing_accounts": missing,
     }
+    _explain_outage_losses(summary["events"], seen)
     summary["warnings"] = run_warnings(summary)
     if seen.pictures:  # distributed mode only; the key is absent otherwise
         summary["pictures"] = _pictures(seen.pictures, threats)
@@ -228,6 +229,33 @@ def _bound(truth: GroundTruth, entry: dict[str, Any], seen: Observed) -> float |
     return None if value is None else round(value, 2)
 
 
+def _explain_outage_losses(events: list[dict[str, Any]], seen: Observed) -> None:
+    """Under each played broker outage: the window in which the broker could lose reports, and those lost.
+
+    The window runs from the broker's stop until the fusion centre had re-subscribed; a broker
+    without sessions (amqtt) drops what it accepts in it. ``reports_lost`` counts the reports the
+    nodes began publishing before the re-subscription (from the last outage's on; one in flight at
+    the stop counts too) that never reached the centre: with every loss explained, the outages'
+    counts add up to ``messages.lost``.
+    """
+    fusion = seen.fusion
+    if fusion is None:
+        return
+    outages = [e for e in events if e["kind"] == "broker_outage" and e.get("applied")]
+    since = float("-inf")  # a report in flight when the broker stopped is resent, so may be lost
+    for entry in outages:
+        down, _ = entry["down_interval_s"]
+        # The first re-subscription after the stop (it can come before the restart is recorded).
+        resubscribed = min((t for t in fusion.resubscribed_s if t > down), default=None)
+        if resubscribed is None:
+            continue
+        lost = [t for t in fusion.lost_published_s if since <= t < resubscribed]
+        entry["lost_window_s"] = [down, resubscribed]
+        entry["reports_lost"] = len(lost)
+        entry["lost_published_s"] = [min(lost), max(lost)] if lost else None
+        since = resubscribed
+
+
 _BEHIND_SHARE = 0.05  # a run whose fusion centre could not use this share of reports is not sound
 _OVERLOADED_LATENCY_S = 0.5  # a healthy grid delivers in milliseconds
 
@@ -250,7 +278,15 @@ def run_warnings(summary: dict[str, Any]) -> list[str]:
             f"centre too late to be fused; likely cause: {cause}"
         )
     lost = summary["messages"].get("lost", 0)
-    if lost:
+    explained = sum(
+        e.get("reports_lost", 0) for e in summary.get("events", []) if e["kind"] == "broker_outage"
+    )
+    if lost and lost == explained:
+        out.append(
+            f"{lost} published reports never reached the fusion centre, all published during a broker "
+            "outage before the fusion centre had re-subscribed (see the broker_outage events)"
+        )
+    elif lost:
         out.append(f"{lost} published reports never reached the fusion centre (see messages.lost)")
     if summary.get("missing_accounts"):
         out.append(

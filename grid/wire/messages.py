@@ -25,6 +25,7 @@ from grid.wire.validation import Validated, ranged, scalar_checker
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "OUTAGE_RECORD_MAX",
     "SCHEMA_VERSION",
     "Awareness",
     "AwarenessSource",
@@ -44,6 +45,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 1024 * 1024  # run results carry a whole summary
+OUTAGE_RECORD_MAX = 5000  # reports a node records after a broker outage (about 45 bytes each)
 
 
 def new_message_id() -> str:
@@ -161,6 +163,15 @@ class NodeStatus(Validated):
     state: NodeState
     run_id: str | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    # A node's reports that the broker accepted from a broker outage's start on (message id, and
+    # simulation time their publishing began): the fusion centre names those it never received.
+    outage_reports: tuple[str, ...] = field(default=(), metadata={"max_items": OUTAGE_RECORD_MAX})
+    outage_published_s: tuple[float, ...] = field(default=(), metadata={"max_items": OUTAGE_RECORD_MAX})
+
+    def __post_init__(self) -> None:
+        Validated.__post_init__(self)
+        if len(self.outage_reports) != len(self.outage_published_s):
+            raise MessageRejected("bad_value", "outage_reports and outage_published_s differ in length")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +215,11 @@ class FusionStats(Validated):
     # Per node, "<node>.p50" / ".p95" / ".count": simulation ms from a report's measurement to its
     # arrival here. Link impairments add their latency to it, whatever the run's --speed.
     report_age_ms: dict[str, float] = field(default_factory=dict)
+    # Simulation times at which the centre's subscriptions were re-established during the run (a
+    # broker that keeps no sessions loses what it accepts before then), and when publishing began
+    # for each of the nodes' outage reports (NodeStatus.outage_reports) that never arrived here.
+    resubscribed_s: tuple[float, ...] = ()
+    lost_published_s: tuple[float, ...] = field(default=(), metadata={"max_items": 100_000})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from grid.app.cli import main
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
+from grid.mqtt.session import Session
+from grid.wire import topics
+from grid.wire.messages import Envelope, RunAction, RunControl
 
-GRIDSIM = [sys.executable, "-m", "grid.app.cli"]
+if TYPE_CHECKING:
+    from conftest import GridsimProcesses
 
 
 def _children(pid: int) -> list[int]:
@@ -166,25 +173,52 @@ def test_external_needs_broker(capsys: pytest.CaptureFixture[str]) -> None:
     _one_line_error(capsys, code, 2, "ConfigError", "--broker")
 
 
+def _follow(proc: subprocess.Popen[str], condition: Callable[[], bool], what: str) -> None:
+    """Wait until ``condition()`` holds while ``proc`` runs; fail with its stderr if it exits first.
+
+    No deadline of its own: the wait follows the process, and the test's timeout bounds it.
+    """
+    while not condition():
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"gridsim exited with {proc.returncode} before {what}: {err}")
+        time.sleep(0.1)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _run_announced(port: int) -> None:
+    """Return once the retained control topic on the broker at ``port`` says a run has started."""
+    async with Session(host="127.0.0.1", port=port, client_id="test-cli-watch") as session:
+        await session.subscribe(topics.CONTROL)
+        async for received in session.messages():
+            body = Envelope.from_bytes(received.payload).body
+            if isinstance(body, RunControl) and body.action is RunAction.START:
+                return
+
+
 @pytest.mark.broker
-def test_ctrl_c_mid_run_leaves_nothing_behind(tmp_path: Path) -> None:
+@pytest.mark.timeout(180)
+def test_ctrl_c_mid_run_leaves_nothing_behind(tmp_path: Path, gridsim: GridsimProcesses) -> None:
     """Ctrl-C during a run: one line, exit 130, and the broker process gridsim started is gone."""
-    proc = subprocess.Popen(
-        [*GRIDSIM, "run", "--speed", "1", "--out", str(tmp_path), "--quiet"],
+    port = free_port()
+    proc = gridsim.start(
+        "run",
+        *("--speed", "1", "--port", str(port), "--out", str(tmp_path), "--quiet"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
-    deadline = time.monotonic() + 30
-    children: list[int] = []
-    while time.monotonic() < deadline and not children:
-        time.sleep(0.2)
-        children = _children(proc.pid)
-    assert children, "gridsim started no broker process"
-    time.sleep(3.0)  # nodes connected and the run under way
+    _follow(proc, lambda: bool(_children(proc.pid)), "starting its broker")
+    children = _children(proc.pid)
+    _follow(proc, lambda: _accepts(port), "its broker accepted connections")
+    asyncio.run(_run_announced(port))  # every node and the fusion centre online, the run under way
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert "Traceback" not in err
@@ -192,24 +226,55 @@ def test_ctrl_c_mid_run_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 @pytest.mark.broker
-def test_node_process_goes_offline_on_ctrl_c(mosquitto: BrokerInfo) -> None:
+@pytest.mark.timeout(120)
+def test_node_process_goes_offline_on_ctrl_c(mosquitto: BrokerInfo, gridsim: GridsimProcesses) -> None:
     """``gridsim node`` connects, says online, and on Ctrl-C stops cleanly with exit 130."""
-    proc = subprocess.Popen(
-        [*GRIDSIM, "node", "--id", "RO", "--broker", mosquitto.url],
+    proc = gridsim.start(
+        "node",
+        "--id",
+        "RO",
+        "--broker",
+        mosquitto.url,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    err_seen = ""
     assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
+    err_seen = ""
+    # Follows the process: reads its log until it says it connected, or until it exits (EOF).
+    while "connected" not in err_seen and (line := proc.stderr.readline()):
         err_seen += line
-        if "connected" in line:
-            break
     assert "RO connected" in err_seen
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_child_started_with_sigint_ignored_still_stops(
+    mosquitto: BrokerInfo, gridsim: GridsimProcesses
+) -> None:
+    """A gridsim child whose parent ignores SIGINT (a job started with `&`) still stops on Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = gridsim.start(
+            "node",
+            "--id",
+            "RO",
+            "--broker",
+            mosquitto.url,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert proc.stderr is not None
+    err_seen = ""
+    while "connected" not in err_seen and (line := proc.stderr.readline()):
+        err_seen += line
+    assert "RO connected" in err_seen
+    (code,) = gridsim.stop(proc)
+    assert code == 130, "the child stopped on Ctrl-C, not by the kill after the grace"

@@ -17,7 +17,10 @@ from grid.mqtt.broker import BrokerInfo
 from grid.world.roster import Roster
 from grid.world.scenario import load_scenario
 
-pytestmark = pytest.mark.broker
+# A 90 s injection needs about 5.5 CPU seconds in one process (0.06 per simulated second): at 5x
+# it has 18 s, over 3x headroom on one core. The timeout is far above the loaded wall time.
+SPEED = 5.0
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
 OUTAGE_SCENARIO = bundled_dir("scenarios") / "broker-outage.yaml"
 
@@ -33,7 +36,7 @@ async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, t
     try:
         await asyncio.wait_for(ready.wait(), 30)
         scenario = load_scenario().model_copy(update={"duration_s": 90.0})
-        summary = await inject(scenario, broker_url=mosquitto.url, speed=25.0, wait=True)
+        summary = await inject(scenario, broker_url=mosquitto.url, speed=SPEED, wait=True)
         assert summary is not None
         (threat,) = summary["threats"]  # type: ignore[index]
         assert threat["time_to_locate_s"] is not None
@@ -78,7 +81,7 @@ async def test_inject_into_one_process_per_node(
         try:
             await asyncio.wait_for(ready.wait(), 90)
             scenario = load_scenario().model_copy(update={"duration_s": 90.0})
-            summary = await inject(scenario, broker_url=mosquitto.url, speed=20.0, wait=True)
+            summary = await inject(scenario, broker_url=mosquitto.url, speed=SPEED, wait=True)
         finally:
             grid.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -106,7 +109,8 @@ async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: 
     try:
         await asyncio.wait_for(ready.wait(), 30)
         scenario = load_scenario(OUTAGE_SCENARIO)
-        summary = await inject(scenario, broker_url=brokers[0].url, speed=25.0, wait=True)
+        # 300 simulated s: 10x, as in test_outage, keeps this test's wall time to about 30 s.
+        summary = await inject(scenario, broker_url=brokers[0].url, speed=2 * SPEED, wait=True)
     finally:
         grid.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -16,6 +16,9 @@ from grid.world.scenario import load_scenario, scenario_from_dict
 from grid.world.timeline import Timeline
 
 SCENARIO = bundled_dir("scenarios") / "broker-outage.yaml"
+# 300 simulated s need about 18 CPU seconds, broker included: 10x gives 30 s, under the 3x
+# headroom a 5x run would have, but the outage's timing bounds below are seconds wide.
+SPEED = 10.0
 
 
 async def test_external_broker_outage_is_recorded_as_not_played() -> None:
@@ -30,30 +33,40 @@ async def test_external_broker_outage_is_recorded_as_not_played() -> None:
 
 
 @pytest.mark.broker
+@pytest.mark.timeout(300)  # loaded two-core machine: about 60 s each
 @pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
 async def test_grid_rides_through_a_broker_restart(kind: str, roster: Roster, tmp_path: Path) -> None:
-    """The broker is stopped for 20 s mid-track: everyone reconnects; with Mosquitto nothing is lost."""
+    """A 20 s broker stop: all reconnect; Mosquitto loses nothing, amqtt only what precedes resubscribing."""
     scenario = load_scenario(SCENARIO, roster=roster)
     summary = await run_grid(
-        RunOptions(scenario=scenario, roster=roster, speed=25.0, broker_kind=kind, out_dir=tmp_path)  # type: ignore[arg-type]
+        RunOptions(scenario=scenario, roster=roster, speed=SPEED, broker_kind=kind, out_dir=tmp_path)  # type: ignore[arg-type]
     )
     (outage,) = summary["events"]
     assert outage["applied"] is True
     down, up = outage["down_interval_s"]
-    assert 60.0 <= down < 63.0
-    assert 80.0 <= up < 90.0
+    # Stopped at its time and restarted at its end, each as soon as the controller got to it:
+    # how soon depends on spare CPU, so only the order is asserted.
+    assert 60.0 <= down < 80.0 <= up < scenario.duration_s
     assert outage["member_reconnects"] == len(roster), "every member node reconnected once"
     assert outage["reports_made_while_down"] > 0, "reports measured during the outage arrived afterwards"
     messages = summary["messages"]
     assert messages["rejected"] == {}
     assert messages["published"] > 0
     assert messages["lost"] == messages["published"] - messages["delivered"]
+    # The loss window: from the broker's stop until the fusion centre had re-subscribed.
+    window_from, window_to = outage["lost_window_s"]
+    assert window_from == down < window_to
     if kind == "mosquitto":
         assert messages["lost"] == 0, "Mosquitto's persistent sessions lose nothing"
+        assert outage["reports_lost"] == 0
     else:
-        # amqtt keeps no sessions across its restart: a few reports published before the fusion
-        # centre re-subscribed are lost, and the summary counts and explains them.
-        assert messages["lost"] < 0.05 * messages["published"]
+        # amqtt keeps no sessions across its restart: what it accepted before the fusion centre
+        # re-subscribed is lost. Every lost report is one of those, and the summary counts them.
+        assert messages["lost"] == outage["reports_lost"]
+        if outage["reports_lost"]:
+            first, last = outage["lost_published_s"]
+            assert first <= last < window_to, "every lost report was published before the re-subscription"
+            assert "before the fusion centre had re-subscribed" in " ".join(summary["warnings"])
         assert "amqtt" in outage["note"]
     assert summary["missing_accounts"] == []
     assert summary["threats"][0]["time_to_locate_s"] is not None

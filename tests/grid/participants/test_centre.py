@@ -8,15 +8,23 @@ from grid.participants import centre as centre_module
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
 from grid.wire import topics
-from grid.wire.messages import Awareness, AwarenessSource, Envelope, FusedTrack, FusionStats, NodeState
+from grid.wire.messages import (
+    Awareness,
+    AwarenessSource,
+    Envelope,
+    FusedTrack,
+    FusionStats,
+    NodeState,
+    NodeStatus,
+)
 from grid.world.roster import Roster
 from tests.grid.participants.memory_grid import MemoryGrid, report, short_scenario, steps, until
 
 
 @pytest.fixture(autouse=True)
 def _patient_settling(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The centre waits for final counts as long as it takes: no test here leans on its timeout."""
-    monkeypatch.setattr(centre_module, "SETTLE_TIMEOUT_S", 3600.0)
+    """The centre waits for final counts as long as it takes: no test here leans on its idle timeout."""
+    monkeypatch.setattr(centre_module, "SETTLE_IDLE_S", 3600.0)
 
 
 def fusion(grid: MemoryGrid, roster: Roster) -> FusionCentre:
@@ -161,3 +169,32 @@ async def test_a_new_start_mid_run_ends_the_current_run_promptly_and_starts_the_
     assert (first.run_id, first.delivered) == ("run-1", 1)
     assert (second.run_id, second.delivered) == ("run-2", 1), "run-2's early report was kept for it"
     assert second.rejected == {}
+
+
+async def test_the_account_names_outage_reports_that_never_arrived(roster: Roster) -> None:
+    """Of the reports a node recorded after a broker outage, those never received are in lost_published_s."""
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    async with grid.serving(centre):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: centre.run is not None, "the run started")
+        arrived = await grid.send(
+            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG"
+        )
+        await grid.end("run-1")
+        final = NodeStatus(
+            node_id="BG",
+            state=NodeState.ONLINE,
+            run_id="run-1",
+            counters={"published": 1},
+            outage_reports=(arrived.msg_id, "never-arrived"),
+            outage_published_s=(61.0, 62.5),
+        )
+        await grid.send(topics.status_topic("BG"), final, origin="BG", retain=True)
+        for node_id in roster:
+            if node_id != "BG":
+                await grid.node_online(node_id, "run-1")
+        await until(lambda: centre.run is None, "the run ended")
+    (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
+    assert stats.delivered == 1
+    assert stats.lost_published_s == (62.5,)
