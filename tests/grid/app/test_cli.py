@@ -23,7 +23,7 @@ from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
 
 if TYPE_CHECKING:
-    from conftest import GridsimProcesses
+    from tests.conftest import GridsimProcesses
 
 
 def _children(pid: int) -> list[int]:

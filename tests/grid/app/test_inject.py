@@ -38,9 +38,9 @@ async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, t
         scenario = load_scenario().model_copy(update={"duration_s": 90.0})
         summary = await inject(scenario, broker_url=mosquitto.url, speed=SPEED, wait=True)
         assert summary is not None
-        (threat,) = summary["threats"]  # type: ignore[index]
+        (threat,) = summary["threats"]
         assert threat["time_to_locate_s"] is not None
-        assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0  # type: ignore[index]
+        assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0
         fetched = await fetch_results(mosquitto.url, run_id=str(summary["run_id"]), timeout_s=5)
         assert fetched["run_id"] == summary["run_id"]
         assert fetched["threats"] == summary["threats"]
@@ -88,10 +88,10 @@ async def test_inject_into_one_process_per_node(
                 await grid
     assert summary is not None
     assert summary["missing_accounts"] == [], "every node process and the fusion process reported"
-    assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0  # type: ignore[index]
-    (threat,) = summary["threats"]  # type: ignore[index]
+    assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0
+    (threat,) = summary["threats"]
     assert threat["time_to_locate_s"] is not None
-    assert set(summary["per_node"]) == set(roster)  # type: ignore[arg-type]
+    assert set(summary["per_node"]) == set(roster)
     assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"
 
 
@@ -116,8 +116,8 @@ async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: 
         with pytest.raises(asyncio.CancelledError):
             await grid
     assert summary is not None
-    (outage,) = summary["events"]  # type: ignore[misc]
+    (outage,) = summary["events"]
     assert outage["applied"] is True
     assert outage["member_reconnects"] == len(roster)
-    assert summary["messages"]["lost"] == 0  # type: ignore[index]
-    assert summary["threats"][0]["time_to_locate_s"] is not None  # type: ignore[index]
+    assert summary["messages"]["lost"] == 0
+    assert summary["threats"][0]["time_to_locate_s"] is not None

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def short_scenario() -> Scenario:
     return load_scenario().model_copy(update={"duration_s": 120.0})
 
 
-async def _run(broker: BrokerInfo, roster: Roster, out: Path, *, speed: float = SPEED) -> dict[str, object]:
+async def _run(broker: BrokerInfo, roster: Roster, out: Path, *, speed: float = SPEED) -> dict[str, Any]:
     options = RunOptions(
         scenario=short_scenario(), roster=roster, speed=speed, broker_url=broker.url, out_dir=out
     )
