@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Self
 
 from grid.errors import BrokerUnavailable
 from grid.mqtt.session import OnConnect, SessionFactory
-from grid.mqtt.transport import Received, Will
+from grid.mqtt.transport import Received, Will, topic_matches
 
 __all__ = ["MEMORY_URL", "MemoryBroker", "MemorySession", "check_filter", "topic_matches"]
 
@@ -44,19 +44,6 @@ def check_filter(topic_filter: str) -> str:
         if "+" in level and level != "+":
             raise ValueError(f"'+' must be a whole level: {topic_filter!r}")
     return topic_filter
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """Whether ``topic`` matches ``topic_filter`` (MQTT 3.1.1, section 4.7)."""
-    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
-        return False
-    want, have = topic_filter.split("/"), topic.split("/")
-    for i, level in enumerate(want):
-        if level == "#":
-            return True  # also matches the parent level: "a/#" matches "a"
-        if i >= len(have) or (level not in ("+", have[i])):
-            return False
-    return len(want) == len(have)
 
 
 class MemoryBroker:

@@ -26,7 +26,7 @@ import paho.mqtt.client as mqtt
 
 from grid.errors import BrokerUnavailable
 
-__all__ = ["Publisher", "Received", "Transport", "Will", "map_transport_errors"]
+__all__ = ["Publisher", "Received", "Transport", "Will", "map_transport_errors", "topic_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,11 @@ class Received:
     topic: str
     payload: bytes
     retain: bool
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """Whether ``topic`` matches ``topic_filter`` (MQTT 3.1.1, section 4.7), as paho decides it."""
+    return bool(mqtt.topic_matches_sub(topic_filter, topic))
 
 
 @contextlib.contextmanager
