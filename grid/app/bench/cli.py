@@ -118,6 +118,10 @@ def run_bench(args: argparse.Namespace) -> int:
     from grid.app.bench.targets import judge
     from grid.world.roster import load_roster
 
+    if args.bench_command == "latency":
+        from grid.app.bench.latency import run_latency
+
+        return run_latency(args)
     if args.bench_command != "fusion":
         raise ConfigError(f"unknown benchmark {args.bench_command!r}; expected 'fusion'")
     console = Console(stderr=True)
