@@ -17,18 +17,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
-import os
-import platform
 import random
 import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grid.app.bench.latency_report import (
+    TARGET_P50,
+    TARGET_P99,
+    machine,
+    print_results,
+    ratio,
+    versions,
+    write_cdf,
+)
 from grid.app.bench.latency_stats import LatencyStats, latency_stats, one_way_ms
 from grid.app.parser import BENCH_LATENCY_OUT_NAME
 from grid.errors import ConfigError
@@ -44,13 +49,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-__all__ = ["LatencyConfig", "Target", "run_latency"]
+__all__ = ["LatencyConfig", "Target", "bench_members", "judge", "measure", "run_latency"]
 
 _RAW_ROOT = "gridsim-bench/raw"
 _RAW_HEADER = struct.Struct("<QII")  # sent_ns, node index, sequence number
 _DRAIN_S = 3.0
-_TARGET_P50 = 1.5
-_TARGET_P99 = 2.0
 _EXIT_INTERRUPTED = 130
 
 # (key, ns) pairs: what was published when, what was received when.
@@ -98,8 +101,8 @@ class Target:
         return (
             self.ratio_p50 is not None
             and self.ratio_p99 is not None
-            and self.ratio_p50 <= _TARGET_P50
-            and self.ratio_p99 <= _TARGET_P99
+            and self.ratio_p50 <= TARGET_P50
+            and self.ratio_p99 <= TARGET_P99
         )
 
 
@@ -311,32 +314,6 @@ async def _baseline_half(
     return traffic, phase
 
 
-def _versions(broker: BrokerInfo) -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "python": platform.python_version(),
-        "aiomqtt": version("aiomqtt"),
-        "paho-mqtt": version("paho-mqtt"),
-        "msgpack": version("msgpack"),
-        "gridsim": version("gridsim"),
-        "broker": broker.version,
-    }
-
-
-def _machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpus": os.cpu_count(),
-    }
-
-
 async def measure(
     broker: BrokerInfo, config: LatencyConfig, roster: Roster, progress: Progress | None = None
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
@@ -372,8 +349,8 @@ async def measure(
         "ratio_p50": target.ratio_p50,
         "ratio_p99": target.ratio_p99,
         "target": {
-            "ratio_p50_max": _TARGET_P50,
-            "ratio_p99_max": _TARGET_P99,
+            "ratio_p50_max": TARGET_P50,
+            "ratio_p99_max": TARGET_P99,
             "passed": target.passed,
             "applies": target.applies,
         },
@@ -390,14 +367,10 @@ async def measure(
             "payload_bytes_mean": sum(sizes) / len(sizes),
             "workers": 1,  # every publisher and the subscriber share one process and event loop
         },
-        "versions": _versions(broker),
-        "machine": _machine(),
+        "versions": versions(broker),
+        "machine": machine(),
     }
     return results, curves
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else a / b
 
 
 def judge(results: dict[str, Any], config: LatencyConfig, broker: BrokerInfo) -> Target:
@@ -407,72 +380,7 @@ def judge(results: dict[str, Any], config: LatencyConfig, broker: BrokerInfo) ->
         broker.kind == "mosquitto" or (broker.version or "").startswith("mosquitto")
     )
     return Target(
-        _ratio(grid["p50_ms"], baseline["p50_ms"]), _ratio(grid["p99_ms"], baseline["p99_ms"]), applies
-    )
-
-
-def write_cdf(curves: dict[str, list[float]], path: Path, title: str) -> None:
-    """A PNG of each half's latency CDF (log-scaled latency axis)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, values in curves.items():
-        if values:
-            n = len(values)
-            ax.step(values, [(i + 1) / n for i in range(n)], where="post", label=f"{name} (n={n})")
-    ax.set_xscale("log")
-    ax.set_xlabel("one-way latency, ms")
-    ax.set_ylabel("fraction of messages")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def print_results(console: Console, results: dict[str, Any]) -> None:
-    """The rich table of both halves, the ratios and the target's PASS/FAIL."""
-    from rich.table import Table
-
-    c = results["config"]
-    table = Table(
-        title=(
-            f"gridsim bench latency: {c['nodes']} nodes x {c['rate_hz']:g} Hz, QoS {c['qos']}, "
-            f"{c['broker']['kind']} ({results['versions']['broker'] or 'version unknown'}), "
-            f"{c['duration_s']:g} s after {c['warmup_s']:g} s warm-up"
-        )
-    )
-    table.add_column("measure")
-    for name in ("grid", "baseline", "grid / baseline"):
-        table.add_column(name, justify="right")
-    g, b = results["grid"], results["baseline"]
-    for key, label in [
-        ("p50_ms", "p50 ms"),
-        ("p95_ms", "p95 ms"),
-        ("p99_ms", "p99 ms"),
-        ("p999_ms", "p99.9 ms"),
-        ("max_ms", "max ms"),
-    ]:
-        table.add_row(label, _fmt(g[key], 3), _fmt(b[key], 3), _fmt(_ratio(g[key], b[key])))
-    table.add_row("received", str(g["count"]), str(b["count"]), "")
-    table.add_row("sent", str(g["sent"]), str(b["sent"]), "")
-    table.add_row("lost", str(g["lost"]), str(b["lost"]), "")
-    table.add_row("msgs/s received", _fmt(g["throughput_per_s"], 1), _fmt(b["throughput_per_s"], 1), "")
-    console.print(table)
-    t = results["target"]
-    verdict = "[green]PASS[/green]" if t["passed"] else "[red]FAIL[/red]"
-    note = "" if t["applies"] else " (the target is set at --nodes 15 --rate 10 --qos 1 on Mosquitto)"
-    console.print(
-        f"{verdict} grid/baseline p50 = {_fmt(results['ratio_p50'])} <= {_TARGET_P50:g}, "
-        f"p99 = {_fmt(results['ratio_p99'])} <= {_TARGET_P99:g}{note}"
+        ratio(grid["p50_ms"], baseline["p50_ms"]), ratio(grid["p99_ms"], baseline["p99_ms"]), applies
     )
 
 
