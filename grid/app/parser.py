@@ -12,9 +12,16 @@ from typing import Any
 
 from grid.bundled import bundled_dir
 
-__all__ = ["BENCH_FUSION_OUT_NAME", "add_fusion_parser", "build_parser"]
+__all__ = [
+    "BENCH_FUSION_OUT_NAME",
+    "BENCH_LATENCY_OUT_NAME",
+    "add_fusion_parser",
+    "add_latency_parser",
+    "build_parser",
+]
 
 BENCH_FUSION_OUT_NAME = "bench-fusion"  # DIR/bench-fusion.json and .md written by ``bench fusion --out DIR``
+BENCH_LATENCY_OUT_NAME = "bench-latency"  # DIR/bench-latency.json and .png written by ``bench latency``
 
 
 def add_fusion_parser(subparsers: Any) -> None:
@@ -47,9 +54,52 @@ def add_fusion_parser(subparsers: Any) -> None:
     )
 
 
+def add_latency_parser(subparsers: Any) -> None:
+    """Add the ``latency`` benchmark (the grid's data path against raw MQTT) to ``bench``'s subparsers."""
+    latency = subparsers.add_parser(
+        "latency",
+        help="one-way report latency through the grid against bare MQTT clients, on one broker",
+        description=(
+            "Publish threat reports from N nodes at a fixed rate through the grid's encode, session, "
+            "broker and fusion-centre decode (no simulation, no tracker), then the same-size payloads "
+            "from bare MQTT clients on the same broker and topology. Prints one-way latency "
+            "percentiles, throughput and loss of both, their ratios, and PASS/FAIL against the target "
+            "(grid p50 <= 1.5x and p99 <= 2x the baseline at 15 nodes, 10 Hz, QoS 1 on Mosquitto)."
+        ),
+    )
+    latency.add_argument("--nodes", type=int, default=15, help="publishing nodes (default 15: the roster)")
+    latency.add_argument(
+        "--rate", type=float, default=10.0, metavar="HZ", help="reports/s per node (default 10)"
+    )
+    latency.add_argument("--qos", type=int, choices=[0, 1, 2], default=1, help="publish QoS (default 1)")
+    latency.add_argument("--duration", type=float, default=10.0, metavar="S", help="measured s (default 10)")
+    latency.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="s before the measured window, left out (default 2)",
+    )
+    latency.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
+    latency.add_argument(
+        "--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto", help="broker to start"
+    )
+    latency.add_argument("--seed", type=int, default=0, help="seed of the nodes' publish phases (default 0)")
+    latency.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"write DIR/{BENCH_LATENCY_OUT_NAME}.json and .png",
+    )
+    latency.add_argument("--quiet", action="store_true", help="no progress display")
+
+
 def _add_bench_parser(subparsers: Any) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
-    add_fusion_parser(bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
+    benchmarks = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    add_fusion_parser(benchmarks)
+    add_latency_parser(benchmarks)
 
 
 def build_parser() -> argparse.ArgumentParser:
