@@ -19,6 +19,7 @@ from grid.fusion import Tracker, TrackSnapshot, default_tracker
 from grid.geo import LocalFrame
 from grid.mqtt.session import SessionFactory
 from grid.participants.detections import detection_from_report
+from grid.participants.seen import SeenReports
 from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, rejected_counter
@@ -77,7 +78,7 @@ class FusionCentre(GridService):
         self.latency_ms: list[float] = []
         self.update_us: list[float] = []
         self.age_ms: dict[str, list[float]] = {}  # node -> simulated age of its reports on arrival
-        self._seen: dict[str, str] = {}
+        self._seen = SeenReports()
         self._node_published: dict[str, int] = {}  # node id -> reports it says it published this run
         # node id -> {message id: acceptance time} of its reports from a broker outage on
         self._outage_reports: dict[str, dict[str, float]] = {}
@@ -91,7 +92,7 @@ class FusionCentre(GridService):
         self.latency_ms = []
         self.update_us = []
         self.age_ms = {}
-        self._seen = {}
+        self._seen = SeenReports()
         self._node_published = {}
         self._outage_reports = {}
         self._resubscribed_s = []
@@ -121,13 +122,9 @@ class FusionCentre(GridService):
         if run is None or body.run_id != run.run_id:
             self.counters[CounterName.OTHER_RUN] += 1
             return
-        first_grid = self._seen.get(env.msg_id)
-        if first_grid is not None:
-            self.counters[
-                CounterName.DUPLICATES if first_grid == parsed.grid else CounterName.GRID_COPIES
-            ] += 1
+        if (repeat := self._seen.repeat(env.msg_id, parsed.grid)) is not None:
+            self.counters[repeat] += 1
             return
-        self._seen[env.msg_id] = str(parsed.grid)
         owner = self._sensor_owner.get(body.sensor_id)
         if owner != env.origin:
             self.counters[rejected_counter("unknown_sensor")] += 1

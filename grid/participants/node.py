@@ -23,6 +23,7 @@ from grid.geo import LocalFrame
 from grid.mqtt.session import SessionFactory
 from grid.participants.detections import detection_from_report
 from grid.participants.link import Link
+from grid.participants.seen import SeenReports
 from grid.participants.service import ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
 from grid.wire.counters import CounterName
@@ -124,7 +125,7 @@ class MemberNode(GridService):
         )
         self.member = member
         self.awareness: dict[str, tuple[float, AwarenessSource]] = {}
-        self._seen: dict[str, str] = {}  # message id -> topic, to tell duplicates from grid copies
+        self._seen = SeenReports()
         self._report_topics = [topics.report_topic(g, member.id) for g in member.grids]
         self._link_ready = asyncio.Event()
         self.fuse_locally = fuse_locally
@@ -137,7 +138,7 @@ class MemberNode(GridService):
         self._timeline = Timeline(run.scenario)
         self._link = Link(self._timeline, self.service_id, run.scenario.seed)
         self.awareness = {}
-        self._seen = {}
+        self._seen = SeenReports()
         self._picture = _Picture(run) if self.fuse_locally else None
         self._outage_accepted = []
         for key in (
@@ -297,13 +298,9 @@ class MemberNode(GridService):
             self.counters[CounterName.RECEIVED_LOST_LINK] += 1
             return
         if isinstance(body, ThreatReport):
-            first_grid = self._seen.get(env.msg_id)
-            if first_grid is not None:
-                self.counters[
-                    CounterName.DUPLICATES if first_grid == parsed.grid else CounterName.GRID_COPIES
-                ] += 1
+            if (repeat := self._seen.repeat(env.msg_id, parsed.grid)) is not None:
+                self.counters[repeat] += 1
                 return
-            self._seen[env.msg_id] = str(parsed.grid)
             if env.origin == self.service_id:
                 return  # our own report, back from a grid we publish to
             self.counters[CounterName.RECEIVED_REPORTS] += 1
