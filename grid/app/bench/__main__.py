@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from grid.app.bench.cli import run_bench
-from grid.app.parser import add_fusion_parser
+from grid.app.parser import add_codec_parser, add_fusion_parser
 from grid.errors import GridError
 
 
@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--roster", type=Path, default=None, help="member-state folder (default: the bundled one)"
     )
-    add_fusion_parser(parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK"))
+    benchmarks = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    add_fusion_parser(benchmarks)
+    add_codec_parser(benchmarks)
     args = parser.parse_args(argv)
     try:
         return run_bench(args)

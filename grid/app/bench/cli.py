@@ -111,6 +111,10 @@ def _print(console: Console, results: dict[str, Any], targets: list[Target]) -> 
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark named by ``args.bench_command``; returns the exit code."""
+    if args.bench_command == "codec":  # before the fusion bench's imports (numpy, scipy)
+        from grid.app.bench.codec import run_codec_bench
+
+        return run_codec_bench(args)
     from rich.console import Console
 
     from grid.app.bench.cases import cases
