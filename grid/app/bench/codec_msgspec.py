@@ -12,6 +12,7 @@ import math
 import re
 from typing import Annotated, Any
 
+import msgpack
 import msgspec
 
 from grid.errors import MessageRejected
@@ -101,6 +102,14 @@ _BODIES: dict[str, msgspec.msgpack.Decoder[Any]] = {
     "track": msgspec.msgpack.Decoder(MsgspecFusedTrack),
 }
 _ENCODER = msgspec.msgpack.Encoder()
+_ENVELOPE_KEYS = frozenset(MsgspecEnvelope.__struct_fields__)
+_BODY_FIELDS = {  # every field, and the required ones
+    name: (
+        frozenset(f.encode_name for f in msgspec.structs.fields(t)),
+        frozenset(f.encode_name for f in msgspec.structs.fields(t) if f.required),
+    )
+    for name, t in (("report", MsgspecThreatReport), ("track", MsgspecFusedTrack))
+}
 
 
 # msgspec's message patterns, first match wins; anything else is a bad value.
@@ -110,13 +119,14 @@ _REASONS = [
     (re.compile(r"- at `\$\.type`$"), "unknown_type"),
     (re.compile(r"^Object missing required field"), "missing_field"),
     (re.compile(r"^Object contains unknown field"), "unknown_field"),
+    (re.compile(r"got `bytes` - at `key` in"), "unknown_field"),  # production: not a field name
     (re.compile(r" of length <= "), "too_large"),
     (re.compile(r", got `"), "bad_type"),
     (re.compile(r"^Expected `\w+` [<>]=? "), "out_of_range"),
 ]
 
 
-def reason_of(exc: msgspec.ValidationError) -> str:
+def reason_of(exc: msgspec.DecodeError) -> str:
     """The production reason code for one of msgspec's validation messages."""
     text = str(exc)
     for pattern, reason in _REASONS:
@@ -133,10 +143,44 @@ def encode(body: MsgspecThreatReport | MsgspecFusedTrack, *, origin: str, msg_id
     return _ENCODER.encode(MsgspecEnvelope(SCHEMA_VERSION, msg_id, origin, sent_ns, kind, raw))
 
 
+def _first_structural_reason(data: bytes, in_body: bool) -> str | None:
+    """The reason production finds before any value check, if any; run on rejections only.
+
+    msgspec reports the first fault in the order it reads the bytes; production parses the whole
+    payload, then checks the header's keys and version, and a body's keys before its values. With
+    several faults at once this puts the same reason on the message; a valid one never gets here.
+    """
+    try:
+        raw = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return "not_msgpack"
+    if not isinstance(raw, dict):
+        return "bad_type"
+    if _ENVELOPE_KEYS - raw.keys():
+        return "missing_field"
+    if raw.keys() - _ENVELOPE_KEYS:
+        return "unknown_field"
+    if type(raw["v"]) is not int or raw["v"] != SCHEMA_VERSION:
+        return "bad_schema_version"
+    return _body_keys_reason(raw["type"], raw["body"]) if in_body else None
+
+
+def _body_keys_reason(body_type: Any, body: Any) -> str | None:
+    """``unknown_field`` or ``missing_field`` for a body map, as production checks them first."""
+    fields = _BODY_FIELDS.get(body_type) if isinstance(body_type, str) else None
+    if fields is None or not isinstance(body, dict):
+        return None
+    every, required = fields
+    if body.keys() - every:
+        return "unknown_field"
+    return "missing_field" if required - body.keys() else None
+
+
 def decode(data: bytes) -> tuple[MsgspecEnvelope, MsgspecThreatReport | MsgspecFusedTrack]:
     """Decode and validate a report or track envelope; raises :class:`MessageRejected` like production."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise MessageRejected("too_large", f"{len(data)} bytes > {MAX_MESSAGE_BYTES}")
+    in_body = False
     try:
         env = _HEADER.decode(data)
         if type(env.v) is not int or env.v != SCHEMA_VERSION:
@@ -146,9 +190,11 @@ def decode(data: bytes) -> tuple[MsgspecEnvelope, MsgspecThreatReport | MsgspecF
         body_decoder = _BODIES.get(env.type)
         if body_decoder is None:
             raise MessageRejected("unknown_type", f"message type {env.type!r}")
+        in_body = True
         body = body_decoder.decode(env.body)
-    except msgspec.ValidationError as exc:
-        raise MessageRejected(reason_of(exc), str(exc)) from exc
-    except msgspec.DecodeError as exc:
-        raise MessageRejected("not_msgpack", str(exc)) from exc
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        first = _first_structural_reason(data, in_body)
+        if first is None and not isinstance(exc, msgspec.ValidationError):
+            first = "not_msgpack"
+        raise MessageRejected(first or reason_of(exc), str(exc)) from exc
     return env, body
