@@ -13,13 +13,16 @@ from typing import Any
 from grid.bundled import bundled_dir
 
 __all__ = [
+    "BENCH_CODEC_OUT_NAME",
     "BENCH_FUSION_OUT_NAME",
     "BENCH_LATENCY_OUT_NAME",
+    "add_codec_parser",
     "add_fusion_parser",
     "add_latency_parser",
     "build_parser",
 ]
 
+BENCH_CODEC_OUT_NAME = "bench-codec"  # DIR/bench-codec.json written by ``bench codec --out DIR``
 BENCH_FUSION_OUT_NAME = "bench-fusion"  # DIR/bench-fusion.json and .md written by ``bench fusion --out DIR``
 BENCH_LATENCY_OUT_NAME = "bench-latency"  # DIR/bench-latency.json and .png written by ``bench latency``
 
@@ -95,11 +98,31 @@ def add_latency_parser(subparsers: Any) -> None:
     latency.add_argument("--quiet", action="store_true", help="no progress display")
 
 
+def add_codec_parser(subparsers: Any) -> None:
+    """Add the ``codec`` benchmark (wire encode/decode/validate) to a ``bench`` command's subparsers."""
+    codec = subparsers.add_parser(
+        "codec",
+        help="µs to encode, decode and validate a report and a track envelope",
+        description=(
+            "Time the wire codec on one report and one fused-track envelope: the hand-written validator, "
+            "msgspec structs at equal strictness (if installed: pip install 'gridsim[bench]'), plain msgpack "
+            "without validation and stdlib json. Prints PASS/FAIL against the 5 µs report target."
+        ),
+    )
+    codec.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help=f"write DIR/{BENCH_CODEC_OUT_NAME}.json"
+    )
+    codec.add_argument("--repeats", type=int, default=2000, help="timed samples per operation (default 2000)")
+    codec.add_argument("--inner", type=int, default=20, help="calls per timed sample (default 20)")
+    codec.add_argument("--seed", type=int, default=0, help="seed of the messages' values (default 0)")
+
+
 def _add_bench_parser(subparsers: Any) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
     benchmarks = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     add_fusion_parser(benchmarks)
     add_latency_parser(benchmarks)
+    add_codec_parser(benchmarks)
 
 
 def build_parser() -> argparse.ArgumentParser:

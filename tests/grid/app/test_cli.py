@@ -79,6 +79,7 @@ print(" ".join(sorted(sys.modules)))
         ["run", "--help"],
         ["bench", "--help"],
         ["bench", "fusion", "--help"],
+        ["bench", "codec", "--help"],
         ["scenario", "validate", "--help"],
         ["up", "--help"],
     ],
