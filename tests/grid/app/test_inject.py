@@ -15,7 +15,7 @@ from grid.bundled import bundled_dir
 from grid.errors import RunError
 from grid.mqtt.broker import BrokerInfo
 from grid.world.roster import Roster
-from grid.world.scenario import load_scenario
+from grid.world.scenario import load_scenario, scenario_from_dict
 
 # A 90 s injection needs about 5.5 CPU seconds in one process (0.06 per simulated second): at 5x
 # it has 18 s, over 3x headroom on one core. The timeout is far above the loaded wall time.
@@ -35,7 +35,7 @@ async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, t
     )
     try:
         await asyncio.wait_for(ready.wait(), 30)
-        scenario = load_scenario().model_copy(update={"duration_s": 90.0})
+        scenario = load_scenario().model_copy(update={"duration_s": 45.0})
         summary = await inject(scenario, broker_url=mosquitto.url, speed=SPEED, wait=True)
         assert summary is not None
         (threat,) = summary["threats"]
@@ -80,7 +80,7 @@ async def test_inject_into_one_process_per_node(
         grid = asyncio.create_task(serve_grid(options, on_ready=lambda _: ready.set()), name="test.grid")
         try:
             await asyncio.wait_for(ready.wait(), 90)
-            scenario = load_scenario().model_copy(update={"duration_s": 90.0})
+            scenario = load_scenario().model_copy(update={"duration_s": 45.0})
             summary = await inject(scenario, broker_url=mosquitto.url, speed=SPEED, wait=True)
         finally:
             grid.cancel()
@@ -108,8 +108,9 @@ async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: 
     grid = asyncio.create_task(serve_grid(options, on_ready=on_ready), name="test.grid")
     try:
         await asyncio.wait_for(ready.wait(), 30)
-        scenario = load_scenario(OUTAGE_SCENARIO)
-        # 300 simulated s: 10x, as in test_outage, keeps this test's wall time to about 30 s.
+        # Cut to where the outage (60-80 s) and the catch-up after it are over.
+        scenario = scenario_from_dict({**load_scenario(OUTAGE_SCENARIO).to_dict(), "duration_s": 150.0})
+        # 10x, as in test_outage: about 15 s of wall time.
         summary = await inject(scenario, broker_url=brokers[0].url, speed=2 * SPEED, wait=True)
     finally:
         grid.cancel()
