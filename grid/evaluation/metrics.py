@@ -27,7 +27,14 @@ from grid.evaluation.picture import TrackUpdate
 from grid.evaluation.truth_table import TruthTable
 from grid.world.truth import GroundTruth
 
-__all__ = ["assign_updates", "assoc_radius_m", "locate", "threat_metrics", "time_to_locate"]
+__all__ = [
+    "assign_updates",
+    "assoc_radius_m",
+    "group_by_threat",
+    "locate",
+    "threat_metrics",
+    "time_to_locate",
+]
 
 
 def assoc_radius_m(locate_radius_m: float) -> float:
@@ -39,14 +46,20 @@ def assign_updates(
     table: TruthTable, updates: list[TrackUpdate], assoc_radius_m: float
 ) -> dict[str, list[TrackUpdate]]:
     """Confirmed updates per threat: each goes to the nearest flying threat within the radius."""
-    confirmed = [u for u in updates if u.confirmed and not u.deleted]
+    return group_by_threat(table, [u for u in updates if u.confirmed and not u.deleted], assoc_radius_m)
+
+
+def group_by_threat(
+    table: TruthTable, updates: list[TrackUpdate], radius_m: float
+) -> dict[str, list[TrackUpdate]]:
+    """``updates`` per threat, each given to the nearest flying threat within ``radius_m`` (if any)."""
     owners = table.nearest(
-        np.array([u.time for u in confirmed]),
-        np.array([(u.east, u.north) for u in confirmed]).reshape(-1, 2),
-        assoc_radius_m,
+        np.array([u.time for u in updates]),
+        np.array([(u.east, u.north) for u in updates]).reshape(-1, 2),
+        radius_m,
     )
     out: dict[str, list[TrackUpdate]] = defaultdict(list)
-    for u, threat_id in zip(confirmed, owners, strict=True):
+    for u, threat_id in zip(updates, owners, strict=True):
         if threat_id is not None:
             out[threat_id].append(u)
     return out

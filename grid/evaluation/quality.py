@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 
-from grid.evaluation.metrics import time_to_locate
+from grid.evaluation.metrics import group_by_threat, time_to_locate
 from grid.evaluation.ospa import gospa, ospa
 from grid.evaluation.picture import TrackUpdate, pictures
 from grid.evaluation.truth_table import TruthTable
@@ -171,15 +171,7 @@ def evaluate(
     """
     truth = table.truth
     radius = scoring.assoc_radius_m
-    assigned_ids = table.nearest(
-        np.array([u.time for u in updates]),
-        np.array([(u.east, u.north) for u in updates]).reshape(-1, 2),
-        radius,
-    )
-    by_threat: dict[str, list[TrackUpdate]] = defaultdict(list)
-    for u, threat_id in zip(updates, assigned_ids, strict=True):
-        if threat_id is not None:
-            by_threat[threat_id].append(u)
+    by_threat = group_by_threat(table, updates, radius)
     updates_by_track: dict[str, list[TrackUpdate]] = defaultdict(list)
     for u in updates:
         updates_by_track[u.track_id].append(u)
