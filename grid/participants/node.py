@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 from typing import Any
 
 from grid.evaluation.metrics import assign_updates, assoc_radius_m, threat_metrics
@@ -132,6 +133,7 @@ class MemberNode(GridService):
         self._picture: _Picture | None = None
         # (message id, simulation time the broker accepted it) of reports from a broker outage on.
         self._outage_accepted: list[tuple[str, float]] = []
+        self._record_from_s = math.inf
 
     def on_run_start(self, run: ActiveRun) -> None:
         """Reset the per-run records; events come into force from the run's timeline."""
@@ -141,6 +143,9 @@ class MemberNode(GridService):
         self._seen = SeenReports()
         self._picture = _Picture(run) if self.fuse_locally else None
         self._outage_accepted = []
+        # Reports are recorded from the first broker outage's start on (never, without one).
+        outages = self._timeline.broker_outages()
+        self._record_from_s = outages[0][0] if outages else math.inf
         for key in (
             CounterName.PUBLISHED,
             CounterName.PUBLISH_COPIES,
@@ -269,8 +274,7 @@ class MemberNode(GridService):
         re-subscribed; the centre names the recorded reports it never received (its account).
         The time kept is when publishing began: the broker accepted the report no earlier.
         """
-        outages = self._timeline.broker_outages()
-        if outages and run.clock.now() >= outages[0][0] and len(self._outage_accepted) < OUTAGE_RECORD_MAX:
+        if run.clock.now() >= self._record_from_s and len(self._outage_accepted) < OUTAGE_RECORD_MAX:
             self._outage_accepted.append((msg_id, round(began_s, 3)))
 
     def _status(self, state: NodeState) -> Envelope:
