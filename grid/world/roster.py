@@ -179,6 +179,12 @@ class Roster(Mapping[str, MemberState]):
                 out.setdefault(g, []).append(m.id)
         return dict(sorted(out.items()))
 
+    def peers(self, node_id: str) -> tuple[str, ...]:
+        """Sorted ids of the other members sharing at least one grid with ``node_id``: whose
+        reports it receives, and who receives its own (:class:`UnknownNodeError` if not a member)."""
+        grids = set(self.member(node_id).grids)
+        return tuple(m.id for m in self._members.values() if m.id != node_id and grids & set(m.grids))
+
     def sensor_owner(self) -> dict[str, str]:
         """Sensor id -> node id."""
         return {s.id: m.id for m in self._members.values() for s in m.sensors}

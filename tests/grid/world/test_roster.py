@@ -12,7 +12,7 @@ import yaml
 
 from grid.errors import RosterError, UnknownNodeError
 from grid.geo import LocalFrame, observe
-from grid.world.roster import Roster, SensorKind, SensorSpec, load_roster
+from grid.world.roster import MemberState, Roster, SensorKind, SensorSpec, load_roster
 from grid.world.sensors import detection_probability, radar_horizon_m, radar_snr, swerling1_pd
 
 MEMBER_IDS = {"RO", "BG", "TR", "GR", "PL", "HU", "SK", "CZ", "IT", "DE", "FR", "GB", "US", "NL", "ES"}
@@ -350,3 +350,32 @@ def test_radar_parameters_default(tmp_path: Path) -> None:
     spec = load_roster(tmp_path)["XX"].sensors[0]
     assert spec.ref_range_m is None
     assert (spec.ref_rcs_m2, spec.ref_snr_db, spec.pfa, spec.false_alarm_rate) == (1.0, 13.0, 1e-6, 0.0)
+
+
+def test_peers_share_a_grid_and_exclude_the_node() -> None:
+    """A member's peers are the others in any of its grids, sorted; a member alone has none."""
+    grids = {"A": ["north"], "B": ["north", "south"], "C": ["south"], "D": ["east"], "E": ["south", "north"]}
+    roster = Roster([MemberState.model_validate({**_member(node), "grids": g}) for node, g in grids.items()])
+    assert roster.peers("A") == ("B", "E")
+    assert roster.peers("B") == ("A", "C", "E")
+    assert roster.peers("C") == ("B", "E")
+    assert roster.peers("D") == ()
+    assert roster.peers("E") == ("A", "B", "C")
+
+
+def test_shipped_peers_are_the_grids_members(roster: Roster) -> None:
+    """In the shipped roster peers are symmetric and the union of the node's grids less itself."""
+    for node_id, member in roster.items():
+        peers = roster.peers(node_id)
+        expected = {m for g in member.grids for m in roster.grids[g]} - {node_id}
+        assert peers == tuple(sorted(expected)), node_id
+        assert all(node_id in roster.peers(p) for p in peers), node_id
+    # RO shares a grid with every member (test_grids_are_shared_and_reach_romania): all 14 others.
+    assert roster.peers("RO") == tuple(sorted(MEMBER_IDS - {"RO"}))
+    assert len(roster.peers("CZ")) == 8
+
+
+def test_peers_of_an_unknown_node_are_refused(roster: Roster) -> None:
+    """Peers of a node id outside the roster: UnknownNodeError, as for member()."""
+    with pytest.raises(UnknownNodeError, match="known ids: BG"):
+        roster.peers("XX")
