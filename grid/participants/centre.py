@@ -2,8 +2,8 @@
 
 Everything asynchronous stays here; estimation is the synchronous :mod:`grid.fusion` tracker,
 fed each report at its *measurement* time. The centre measures the wall-clock delay from each
-report's publish to its receipt here, and accounts for every report: delivered, duplicate,
-grid copy, or rejected by reason.
+report's publish to its receipt here, and accounts for every report: delivered, duplicate, or
+rejected by reason.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ class FusionCentre(GridService):
         if run is None or body.run_id != run.run_id:
             self.counters[CounterName.OTHER_RUN] += 1
             return
-        if (repeat := self._seen.repeat(env.msg_id, parsed.grid)) is not None:
-            self.counters[repeat] += 1
+        if self._seen.repeat(env.msg_id):
+            self.counters[CounterName.DUPLICATES] += 1
             return
         owner = self._sensor_owner.get(body.sensor_id)
         if owner != env.origin:
@@ -180,7 +180,6 @@ class FusionCentre(GridService):
             run_id=self.run.run_id,
             delivered=self.counters[CounterName.DELIVERED],
             duplicates=self.counters[CounterName.DUPLICATES],
-            grid_copies=self.counters[CounterName.GRID_COPIES],
             rejected=dict(rejected),
             latency_ms=percentiles(self.latency_ms),
             tracker={k: int(v) for k, v in self.tracker.counters.items()},

@@ -32,7 +32,7 @@ class Link:
         self.node_id = node_id
         self.seed = seed
         self._free_at = 0.0  # when the link has finished sending what it was given
-        self._queue: list[tuple[float, int, tuple[str, ...], bytes]] = []
+        self._queue: list[tuple[float, int, str, bytes]] = []
         self._seq = itertools.count()
 
     def through(self, t: float, size: int, *key: object) -> float | None:
@@ -50,18 +50,18 @@ class Link:
         jitter = (2 * unit_draw(self.seed, self.node_id, "jitter", *key) - 1) * imp.jitter_ms
         return start + max(0.0, imp.latency_ms + jitter) / 1000
 
-    def hold(self, due: float, topics: tuple[str, ...], payload: bytes) -> None:
-        """Keep a message until simulation time ``due``."""
-        heapq.heappush(self._queue, (due, next(self._seq), topics, payload))
+    def hold(self, due: float, topic: str, payload: bytes) -> None:
+        """Keep a message for ``topic`` until simulation time ``due``."""
+        heapq.heappush(self._queue, (due, next(self._seq), topic, payload))
 
     def next_due(self) -> float | None:
         """When the earliest held message is due."""
         return self._queue[0][0] if self._queue else None
 
-    def release(self, now: float) -> list[tuple[tuple[str, ...], bytes]]:
-        """Every held message due by ``now``, in due order."""
+    def release(self, now: float) -> list[tuple[str, bytes]]:
+        """Every held (topic, message) due by ``now``, in due order."""
         out = []
         while self._queue and self._queue[0][0] <= now:
-            _, _, topics, payload = heapq.heappop(self._queue)
-            out.append((topics, payload))
+            _, _, topic, payload = heapq.heappop(self._queue)
+            out.append((topic, payload))
         return out

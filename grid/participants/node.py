@@ -1,6 +1,9 @@
 """A member state's node: runs its sensors against the ground truth, shares reports with its grids,
 and records when it first learns of each threat.
 
+Each report is published once, on the node's own report topic; the broker fans it out to the
+node's peers (every member sharing a grid with it), whose report topics the node subscribes to.
+
 In distributed mode (``fuse_locally``) the node also fuses its own picture: its own reports and
 the grid reports it accepts go into a tracker of its own, scored against the ground truth when
 the run ends and published as a :class:`~grid.wire.messages.NodePicture`.
@@ -45,7 +48,7 @@ from grid.world.sensors import Measurement, SimulatedSensor
 from grid.world.timeline import Timeline
 from grid.world.truth import GroundTruth
 
-__all__ = ["MemberNode"]
+__all__ = ["MemberNode", "node_subscriptions"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,14 @@ class _Picture:
         return out
 
 
+def node_subscriptions(node_id: str, roster: Roster) -> list[str]:
+    """Every topic filter the node of ``node_id`` subscribes to: each peer's reports, and the tracks.
+
+    Not its own report topic: a node's reports do not come back to it.
+    """
+    return [*(topics.report_topic(p) for p in roster.peers(node_id)), topics.TRACKS]
+
+
 class MemberNode(GridService):
     """One member state's node."""
 
@@ -120,14 +131,14 @@ class MemberNode(GridService):
             host=host,
             port=port,
             roster=roster,
-            subscriptions=[*(topics.grid_reports(g) for g in member.grids), topics.TRACKS],
+            subscriptions=node_subscriptions(member.id, roster),
             session_factory=session_factory,
             clock_factory=clock_factory,
         )
         self.member = member
         self.awareness: dict[str, tuple[float, AwarenessSource]] = {}
         self._seen = SeenReports()
-        self._report_topics = [topics.report_topic(g, member.id) for g in member.grids]
+        self._report_topic = topics.report_topic(member.id)
         self._link_ready = asyncio.Event()
         self.fuse_locally = fuse_locally
         self._picture: _Picture | None = None
@@ -148,7 +159,6 @@ class MemberNode(GridService):
         self._record_from_s = outages[0][0] if outages else math.inf
         for key in (
             CounterName.PUBLISHED,
-            CounterName.PUBLISH_COPIES,
             CounterName.RECEIVED_REPORTS,
             CounterName.RECEIVED_TRACKS,
         ):
@@ -201,9 +211,8 @@ class MemberNode(GridService):
                 await self._link_ready.wait()
                 continue
             await run.clock.sleep_until(due)
-            for report_topics, payload in self._link.release(run.clock.now()):
-                for topic in report_topics:
-                    await self.publish_raw(topic, payload)
+            for topic, payload in self._link.release(run.clock.now()):
+                await self.publish_raw(topic, payload)
 
     async def _outages(self, run: ActiveRun) -> None:
         """Drop off the broker for each outage of this node: its last will says offline.
@@ -254,15 +263,13 @@ class MemberNode(GridService):
         else:
             # Counted before sending: a run that ends mid-send has still put this report on the wire.
             self.counters[CounterName.PUBLISHED] += 1
-            self.counters[CounterName.PUBLISH_COPIES] += len(self._report_topics)
             if due <= m.time_s:
                 began_s = run.clock.now()
-                for topic in self._report_topics:
-                    await self.publish_raw(topic, payload)
+                await self.publish_raw(self._report_topic, payload)
                 self._note_accepted(run, env.msg_id, began_s)
             else:
                 self.counters[CounterName.REPORTS_DELAYED_LINK] += 1
-                self._link.hold(due, tuple(self._report_topics), payload)
+                self._link.hold(due, self._report_topic, payload)
                 self._link_ready.set()
         if m.threat_id is not None:  # None: a false alarm, which teaches nothing
             self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
@@ -302,11 +309,9 @@ class MemberNode(GridService):
             self.counters[CounterName.RECEIVED_LOST_LINK] += 1
             return
         if isinstance(body, ThreatReport):
-            if (repeat := self._seen.repeat(env.msg_id, parsed.grid)) is not None:
-                self.counters[repeat] += 1
+            if self._seen.repeat(env.msg_id):
+                self.counters[CounterName.DUPLICATES] += 1
                 return
-            if env.origin == self.service_id:
-                return  # our own report, back from a grid we publish to
             self.counters[CounterName.RECEIVED_REPORTS] += 1
             if self._picture is not None:
                 self._picture.fuse(arrival, env.msg_id, env.origin, body)

@@ -126,7 +126,6 @@ def build_summary(
             "lost": max(0, published - delivered),
             "rejected": dict(sorted(rejected.items())),
             "duplicates": fusion.duplicates if fusion else 0,
-            "grid_copies": fusion.grid_copies if fusion else 0,
             "track_updates": len(seen.track_updates),
         },
         "measurement_digest": seen.measurement_digest(),

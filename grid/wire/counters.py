@@ -18,8 +18,7 @@ class CounterName(StrEnum):
     """One counter of a node's or the fusion centre's account of a run."""
 
     # A node's own reports.
-    PUBLISHED = "published"  # reports put on the wire (once each, whatever the number of grids)
-    PUBLISH_COPIES = "publish_copies"  # report messages published, one per grid
+    PUBLISHED = "published"  # reports put on the wire (once each: the broker fans them out)
     REPORTS_LOST_LINK = "reports_lost_link"
     REPORTS_DELAYED_LINK = "reports_delayed_link"
     REPORTS_SUPPRESSED_OUTAGE = "reports_suppressed_outage"
@@ -32,8 +31,7 @@ class CounterName(StrEnum):
     RECEIVED_WHILE_OUT = "received_while_out"
     RECEIVED_LOST_LINK = "received_lost_link"
     DELIVERED = "delivered"  # the fusion centre: reports fused
-    DUPLICATES = "duplicates"  # the same message again on the same grid
-    GRID_COPIES = "grid_copies"  # the same message on another grid
+    DUPLICATES = "duplicates"  # the same message again (a QoS 1 redelivery)
     OTHER_RUN = "other_run"
     # The connection.
     RECONNECTS = "reconnects"

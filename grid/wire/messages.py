@@ -207,7 +207,6 @@ class FusionStats(Validated):
     run_id: str
     delivered: int = ranged(0, None)
     duplicates: int = ranged(0, None)
-    grid_copies: int = ranged(0, None)
     rejected: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
     tracker: dict[str, int] = field(default_factory=dict)

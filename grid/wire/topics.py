@@ -2,7 +2,7 @@
 
 ::
 
-    grid/v1/reports/<grid>/<node>   threat reports of <node>, shared with the members of <grid> (QoS 1)
+    grid/v1/reports/<node>          threat reports of <node>, each published once (QoS 1)
     grid/v1/tracks                  fused track updates from the fusion centre (QoS 1)
     grid/v1/status/<node>           retained node status; the MQTT last will sets it offline
     grid/v1/awareness/<node>        a node's first knowledge of each threat (QoS 1)
@@ -11,8 +11,19 @@
     grid/v1/stats/fusion            the fusion centre's account of a run, sent when the run ends
     grid/v1/results/<run>           retained summary of a run injected into ``gridsim up``
 
-A report shared in several grids is published once to each grid's topic with the same message
-id; subscribers that see it twice count a ``grid_copy``, not a duplicate.
+A report is published once, on its node's topic, and the broker fans it out: every node
+subscribes to the report topic of each of its peers (the members sharing a grid with it,
+:meth:`grid.world.roster.Roster.peers`), the fusion centre to ``grid/v1/reports/+``. Grids are
+therefore a matter of subscriptions, not of topics, and a message id seen again is always a
+duplicate (a QoS 1 redelivery).
+
+The tree suits per-node access control and one broker per grid:
+
+- ACLs: node X may publish only ``grid/v1/reports/X`` and read the report topics of its peers;
+  a Mosquitto ``acl_file`` generated from the roster says exactly that (``user X`` /
+  ``topic write grid/v1/reports/X`` / ``topic read grid/v1/reports/<peer>`` per peer).
+- Bridging: a grid's broker bridges in ``grid/v1/reports/<member>`` for its members only, so a
+  report crosses to every grid its node belongs to and to no other.
 """
 
 from __future__ import annotations
@@ -36,7 +47,6 @@ __all__ = [
     "ParsedTopic",
     "TopicKind",
     "awareness_topic",
-    "grid_reports",
     "parse_topic",
     "picture_topic",
     "report_topic",
@@ -48,7 +58,7 @@ ROOT = "grid/v1"
 TRACKS = f"{ROOT}/tracks"
 CONTROL = f"{ROOT}/control/run"
 FUSION_STATS = f"{ROOT}/stats/fusion"
-ALL_REPORTS = f"{ROOT}/reports/#"
+ALL_REPORTS = f"{ROOT}/reports/+"
 ALL_STATUS = f"{ROOT}/status/+"
 ALL_AWARENESS = f"{ROOT}/awareness/+"
 ALL_RESULTS = f"{ROOT}/results/+"
@@ -72,10 +82,9 @@ class TopicKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
-    """A topic taken apart: its kind and, where it has them, grid and node."""
+    """A topic taken apart: its kind and, where it has one, its node."""
 
     kind: TopicKind
-    grid: str | None = None
     node: str | None = None
 
 
@@ -85,14 +94,9 @@ def _segment(value: str, what: str) -> str:
     return value
 
 
-def report_topic(grid: str, node: str) -> str:
-    """Where ``node`` publishes its reports for ``grid``."""
-    return f"{ROOT}/reports/{_segment(grid, 'grid')}/{_segment(node, 'node id')}"
-
-
-def grid_reports(grid: str) -> str:
-    """Subscription filter for every report shared in ``grid``."""
-    return f"{ROOT}/reports/{_segment(grid, 'grid')}/+"
+def report_topic(node: str) -> str:
+    """Where ``node`` publishes its reports, and the filter its peers subscribe to them with."""
+    return f"{ROOT}/reports/{_segment(node, 'node id')}"
 
 
 def status_topic(node: str) -> str:
@@ -126,8 +130,8 @@ def parse_topic(topic: str) -> ParsedTopic:
     parts = topic.split("/")
     if parts[:2] == ["grid", "v1"] and all(_SEGMENT.match(p) for p in parts[3:]):
         match parts[2:]:
-            case ["reports", grid, node]:
-                return ParsedTopic(TopicKind.REPORT, grid=grid, node=node)
+            case ["reports", node]:
+                return ParsedTopic(TopicKind.REPORT, node=node)
             case ["status", node]:
                 return ParsedTopic(TopicKind.STATUS, node=node)
             case ["awareness", node]:

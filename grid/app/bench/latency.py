@@ -137,7 +137,7 @@ def _report(member: MemberState, seq: int) -> ThreatReport:
 
 
 def _grid_topic(member: MemberState) -> str:
-    return topics.report_topic(member.grids[0], member.id)
+    return topics.report_topic(member.id)
 
 
 async def _pace(

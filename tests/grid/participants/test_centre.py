@@ -72,9 +72,7 @@ async def test_the_account_waits_for_every_nodes_final_count(roster: Roster) -> 
     async with grid.serving(centre):
         await grid.start("run-1", short_scenario())
         await until(lambda: centre.run is not None, "the run started")
-        await grid.send(
-            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG"
-        )
+        await grid.send(topics.report_topic("BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG")
         await grid.end("run-1")
         await grid.node_online("BG", "run-1", published=2)  # one of BG's reports is still on its way
         await steps(200)
@@ -83,9 +81,7 @@ async def test_the_account_waits_for_every_nodes_final_count(roster: Roster) -> 
         await all_nodes_online(grid, roster, "run-1", {"BG": 2, **others})
         await steps(200)
         assert grid.bodies(topics.FUSION_STATS, FusionStats) == [], "not before BG's second report"
-        await grid.send(
-            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA", time_s=2.0), origin="BG"
-        )
+        await grid.send(topics.report_topic("BG"), report("run-1", "BG-RFDF-SHABLA", time_s=2.0), origin="BG")
         await until(lambda: centre.run is None, "the run ended")
     (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
     assert (stats.run_id, stats.delivered, stats.rejected) == ("run-1", 2, {})
@@ -101,28 +97,28 @@ async def test_the_account_waits_for_every_nodes_final_count(roster: Roster) -> 
     assert final.state is NodeState.OFFLINE
 
 
-async def test_duplicates_and_grid_copies_are_told_apart_by_message_id(roster: Roster) -> None:
-    """A report fused once: again on its grid it is a duplicate, on another grid a grid copy."""
+async def test_a_report_again_is_a_duplicate_by_message_id(roster: Roster) -> None:
+    """A report is fused once: every repeat of its message id is a duplicate."""
     grid = MemoryGrid()
     centre = fusion(grid, roster)
     async with grid.serving(centre):
         await grid.start("run-1", short_scenario())
         await until(lambda: centre.run is not None, "the run started")
         payload = Envelope(body=report("run-1", "BG-RFDF-SHABLA"), origin="BG").to_bytes()
-        for grid_id in ("black-sea", "black-sea", "eastern-flank", "black-sea"):
-            await grid.wire.publish(topics.report_topic(grid_id, "BG"), payload)
+        for _ in range(4):
+            await grid.wire.publish(topics.report_topic("BG"), payload)
         await grid.end("run-1")
         await all_nodes_online(grid, roster, "run-1", {"BG": 1})
         await until(lambda: centre.run is None, "the run ended")
     (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
-    assert (stats.delivered, stats.duplicates, stats.grid_copies) == (1, 2, 1)
+    assert (stats.delivered, stats.duplicates) == (1, 3)
 
 
 async def test_reports_it_cannot_use_are_accounted_by_reason(roster: Roster) -> None:
     """Another node's sensor is rejected as unknown_sensor, a non-report as unexpected_type; others go on."""
     grid = MemoryGrid()
     centre = fusion(grid, roster)
-    ro_reports = topics.report_topic("black-sea", "RO")
+    ro_reports = topics.report_topic("RO")
     async with grid.serving(centre):
         await grid.start("run-1", short_scenario())
         await until(lambda: centre.run is not None, "the run started")
@@ -152,7 +148,7 @@ async def test_a_new_start_mid_run_ends_the_current_run_promptly_and_starts_the_
     """
     grid = MemoryGrid()
     centre = fusion(grid, roster)
-    bg_reports = topics.report_topic("black-sea", "BG")
+    bg_reports = topics.report_topic("BG")
     async with grid.serving(centre):
         await grid.start("run-1", short_scenario())
         await until(lambda: centre.run is not None, "run-1 started")
@@ -178,9 +174,7 @@ async def test_the_account_names_outage_reports_that_never_arrived(roster: Roste
     async with grid.serving(centre):
         await grid.start("run-1", short_scenario())
         await until(lambda: centre.run is not None, "the run started")
-        arrived = await grid.send(
-            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG"
-        )
+        arrived = await grid.send(topics.report_topic("BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG")
         await grid.end("run-1")
         final = NodeStatus(
             node_id="BG",

@@ -62,9 +62,9 @@ def test_bandwidth_serialises_messages() -> None:
 def test_held_messages_release_in_due_order() -> None:
     """Held messages come out when due, earliest first."""
     link = Link(_timeline(latency_ms=1), "RO", seed=1)
-    link.hold(3.0, ("t",), b"c")
-    link.hold(1.0, ("t",), b"a")
-    link.hold(2.0, ("t",), b"b")
+    link.hold(3.0, "t", b"c")
+    link.hold(1.0, "t", b"a")
+    link.hold(2.0, "t", b"b")
     assert link.next_due() == 1.0
     assert [p for _, p in link.release(2.5)] == [b"a", b"b"]
     assert [p for _, p in link.release(10.0)] == [b"c"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grid.participants.node import MemberNode
+from grid.participants.node import MemberNode, node_subscriptions
 from grid.wire import topics
 from grid.wire.messages import (
     Awareness,
@@ -60,24 +60,32 @@ async def play(grid: MemoryGrid, node: MemberNode, scenario: Scenario, *, until_
         await steps()
 
 
-async def test_a_node_publishes_each_report_to_every_grid_it_belongs_to(roster: Roster) -> None:
-    """Every report goes, with one message id, to each of RO's grids; the counters say so."""
+async def test_a_node_publishes_each_report_once_on_its_own_topic(roster: Roster) -> None:
+    """Every report goes once, to RO's own report topic and no other; the counter says so."""
     grid = MemoryGrid()
     node = romania(grid, roster)
     async with grid.serving(node):
         await play(grid, node, short_scenario(60.0), until_s=60.0)
-    per_grid = {g: grid.envelopes(topics.report_topic(g, "RO")) for g in node.member.grids}
-    assert len(per_grid) == 3
-    ids = [[env.msg_id for env in envs] for envs in per_grid.values()]
-    assert ids[0], "RO's sensors saw the drone within a minute"
-    assert ids[0] == ids[1] == ids[2]
-    reports = [env.body for env in per_grid["black-sea"]]
+    envs = grid.envelopes(topics.ALL_REPORTS)
+    assert envs, "RO's sensors saw the drone within a minute"
+    assert {r.topic for r in grid.broker.published(topics.ALL_REPORTS)} == {topics.report_topic("RO")}
+    ids = [env.msg_id for env in envs]
+    assert len(ids) == len(set(ids)), "each report published once"
+    reports = [env.body for env in envs]
     assert all(isinstance(r, ThreatReport) and r.run_id == "run-1" for r in reports)
     assert {r.sensor_id for r in reports if isinstance(r, ThreatReport)} <= {
         s.id for s in node.member.sensors
     }
-    assert node.counters["published"] == len(ids[0])
-    assert node.counters["publish_copies"] == 3 * len(ids[0])
+    assert node.counters["published"] == len(ids)
+    assert node.counters["received_reports"] == 0, "its own reports do not come back to it"
+
+
+def test_a_node_subscribes_to_its_peers_reports_and_the_tracks(roster: Roster) -> None:
+    """CZ (eastern-flank only) subscribes to each eastern-flank peer's topic and the tracks, not its own."""
+    subscriptions = node_subscriptions("CZ", roster)
+    peers = ["BG", "DE", "HU", "NL", "PL", "RO", "SK", "US"]
+    assert subscriptions == [*(topics.report_topic(p) for p in peers), topics.TRACKS]
+    assert topics.report_topic("CZ") not in subscriptions
 
 
 async def test_the_same_run_publishes_the_same_reports(roster: Roster) -> None:
@@ -91,7 +99,7 @@ async def test_the_same_run_publishes_the_same_reports(roster: Roster) -> None:
         measured.append(
             [
                 (r.sensor_id, r.time_s, r.bearing_deg, r.range_m)
-                for r in grid.bodies(topics.report_topic("black-sea", "RO"), ThreatReport)
+                for r in grid.bodies(topics.report_topic("RO"), ThreatReport)
             ]
         )
     assert measured[0]
@@ -111,18 +119,17 @@ async def test_first_awareness_of_a_threat_is_published_once(roster: Roster) -> 
 
 
 async def test_grid_reports_count_once_by_message_id(roster: Roster) -> None:
-    """A report again on its grid is a duplicate, on another grid a grid copy; awareness comes from it."""
+    """A report's repeats (QoS 1 redeliveries) are duplicates, not used; awareness comes from the first."""
     grid = MemoryGrid()
     node = romania(grid, roster)
     async with grid.serving(node):
         await grid.start("run-1", short_scenario())
         await until(lambda: node.run is not None, "the run started")
         payload = Envelope(body=report("run-1", "BG-RFDF-SHABLA"), origin="BG").to_bytes()
-        for grid_id in ("black-sea", "black-sea", "eastern-flank"):
-            await grid.wire.publish(topics.report_topic(grid_id, "BG"), payload)
-        await until(lambda: node.counters["grid_copies"] == 1, "the grid copy counted")
+        for _ in range(3):
+            await grid.wire.publish(topics.report_topic("BG"), payload)
+        await until(lambda: node.counters["duplicates"] == 2, "the duplicates counted")
     assert node.counters["received_reports"] == 1
-    assert node.counters["duplicates"] == 1
     (aware,) = grid.bodies(topics.awareness_topic("RO"), Awareness)
     assert (aware.threat_id, aware.source, aware.time_s) == ("uav-1", AwarenessSource.GRID_REPORT, 0.0)
 
@@ -148,9 +155,7 @@ async def test_messages_of_another_run_are_counted_and_not_used(roster: Roster) 
     async with grid.serving(node):
         await grid.start("run-1", short_scenario())
         await until(lambda: node.run is not None, "the run started")
-        await grid.send(
-            topics.report_topic("black-sea", "BG"), report("run-0", "BG-RFDF-SHABLA"), origin="BG"
-        )
+        await grid.send(topics.report_topic("BG"), report("run-0", "BG-RFDF-SHABLA"), origin="BG")
         await until(lambda: node.counters["other_run"] == 1, "the other run's report counted")
     assert node.counters["received_reports"] == 0
     assert node.awareness == {}
@@ -176,7 +181,7 @@ async def test_a_node_outage_holds_the_session_and_the_will_says_offline(roster:
         assert (status.state, status.run_id) == (NodeState.RUNNING, "run-1")
         await grid.end("run-1")
         await until(lambda: node.run is None, "the run ended")
-    times = [r.time_s for r in grid.bodies(topics.report_topic("black-sea", "RO"), ThreatReport)]
+    times = [r.time_s for r in grid.bodies(topics.report_topic("RO"), ThreatReport)]
     assert any(t < 20.0 for t in times)
     assert any(t >= 40.0 for t in times)
     assert not [t for t in times if 20.0 <= t < 40.0], "nothing measured during the outage was sent"

@@ -1,23 +1,23 @@
-"""Reports seen in a run: the first copy is new, a repeat is a duplicate or a grid copy."""
+"""Reports seen in a run: the first copy is new, a repeat is a duplicate."""
 
 from __future__ import annotations
 
 from grid.participants.seen import SeenReports
-from grid.wire.counters import CounterName
 
 
 def test_first_copy_is_new_and_remembered() -> None:
-    """A report's first copy is new (None); afterwards its id is known."""
+    """A report's first copy is new (False); afterwards its id is known."""
     seen = SeenReports()
     assert "m1" not in seen
-    assert seen.repeat("m1", "black-sea") is None
+    assert seen.repeat("m1") is False
     assert "m1" in seen
 
 
-def test_repeat_on_the_same_grid_is_a_duplicate_on_another_a_grid_copy() -> None:
-    """The same id again on its first grid is a duplicate; on another grid, a grid copy."""
+def test_every_repeat_is_a_duplicate() -> None:
+    """The same id again, however often, is a repeat; another id is new."""
     seen = SeenReports()
-    seen.repeat("m1", "black-sea")
-    assert seen.repeat("m1", "black-sea") is CounterName.DUPLICATES
-    assert seen.repeat("m1", "danube") is CounterName.GRID_COPIES
-    assert seen.repeat("m2", "danube") is None, "another report is new"
+    seen.repeat("m1")
+    assert seen.repeat("m1") is True
+    assert seen.repeat("m1") is True
+    assert seen.repeat("m2") is False, "another report is new"
+    assert "m3" not in seen

@@ -71,9 +71,7 @@ async def test_start_and_end_publish_the_retained_status(roster: Roster) -> None
         status = grid.status("RO")
         assert status is not None
         assert (status.state, status.run_id) == (NodeState.RUNNING, "run-1")
-        await grid.send(
-            topics.report_topic("black-sea", "BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG"
-        )
+        await grid.send(topics.report_topic("BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG")
         await grid.end("run-1")
         await until(lambda: service.run is None, "the run ended")
         status = grid.status("RO")
@@ -95,10 +93,10 @@ async def test_bad_messages_are_counted_by_reason_and_the_service_goes_on(roster
         await until(lambda: service.run is not None, "the run started")
         good = report("run-1", "BG-RFDF-SHABLA")
         await grid.wire.publish(f"{topics.ROOT}/nonsense/x", Envelope(body=good, origin="BG").to_bytes())
-        await grid.wire.publish(topics.report_topic("black-sea", "BG"), b"\xc1 not msgpack")
-        await grid.send(topics.report_topic("black-sea", "XX"), good, origin="XX")
-        await grid.send(topics.report_topic("black-sea", "BG"), good, origin="TR")
-        await grid.send(topics.report_topic("black-sea", "BG"), good, origin="BG")
+        await grid.wire.publish(topics.report_topic("BG"), b"\xc1 not msgpack")
+        await grid.send(topics.report_topic("XX"), good, origin="XX")
+        await grid.send(topics.report_topic("BG"), good, origin="TR")
+        await grid.send(topics.report_topic("BG"), good, origin="BG")
         await until(lambda: len(service.handled) == 1, "the good report handled")
     assert service.handled[0].origin == "BG"
     assert {k: v for k, v in service.counters.items() if k.startswith("rejected.")} == {
@@ -117,7 +115,7 @@ async def test_a_fault_in_a_handler_is_counted_and_the_next_message_handled(rost
     async with grid.serving(service):
         await grid.start("run-1", short_scenario())
         await until(lambda: service.run is not None, "the run started")
-        topic = topics.report_topic("black-sea", "BG")
+        topic = topics.report_topic("BG")
         await grid.send(topic, report("run-1", "BG-RAD-CAPE-GALATA"), origin="BG")
         await grid.send(topic, report("run-1", "BG-RFDF-SHABLA"), origin="BG")
         await until(lambda: len(service.handled) == 1, "the report after the fault handled")
@@ -189,7 +187,7 @@ async def test_a_new_start_while_ending_switches_without_blocking_the_receive_lo
     grid = MemoryGrid()
     service = Recorder(grid, roster)
     service.release_settle.clear()
-    topic = topics.report_topic("black-sea", "BG")
+    topic = topics.report_topic("BG")
     async with grid.serving(service):
         await grid.start("run-1", short_scenario())
         await until(lambda: service.run is not None, "run-1 started")

@@ -134,7 +134,6 @@ fusion_stats = st.builds(
     run_id=text(),
     delivered=NON_NEGATIVE,
     duplicates=NON_NEGATIVE,
-    grid_copies=NON_NEGATIVE,
     rejected=st.dictionaries(text(), INT64, max_size=SHORT_LIST),
     latency_ms=st.dictionaries(text(), finite(), max_size=SHORT_LIST),
     tracker=st.dictionaries(text(), INT64, max_size=SHORT_LIST),
@@ -461,7 +460,6 @@ def test_not_finite_in_map_and_list() -> None:
         "run_id": "r",
         "delivered": 1,
         "duplicates": 0,
-        "grid_copies": 0,
         "latency_ms": {"p50": math.nan},
     }
     assert reason_of(raw_envelope(stats, type_="fusion_stats")) == "out_of_range"
@@ -500,7 +498,7 @@ def test_out_of_range(key: str, value: float) -> None:
         (track_body(vel_east_mps=1e5), "track"),
         ({"action": "start", "run_id": "r", "epoch_ns": -1, "speed": 1.0}, "control"),
         ({"action": "start", "run_id": "r", "epoch_ns": 0, "speed": 0.0}, "control"),
-        ({"run_id": "r", "delivered": -3, "duplicates": 0, "grid_copies": 0}, "fusion_stats"),
+        ({"run_id": "r", "delivered": -3, "duplicates": 0}, "fusion_stats"),
     ],
     ids=["negative-updates", "lat-91", "fast", "negative-epoch", "zero-speed", "negative-delivered"],
 )
@@ -688,7 +686,7 @@ FIELD_NAMES = sorted(
         "threat_id",
         "source",
     }
-    | {"delivered", "duplicates", "grid_copies", "rejected", "latency_ms", "tracker", "update_us"}
+    | {"delivered", "duplicates", "rejected", "latency_ms", "tracker", "update_us"}
 )
 
 

@@ -24,7 +24,6 @@ from grid.wire.topics import (
     ParsedTopic,
     TopicKind,
     awareness_topic,
-    grid_reports,
     parse_topic,
     picture_topic,
     report_topic,
@@ -37,9 +36,9 @@ segments = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
 BAD_SEGMENTS = ["+", "#", "a/b", "", "x" * 49, "-RO", ".hidden", "RO+", "R O", "Ro#1"]
 
 
-def _topic_of_each_kind(grid: str, node: str) -> dict[TopicKind, str]:
+def _topic_of_each_kind(node: str) -> dict[TopicKind, str]:
     return {
-        TopicKind.REPORT: report_topic(grid, node),
+        TopicKind.REPORT: report_topic(node),
         TopicKind.STATUS: status_topic(node),
         TopicKind.AWARENESS: awareness_topic(node),
         TopicKind.PICTURE: picture_topic(node),
@@ -59,20 +58,21 @@ FILTERS = {
 }
 
 
-@given(segments, segments)
-def test_each_filter_matches_exactly_its_kind(grid: str, node: str) -> None:
+@given(segments)
+def test_each_filter_matches_exactly_its_kind(node: str) -> None:
     """A subscription filter matches the topics of its kind and no topic of another kind."""
-    built = _topic_of_each_kind(grid, node)
+    built = _topic_of_each_kind(node)
     for pattern, kind in FILTERS.items():
         matched = {k for k, topic in built.items() if aiomqtt.Topic(topic).matches(pattern)}
         assert matched == {kind}, pattern
 
 
-@given(segments, segments, segments)
-def test_grid_filter_matches_only_its_grid(grid: str, other: str, node: str) -> None:
-    """``grid_reports(g)`` receives g's reports and not another grid's."""
-    assert aiomqtt.Topic(report_topic(grid, node)).matches(grid_reports(grid))
-    assert aiomqtt.Topic(report_topic(other, node)).matches(grid_reports(grid)) == (other == grid)
+@given(segments, segments)
+def test_report_topic_as_a_filter_matches_only_its_node(node: str, other: str) -> None:
+    """``report_topic(n)`` subscribes to n's reports and not another node's; ALL_REPORTS to both."""
+    assert aiomqtt.Topic(report_topic(node)).matches(report_topic(node))
+    assert aiomqtt.Topic(report_topic(other)).matches(report_topic(node)) == (other == node)
+    assert aiomqtt.Topic(report_topic(other)).matches(ALL_REPORTS)
 
 
 def test_fixed_topics_are_in_the_documented_tree() -> None:
@@ -87,17 +87,25 @@ def test_fixed_topics_are_in_the_documented_tree() -> None:
 
 def test_builders_give_documented_topics() -> None:
     """Each builder gives the topic in the module docstring."""
-    assert report_topic("black-sea", "RO") == "grid/v1/reports/black-sea/RO"
-    assert grid_reports("black-sea") == "grid/v1/reports/black-sea/+"
+    assert report_topic("RO") == "grid/v1/reports/RO"
+    assert ALL_REPORTS == "grid/v1/reports/+"
     assert status_topic("BG") == "grid/v1/status/BG"
     assert awareness_topic("TR") == "grid/v1/awareness/TR"
     assert picture_topic("RO") == "grid/v1/picture/RO"
 
 
+@given(segments)
+def test_report_round_trip(node: str) -> None:
+    """A report topic parses back to its node."""
+    assert parse_topic(report_topic(node)) == ParsedTopic(TopicKind.REPORT, node=node)
+
+
 @given(segments, segments)
-def test_report_round_trip(grid: str, node: str) -> None:
-    """A report topic parses back to its grid and node."""
-    assert parse_topic(report_topic(grid, node)) == ParsedTopic(TopicKind.REPORT, grid=grid, node=node)
+def test_old_per_grid_report_topic_rejected(grid: str, node: str) -> None:
+    """The old ``grid/v1/reports/<grid>/<node>`` form is not a report topic any more."""
+    with pytest.raises(MessageRejected) as info:
+        parse_topic(f"{ROOT}/reports/{grid}/{node}")
+    assert info.value.reason == "bad_topic"
 
 
 @given(segments)
@@ -130,7 +138,7 @@ def test_fixed_topics_parse(topic: str, kind: TopicKind) -> None:
 def test_every_kind_has_a_topic() -> None:
     """Every topic kind is produced by some topic (no kind is unreachable)."""
     topics = [
-        report_topic("g", "n"),
+        report_topic("n"),
         status_topic("n"),
         awareness_topic("n"),
         picture_topic("n"),
@@ -149,9 +157,7 @@ def test_segment_at_length_limit() -> None:
 
 
 BUILDERS: dict[str, Callable[[str], str]] = {
-    "report-grid": lambda s: report_topic(s, "RO"),
-    "report-node": lambda s: report_topic("black-sea", s),
-    "grid-reports": grid_reports,
+    "report": report_topic,
     "status": status_topic,
     "awareness": awareness_topic,
     "picture": picture_topic,
@@ -186,9 +192,11 @@ def test_trailing_newline_rejected_when_building(builder: str) -> None:
         "grid/v1/control/stop",
         "grid/v1/stats/other",
         "grid/v1/weather/RO",
-        "grid/v1/reports/black-sea",
-        "grid/v1/reports/black-sea/RO/extra",
-        "grid/v1/reports/black-sea/+",
+        "grid/v1/reports",
+        "grid/v1/reports/",
+        "grid/v1/reports/black-sea/RO",
+        "grid/v1/reports/RO/extra",
+        "grid/v1/reports/+",
         "grid/v1/reports/#",
         "grid/v1/status/",
         "grid/v1/status/+",
