@@ -257,7 +257,7 @@ async def worker_processes(
             if path is None:
                 log_file: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
             else:
-                log_file = files.enter_context(path.open("wb"))
+                log_file = files.enter_context(path.open("w+b"))  # read back for the tail
             pool.children.append(_Child(spec, log_file, path))
         try:
             started = await asyncio.gather(
