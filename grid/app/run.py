@@ -4,6 +4,10 @@
 wall-clock epoch of simulation time 0), follows it and writes ``summary.json``. ``up`` keeps the
 grid running with no scripted threats; every scenario injected with ``gridsim inject`` is played
 and its summary published on ``grid/v1/results/<run>`` and written under ``--out``.
+
+The nodes and the fusion centre run in this process (``RunOptions.workers == 0``, the library's
+default), in worker processes (:mod:`grid.app.workers`; the CLI's default, one per core), or are
+other processes on the broker (``local_services=False``) that the controller waits for.
 """
 
 from __future__ import annotations
@@ -146,8 +150,8 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
     ) as broker:
         session = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
         controller = RunController(roster=options.roster, broker=broker, transport=session)
-        # The workers start first: they import for a second or so while the controller connects.
-        async with _participants(options, broker) as pool, session, asyncio.TaskGroup() as group:
+        # The controller connects first: an unreachable broker fails at once, before any worker starts.
+        async with session, _participants(options, broker) as pool, asyncio.TaskGroup() as group:
             await controller.subscribe()
             watcher = group.create_task(controller.watch(), name="grid[controller].watch")
             if pool is not None:

@@ -19,10 +19,12 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,6 +330,7 @@ def main() -> int:
     """The child: read the spec from stdin, serve it; a GridError becomes one line on stderr."""
     spec, roster = WorkerSpec.from_json(sys.stdin.buffer.read())
     logging.basicConfig(level=spec.log_level, format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
+    began = time.monotonic()
     try:
         asyncio.run(_serve_spec(spec, roster))
     except BaseException as exc:
@@ -336,6 +339,14 @@ def main() -> int:
             raise
         print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
         return 2 if isinstance(error, ConfigError) else 1
+    # One line on how the load was spread: compare the workers' logs.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"{spec.name} [{', '.join(spec.services)}] stopped: {usage.ru_utime + usage.ru_stime:.1f} CPU s "
+        f"in {time.monotonic() - began:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from grid.app.cli import main
 from grid.app.run import RunOptions, run_grid
 from grid.app.workers import WorkerSpec, plan_workers, worker_processes, worker_specs
 from grid.errors import ConfigError, GridError, RunError
@@ -220,6 +221,30 @@ async def test_a_worker_that_cannot_start_is_a_run_error(
 
 
 # ----------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["run", "--workers", "-1", "--quiet"], ["ConfigError", "--workers must be 0 or more, got -1"]),
+        (
+            ["run", "--external", "--broker", "mqtt://127.0.0.1:1", "--workers", "2", "--quiet"],
+            ["ConfigError", "cannot be combined with --external"],
+        ),
+        (["up", "--workers", "-3"], ["ConfigError", "--workers must be 0 or more, got -3"]),
+    ],
+    ids=["run-negative", "run-external", "up-negative"],
+)
+def test_bad_workers_option_is_refused(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A negative --workers, or --workers with --external, is one line and exit 2; nothing starts."""
+    code = main(argv)
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    for word in words:
+        assert word in err
+    assert "Traceback" not in err
 
 
 def _start_run(gridsim: GridsimProcesses, port: int, out: Path) -> subprocess.Popen[str]:
