@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from grid.app.cli import main
-from grid.app.run import RunOptions, run_grid
+from grid.app.inject import inject
+from grid.app.run import RunOptions, run_grid, serve_grid
 from grid.app.workers import WorkerSpec, plan_workers, worker_processes, worker_specs
+from grid.bundled import bundled_dir
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
@@ -80,6 +82,11 @@ async def _run_announced(port: int) -> None:
             body = Envelope.from_bytes(received.payload).body
             if isinstance(body, RunControl) and body.action is RunAction.START:
                 return
+
+
+def _logs(directory: Path) -> list[str]:
+    """The log files gridsim wrote to ``directory``."""
+    return sorted(p.name for p in directory.glob("*.log"))
 
 
 def _grid_errors(exc: BaseException) -> list[GridError]:
@@ -150,12 +157,46 @@ async def test_same_measurements_for_any_worker_count(
         assert summary["missing_accounts"] == []
         assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0
         assert summary["threats"][0]["detected"] is True
-    assert sorted(p.name for p in (tmp_path / "w2").glob("*.log")) == [
+    assert _logs(tmp_path / "w2") == [
         "fusion.log",
         "worker-0.log",
         "worker-1.log",
-    ]
-    assert list((tmp_path / "w0").glob("worker-*.log")) == []
+    ]  # the broker is the test's
+    assert _logs(tmp_path / "w0") == []
+    assert [pid for pid in _children(os.getpid()) if _is_worker(pid)] == [], "every worker was reaped"
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(180)
+async def test_up_with_workers_rides_out_an_injected_broker_outage(roster: Roster, tmp_path: Path) -> None:
+    """`up --workers 2` plays an injection; its broker restarts mid-run and every worker's node reconnects."""
+    options = RunOptions(scenario=None, roster=roster, broker_kind="mosquitto", out_dir=tmp_path, workers=2)
+    brokers: list[BrokerInfo] = []
+    ready = asyncio.Event()
+
+    def on_ready(broker: BrokerInfo) -> None:
+        brokers.append(broker)
+        ready.set()
+
+    grid = asyncio.create_task(serve_grid(options, on_ready=on_ready), name="test.grid")
+    try:
+        await asyncio.wait_for(ready.wait(), 60)
+        # As in test_inject: cut to where the outage (60-80 s) and the catch-up are over; 10x.
+        outage_file = bundled_dir("scenarios") / "broker-outage.yaml"
+        scenario = scenario_from_dict({**load_scenario(outage_file).to_dict(), "duration_s": 150.0})
+        summary = await inject(scenario, broker_url=brokers[0].url, speed=2 * SPEED, wait=True)
+    finally:
+        grid.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await grid
+    assert summary is not None
+    assert summary["workers"] == 2
+    (outage,) = summary["events"]
+    assert outage["applied"] is True
+    assert outage["member_reconnects"] == len(roster)
+    assert summary["messages"]["lost"] == 0
+    assert summary["threats"][0]["time_to_locate_s"] is not None
+    assert _logs(tmp_path) == ["broker.log", "fusion.log", "worker-0.log", "worker-1.log"]
     assert [pid for pid in _children(os.getpid()) if _is_worker(pid)] == [], "every worker was reaped"
 
 
