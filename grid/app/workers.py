@@ -169,11 +169,6 @@ class WorkerPool:
         """Process ids of the children that were started."""
         return [c.proc.pid for c in self.children if c.proc is not None]
 
-    @property
-    def services(self) -> set[str]:
-        """Every service id the children bring online."""
-        return {s for c in self.children for s in c.spec.services}
-
     def not_online(self, missing: Iterable[str], timeout_s: float) -> RunError:
         """The error for services still offline after ``timeout_s``, with their workers' logs."""
         gone = set(missing)
@@ -207,6 +202,15 @@ class WorkerPool:
         stopping.result()
         if cancelled is not None:
             raise cancelled
+
+
+def _open_log(spec: WorkerSpec, log_dir: Path | None, files: contextlib.ExitStack) -> _Child:
+    """The child's log file: ``log_dir/<name>.log``, or an anonymous temporary file (nothing left behind)."""
+    if log_dir is None:
+        return _Child(spec, files.enter_context(tempfile.TemporaryFile()), None)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"{spec.name}.log"
+    return _Child(spec, files.enter_context(path.open("w+b")), path)  # w+: read back for the tail
 
 
 async def _start(child: _Child, roster: Roster, python: Sequence[str]) -> None:
@@ -250,17 +254,8 @@ async def worker_processes(
     Raises:
         RunError: a child could not be started, or exited while the grid was up (with its log's tail).
     """
-    pool = WorkerPool()
     with contextlib.ExitStack() as files:
-        for spec in specs:
-            path = None if log_dir is None else log_dir / f"{spec.name}.log"
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            if path is None:
-                log_file: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
-            else:
-                log_file = files.enter_context(path.open("w+b"))  # read back for the tail
-            pool.children.append(_Child(spec, log_file, path))
+        pool = WorkerPool([_open_log(spec, log_dir, files) for spec in specs])
         try:
             started = await asyncio.gather(
                 *(_start(c, roster, python) for c in pool.children), return_exceptions=True

@@ -220,6 +220,21 @@ async def test_a_worker_killed_mid_run_is_a_run_error(
     assert not [pid for pid in workers if _alive(pid)], "a worker process was left behind"
 
 
+async def _serve_forever(
+    specs: list[WorkerSpec],
+    roster: Roster,
+    *,
+    log_dir: Path | None = None,
+    python: tuple[str, ...] = (sys.executable,),
+    pids: list[int] | None = None,
+) -> None:
+    """Keep the workers up until the pool fails (its watcher cancels the wait when a child exits)."""
+    async with worker_processes(specs, roster, log_dir=log_dir, python=python) as pool:
+        if pids is not None:
+            pids += pool.pids
+        await asyncio.Event().wait()
+
+
 @pytest.mark.broker
 @pytest.mark.timeout(60)
 async def test_a_worker_with_an_unknown_node_is_a_run_error(
@@ -227,9 +242,9 @@ async def test_a_worker_with_an_unknown_node_is_a_run_error(
 ) -> None:
     """A child that exits at start (a node id not in the roster) is a RunError quoting its log's error."""
     spec = WorkerSpec(name="worker-0", host=mosquitto.host, port=mosquitto.port, nodes=("RO", "XX"))
+    pids: list[int] = []
     with pytest.raises(BaseException) as info:  # noqa: PT011 - the RunError is in the TaskGroup's group
-        async with worker_processes([spec], roster, log_dir=tmp_path):
-            await asyncio.Event().wait()  # the pool's watcher cancels this when the child exits
+        await _serve_forever([spec], roster, log_dir=tmp_path, pids=pids)
     (error,) = _grid_errors(info.value)
     assert isinstance(error, RunError)
     text = str(error)
@@ -237,6 +252,8 @@ async def test_a_worker_with_an_unknown_node_is_a_run_error(
     assert "exited with code 2" in text
     assert "UnknownNodeError: unknown node id 'XX'" in text
     assert "UnknownNodeError" in (tmp_path / "worker-0.log").read_text()
+    assert len(pids) == 1
+    assert not _alive(pids[0]), "the worker was reaped"
 
 
 @pytest.mark.parametrize(
@@ -254,8 +271,7 @@ async def test_a_worker_that_cannot_start_is_a_run_error(
     """A child whose interpreter cannot run, or refuses its arguments, is a RunError saying why."""
     spec = WorkerSpec(name="worker-0", host="127.0.0.1", port=free_port(), nodes=("RO",))
     with pytest.raises(BaseException) as info:  # noqa: PT011 - a RunError, alone or in the TaskGroup's group
-        async with worker_processes([spec], roster, python=python):
-            await asyncio.Event().wait()
+        await _serve_forever([spec], roster, python=python)
     (error,) = _grid_errors(info.value)
     assert isinstance(error, RunError)
     assert expected in str(error)
