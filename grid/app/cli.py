@@ -33,6 +33,11 @@ _T = TypeVar("_T")
 _EXIT_CONFIG = 2
 _EXIT_ERROR = 1
 _EXIT_INTERRUPTED = 130
+_EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: the command was cancelled and has shut down in order."""
 
 
 @functools.cache
@@ -64,6 +69,19 @@ def _check_speed(speed: float) -> None:
         raise ConfigError(f"--{exc}") from None
 
 
+def _workers(args: argparse.Namespace) -> int:
+    """``--workers``: given, or one per core; none with --external, where the nodes are elsewhere."""
+    from grid.app.workers import default_workers
+
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
+    if args.external:
+        if args.workers:
+            raise ConfigError("--workers starts the nodes here: it cannot be combined with --external")
+        return 0
+    return default_workers() if args.workers is None else int(args.workers)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
@@ -89,6 +107,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out_dir=out,
         local_services=not args.external,
         fuse_locally=args.distributed,
+        workers=_workers(args),
     )
     if args.quiet:
         summary = _run_async(run_grid(options))
@@ -159,6 +178,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         broker_port=args.port if args.port is not None else (None if args.broker else 1883),
         out_dir=args.out,
         local_services=not args.external,
+        workers=_workers(args),
     )
     out = _stdout()
 
@@ -226,10 +246,35 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _run_async(coro: Coroutine[Any, Any, _T]) -> _T:
-    """``asyncio.run``, with asyncio loaded only by the commands that run something."""
-    import asyncio
+    """``asyncio.run``, with asyncio loaded only by the commands that run something.
 
-    return asyncio.run(coro)
+    SIGTERM cancels the command as Ctrl-C does, so that it stops its broker and children in order.
+    """
+    import asyncio
+    import signal
+
+    async def cancelled_by_sigterm() -> _T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        terminated = False
+
+        def terminate() -> None:
+            nonlocal terminated
+            terminated = True
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            if terminated:
+                raise _Terminated from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(cancelled_by_sigterm())
 
 
 def _first_grid_error(exc: BaseException) -> GridError | None:
@@ -270,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; broker and nodes shut down")
         return _EXIT_INTERRUPTED
+    except _Terminated:
+        console.print("[yellow]terminated[/yellow]: stopped by SIGTERM; broker and nodes shut down")
+        return _EXIT_TERMINATED
     except BaseException as exc:
         error = _first_grid_error(exc)
         if error is None:

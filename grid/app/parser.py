@@ -117,6 +117,19 @@ def add_codec_parser(subparsers: Any) -> None:
     codec.add_argument("--seed", type=int, default=0, help="seed of the messages' values (default 0)")
 
 
+def _add_workers_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "spread the nodes over N processes, with the fusion centre in one more (default: one per "
+            "core); 0 runs everything in this process"
+        ),
+    )
+
+
 def _add_bench_parser(subparsers: Any) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of gridsim's parts.")
     benchmarks = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -145,9 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="play a scenario on a whole grid (broker, 15 nodes, fusion) and report",
         description=(
-            "Play a scenario on a whole grid in one process: start a broker on a free loopback port "
-            "(Mosquitto if installed, else amqtt) unless --broker is given, run every member node and the "
-            "fusion centre, then print per-threat and per-member results and write DIR/summary.json."
+            "Play a scenario on a whole grid: start a broker on a free loopback port "
+            "(Mosquitto if installed, else amqtt) unless --broker is given, run every member node (in "
+            "--workers processes) and the fusion centre, then print per-threat and per-member results "
+            "and write DIR/summary.json."
         ),
     )
     run.add_argument(
@@ -183,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
+    _add_workers_argument(run)
 
     node = sub.add_parser(
         "node",
@@ -221,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
     )
+    _add_workers_argument(up)
 
     inject = sub.add_parser(
         "inject",

@@ -4,6 +4,10 @@
 wall-clock epoch of simulation time 0), follows it and writes ``summary.json``. ``up`` keeps the
 grid running with no scripted threats; every scenario injected with ``gridsim inject`` is played
 and its summary published on ``grid/v1/results/<run>`` and written under ``--out``.
+
+The nodes and the fusion centre run in this process (``RunOptions.workers == 0``, the library's
+default), in worker processes (:mod:`grid.app.workers`; the CLI's default, one per core), or are
+other processes on the broker (``local_services=False``) that the controller waits for.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grid.app.controller import RunController
+from grid.app.workers import WorkerPool, worker_processes, worker_specs
+from grid.errors import ConfigError, RunError
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
-from grid.participants.service import CONTROLLER_ID, ActiveRun, GridService
+from grid.participants.service import CONTROLLER_ID, FUSION_ID, ActiveRun, GridService
 from grid.results.observed import Progress
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
@@ -55,6 +61,13 @@ class RunOptions:
     local_services: bool = True  # False: nodes and fusion are other processes on the broker
     join_timeout_s: float = 30.0
     fuse_locally: bool = False  # distributed mode: every node also fuses and scores its own picture
+    # Local services in this many node processes, plus one for the fusion centre; 0: all in this
+    # process (the library's default, so in-process callers and tests stay in one process).
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ConfigError(f"workers must be 0 or more, got {self.workers}")
 
 
 def _slug(name: str) -> str:
@@ -80,10 +93,21 @@ async def _run_service(service: GridService) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterator[list[GridService]]:
-    """The fusion centre and every member node, connected and serving, inside one TaskGroup."""
+async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterator[WorkerPool | None]:
+    """The fusion centre and every member node, serving here or in worker processes (their pool)."""
     if not options.local_services:
-        yield []
+        yield None
+        return
+    if options.workers:
+        specs = worker_specs(
+            options.roster,
+            workers=options.workers,
+            host=broker.host,
+            port=broker.port,
+            fuse_locally=options.fuse_locally,
+        )
+        async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
+            yield pool
         return
     services: list[GridService] = [FusionCentre(roster=options.roster, host=broker.host, port=broker.port)]
     services += [
@@ -103,10 +127,18 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
             async with asyncio.timeout(15):
                 for service in services:
                     await service.ready.wait()
-            yield services
+            yield None
         finally:
             for task in tasks:
                 task.cancel()
+
+
+async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s: float) -> None:
+    """Wait for the workers' services; a worker that exits meanwhile fails the pool, which cancels this."""
+    try:
+        await controller.await_online(timeout_s)
+    except RunError:
+        raise pool.not_online({FUSION_ID, *controller.roster} - controller.online, timeout_s) from None
 
 
 @contextlib.asynccontextmanager
@@ -118,10 +150,13 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
     ) as broker:
         session = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
         controller = RunController(roster=options.roster, broker=broker, transport=session)
-        async with session, _participants(options, broker), asyncio.TaskGroup() as group:
+        # The controller connects first: an unreachable broker fails at once, before any worker starts.
+        async with session, _participants(options, broker) as pool, asyncio.TaskGroup() as group:
             await controller.subscribe()
             watcher = group.create_task(controller.watch(), name="grid[controller].watch")
-            if not options.local_services:
+            if pool is not None:
+                await _await_workers(controller, pool, options.join_timeout_s)
+            elif not options.local_services:
                 await controller.await_online(options.join_timeout_s)
             try:
                 yield controller
@@ -131,6 +166,11 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
                     async with asyncio.timeout(2.0):
                         await session.publish(topics.CONTROL, b"", retain=True)
                 watcher.cancel()
+
+
+def _worker_count(options: RunOptions) -> int:
+    """The node processes the run used: 0 when the nodes ran in this process (or elsewhere)."""
+    return min(options.workers, len(options.roster)) if options.local_services else 0
 
 
 def _write(out_dir: Path | None, summary: dict[str, Any]) -> None:
@@ -149,6 +189,7 @@ async def run_grid(
         start = new_start(options.scenario, speed=options.speed)
         summary = await controller.conduct(start, announce=True, on_progress=on_progress)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
+    summary["workers"] = _worker_count(options)
     _write(options.out_dir, summary)
     return summary
 
@@ -169,6 +210,7 @@ async def serve_grid(
                 if ActiveRun.from_control(start).is_over():
                     continue  # a retained start of a run that is over
                 summary = await controller.conduct(start, announce=False)
+                summary["workers"] = _worker_count(options)
             except Exception:
                 log.exception("run %s could not be conducted", start.run_id)
                 continue

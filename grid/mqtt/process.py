@@ -28,6 +28,7 @@ from grid.mqtt.transport import Transport
 __all__ = [
     "BrokerProcess",
     "broker_command",
+    "die_with_parent_hook",
     "mosquitto_path",
     "spawn",
     "stop_process",
@@ -159,13 +160,13 @@ async def spawn(kind: LocalKind, argv: list[str], log_file: IO[bytes]) -> asynci
             stderr=subprocess.STDOUT,
             # Own session: Ctrl-C in the terminal reaches gridsim only, which then stops the broker in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent_hook(),
+            preexec_fn=die_with_parent_hook(),
         )
     except OSError as exc:
         raise BrokerStartError(kind, f"cannot run {argv[0]}: {exc}") from exc
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
+def die_with_parent_hook() -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get SIGTERM when gridsim dies (Linux only)."""
     if not sys.platform.startswith("linux"):
         return None

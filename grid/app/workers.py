@@ -1,0 +1,349 @@
+"""Worker processes: the member nodes spread over N child processes, the fusion centre in one more.
+
+One Python process caps the grid at one core (the GIL). With ``gridsim run --workers N`` the
+parent keeps the controller and the broker it started; each child runs its share of the grid's
+services in one asyncio loop. The parent starts every child at once (each spends about a second
+importing numpy, scipy and pydantic), hands it its part as JSON on stdin (the roster included, so
+a roster built in code works too), fails with a :class:`~grid.errors.RunError` quoting the tail
+of a child's log if the child exits while the grid is up, and on exit stops them all: SIGTERM, a
+grace, SIGKILL, reap. A child stops on SIGTERM (saying offline first) and gets SIGTERM when the
+parent dies, however it died (PDEATHSIG).
+
+The child's entry is ``python -m grid.app.workers``: internal, its spec arrives on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from grid.errors import ConfigError, GridError, RunError
+from grid.mqtt.process import die_with_parent_hook, stop_process
+from grid.participants.centre import FusionCentre
+from grid.participants.node import MemberNode
+from grid.participants.service import FUSION_ID, GridService
+from grid.world.roster import MemberState, Roster
+
+__all__ = [
+    "WorkerPool",
+    "WorkerSpec",
+    "default_workers",
+    "plan_workers",
+    "worker_processes",
+    "worker_specs",
+]
+
+log = logging.getLogger(__name__)
+
+_ENTRY = ("-m", "grid.app.workers")
+_LOG_TAIL_BYTES = 4000
+_LOG_TAIL_LINES = 15
+
+
+def default_workers() -> int:
+    """The cores this process may run on (its affinity mask, which cgroups and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def plan_workers(node_ids: Iterable[str], workers: int) -> list[tuple[str, ...]]:
+    """Round-robin over the sorted ids: ``workers`` groups (fewer if fewer nodes), sizes within one.
+
+    Not by expected load: that depends on the scenario (which threats pass which sensors), and
+    ``gridsim up`` starts its workers before any scenario is known.
+    """
+    ids = sorted(node_ids)
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    count = min(workers, len(ids))
+    return [tuple(ids[k::count]) for k in range(count)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerSpec:
+    """What one child process runs: some member nodes, or the fusion centre, on one broker."""
+
+    name: str  # worker-<k> or fusion: its log file's name
+    host: str
+    port: int
+    nodes: tuple[str, ...] = ()
+    fusion: bool = False
+    fuse_locally: bool = False
+    log_level: int = logging.WARNING
+
+    def __post_init__(self) -> None:
+        if not self.nodes and not self.fusion:
+            raise ValueError(f"{self.name}: a worker needs nodes or the fusion centre")
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The service ids this child should bring online."""
+        return ((FUSION_ID,) if self.fusion else ()) + self.nodes
+
+    def to_json(self, roster: Roster) -> bytes:
+        """The spec and the roster, as the child reads them from stdin."""
+        # exclude_unset: the validators read which fields a file set (a default is not "given").
+        members = [m.model_dump(mode="json", exclude_unset=True) for m in roster.values()]
+        spec = {
+            "name": self.name,
+            "host": self.host,
+            "port": self.port,
+            "nodes": list(self.nodes),
+            "fusion": self.fusion,
+            "fuse_locally": self.fuse_locally,
+            "log_level": self.log_level,
+        }
+        return json.dumps({"spec": spec, "roster": members}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> tuple[WorkerSpec, Roster]:
+        """Inverse of :meth:`to_json`."""
+        loaded: dict[str, Any] = json.loads(data)
+        spec = loaded["spec"]
+        roster = Roster([MemberState.model_validate(m) for m in loaded["roster"]])
+        return cls(**{**spec, "nodes": tuple(spec["nodes"])}), roster
+
+
+def worker_specs(
+    roster: Roster, *, workers: int, host: str, port: int, fuse_locally: bool = False
+) -> list[WorkerSpec]:
+    """The fusion centre's process and ``workers`` node processes for a grid on ``host:port``."""
+    level = logging.getLogger("grid").getEffectiveLevel()
+    specs = [WorkerSpec(name="fusion", host=host, port=port, fusion=True, log_level=level)]
+    specs += [
+        WorkerSpec(
+            name=f"worker-{k}", host=host, port=port, nodes=nodes, fuse_locally=fuse_locally, log_level=level
+        )
+        for k, nodes in enumerate(plan_workers(roster, workers))
+    ]
+    return specs
+
+
+@dataclass(eq=False)
+class _Child:
+    spec: WorkerSpec
+    log_file: IO[bytes]
+    log_path: Path | None
+    proc: asyncio.subprocess.Process | None = None
+
+    def describe(self) -> str:
+        where = f" (log {self.log_path})" if self.log_path is not None else ""
+        return f"{self.spec.name} [{', '.join(self.spec.services)}]{where}"
+
+    def log_tail(self) -> str:
+        """The end of the child's output; read without moving the offset the child writes at."""
+        fd = self.log_file.fileno()
+        size = os.fstat(fd).st_size
+        start = max(0, size - _LOG_TAIL_BYTES)
+        text = os.pread(fd, size - start, start).decode("utf-8", errors="replace")
+        lines = text.strip().splitlines()[-_LOG_TAIL_LINES:]
+        return (
+            f"; {self.spec.name} log:\n" + "\n".join(lines) if lines else f"; {self.spec.name} log is empty"
+        )
+
+
+@dataclass(eq=False)
+class WorkerPool:
+    """The running children; :func:`worker_processes` owns them."""
+
+    children: list[_Child] = field(default_factory=list)
+    stopping: bool = False
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the children that were started."""
+        return [c.proc.pid for c in self.children if c.proc is not None]
+
+    def not_online(self, missing: Iterable[str], timeout_s: float) -> RunError:
+        """The error for services still offline after ``timeout_s``, with their workers' logs."""
+        gone = set(missing)
+        late = [c for c in self.children if gone & set(c.spec.services)]
+        tails = "".join(c.log_tail() for c in late)
+        return RunError(
+            f"not online after {timeout_s:.0f} s: {', '.join(sorted(gone))} "
+            f"(in {', '.join(c.spec.name for c in late)}){tails}"
+        )
+
+    async def _watch(self, child: _Child) -> None:
+        """Fail the pool (and so the grid) when a child exits while the grid is up."""
+        assert child.proc is not None
+        code = await child.proc.wait()
+        if self.stopping:
+            return
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        raise RunError(f"{child.describe()} {how}{child.log_tail()}")
+
+    async def _stop(self) -> None:
+        """Stop every child at once (SIGTERM, grace, SIGKILL, reap); finished even if cancelled meanwhile."""
+        self.stopping = True
+        procs = [c.proc for c in self.children if c.proc is not None]
+        stopping = asyncio.gather(*(stop_process(p) for p in procs))
+        cancelled: asyncio.CancelledError | None = None
+        while not stopping.done():
+            try:
+                await asyncio.shield(stopping)
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        stopping.result()
+        if cancelled is not None:
+            raise cancelled
+
+
+def _open_log(spec: WorkerSpec, log_dir: Path | None, files: contextlib.ExitStack) -> _Child:
+    """The child's log file: ``log_dir/<name>.log``, or an anonymous temporary file (nothing left behind)."""
+    if log_dir is None:
+        return _Child(spec, files.enter_context(tempfile.TemporaryFile()), None)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f"{spec.name}.log"
+    return _Child(spec, files.enter_context(path.open("w+b")), path)  # w+: read back for the tail
+
+
+async def _start(child: _Child, roster: Roster, python: Sequence[str]) -> None:
+    argv = [*python, *_ENTRY]
+    try:
+        child.proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.PIPE,
+            stdout=child.log_file,
+            stderr=subprocess.STDOUT,
+            # Own session: Ctrl-C reaches gridsim only, which then stops its children in order.
+            start_new_session=True,
+            preexec_fn=die_with_parent_hook(),
+        )
+    except OSError as exc:
+        raise RunError(f"cannot start {child.describe()}: {' '.join(argv)}: {exc}") from exc
+    assert child.proc.stdin is not None
+    child.proc.stdin.write(child.spec.to_json(roster))
+    # A child that died at once closed its end: its exit is reported by the watcher, with its log.
+    with contextlib.suppress(ConnectionError):
+        await child.proc.stdin.drain()
+    child.proc.stdin.close()
+
+
+@contextlib.asynccontextmanager
+async def worker_processes(
+    specs: Sequence[WorkerSpec],
+    roster: Roster,
+    *,
+    log_dir: Path | None = None,
+    python: Sequence[str] = (sys.executable,),
+) -> AsyncIterator[WorkerPool]:
+    """Start one child per spec, all at once; watched while inside, stopped and reaped on exit.
+
+    Args:
+        specs: what each child runs (:func:`worker_specs`).
+        roster: the member states, sent to every child.
+        log_dir: where ``<name>.log`` of each child goes; anonymous temporary files when None.
+        python: the interpreter command the children run with.
+
+    Raises:
+        RunError: a child could not be started, or exited while the grid was up (with its log's tail).
+    """
+    with contextlib.ExitStack() as files:
+        pool = WorkerPool([_open_log(spec, log_dir, files) for spec in specs])
+        try:
+            started = await asyncio.gather(
+                *(_start(c, roster, python) for c in pool.children), return_exceptions=True
+            )
+            for outcome in started:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            async with asyncio.TaskGroup() as group:
+                for child in pool.children:
+                    group.create_task(pool._watch(child), name=f"grid[{child.spec.name}].watch")
+                try:
+                    yield pool
+                finally:
+                    await pool._stop()  # before the group waits for the watchers: they end as the children do
+        finally:
+            await pool._stop()  # also when starting failed part-way
+
+
+# ------------------------------------------------------------------------------------ the child
+
+
+async def _serve(service: GridService) -> None:
+    async with service:
+        await service.serve()
+
+
+async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
+    """Run the spec's services in one TaskGroup until SIGTERM or SIGINT."""
+    services: list[GridService] = []
+    if spec.fusion:
+        services.append(FusionCentre(roster=roster, host=spec.host, port=spec.port))
+    services += [
+        MemberNode(
+            roster.member(node_id),
+            roster=roster,
+            host=spec.host,
+            port=spec.port,
+            fuse_locally=spec.fuse_locally,
+        )
+        for node_id in spec.nodes
+    ]
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, main.cancel)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for service in services:
+                group.create_task(_serve(service), name=f"grid[{service.service_id}].serve")
+            log.info("%s: serving %s", spec.name, ", ".join(spec.services))
+    except asyncio.CancelledError:
+        log.info("%s: stopped", spec.name)  # by the parent: every service said offline
+
+
+def _first_grid_error(exc: BaseException) -> GridError | None:
+    if isinstance(exc, GridError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _first_grid_error(inner)) is not None:
+                return found
+    return None
+
+
+def main() -> int:
+    """The child: read the spec from stdin, serve it; a GridError becomes one line on stderr."""
+    spec, roster = WorkerSpec.from_json(sys.stdin.buffer.read())
+    logging.basicConfig(level=spec.log_level, format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
+    began = time.monotonic()
+    try:
+        asyncio.run(_serve_spec(spec, roster))
+    except BaseException as exc:
+        error = _first_grid_error(exc)
+        if error is None:
+            raise
+        print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return 2 if isinstance(error, ConfigError) else 1
+    # One line on how the load was spread: compare the workers' logs.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        f"{spec.name} [{', '.join(spec.services)}] stopped: {usage.ru_utime + usage.ru_stime:.1f} CPU s "
+        f"in {time.monotonic() - began:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
