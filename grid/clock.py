@@ -56,9 +56,8 @@ class ScaledClock:
 
     async def sleep_until(self, t: float) -> None:
         """Sleep until simulation time ``t``."""
-        delay = (t - self.now()) / self.speed
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # A time already past still yields once, so a participant catching up lets the others run.
+        await asyncio.sleep(max(0.0, (t - self.now()) / self.speed))
 
 
 class VirtualClock:

@@ -140,6 +140,7 @@ class MemberNode(GridService):
         self._seen = SeenReports()
         self._report_topic = topics.report_topic(member.id)
         self._link_ready = asyncio.Event()
+        self._scans_done = asyncio.Event()
         self.fuse_locally = fuse_locally
         self._picture: _Picture | None = None
         # (message id, simulation time the broker accepted it) of reports from a broker outage on.
@@ -154,6 +155,7 @@ class MemberNode(GridService):
         self._seen = SeenReports()
         self._picture = _Picture(run) if self.fuse_locally else None
         self._outage_accepted = []
+        self._scans_done = asyncio.Event()
         # Reports are recorded from the first broker outage's start on (never, without one).
         outages = self._timeline.broker_outages()
         self._record_from_s = outages[0][0] if outages else math.inf
@@ -171,11 +173,20 @@ class MemberNode(GridService):
         async with asyncio.TaskGroup() as group:
             group.create_task(self._uplink(run), name=f"grid[{self.service_id}].uplink")
             group.create_task(self._outages(run), name=f"grid[{self.service_id}].outages")
-            for spec in self.member.sensors:
-                sensor = SimulatedSensor(spec, seed=run.scenario.seed)
+            scans = [
                 group.create_task(
-                    self._scan_loop(run, truth, sensor), name=f"grid[{self.service_id}].sensor[{spec.id}]"
+                    self._scan_loop(run, truth, SimulatedSensor(spec, seed=run.scenario.seed)),
+                    name=f"grid[{self.service_id}].sensor[{spec.id}]",
                 )
+                for spec in self.member.sensors
+            ]
+            await asyncio.gather(*scans)
+            self._scans_done.set()
+
+    async def wind_down(self) -> None:
+        """Make every scan up to the scenario's end before stopping: a node that fell behind the
+        clock still reports all its measurements, so a run's measurements do not depend on load."""
+        await self._scans_done.wait()
 
     async def _scan_loop(self, run: ActiveRun, truth: GroundTruth, sensor: SimulatedSensor) -> None:
         # Scans before "now" (a late join), while the node is out or the sensor failed, still draw
@@ -200,7 +211,7 @@ class MemberNode(GridService):
             if jam.pd_factor < 1.0 or jam.noise_factor > 1.0:
                 self.counters[CounterName.SCANS_JAMMED] += 1
             for m in detections:
-                await self._share(run, sensor, m)
+                self._share(run, sensor, m)
 
     async def _uplink(self, run: ActiveRun) -> None:
         """Send reports held back by an impaired link when they are due."""
@@ -212,7 +223,7 @@ class MemberNode(GridService):
                 continue
             await run.clock.sleep_until(due)
             for topic, payload in self._link.release(run.clock.now()):
-                await self.publish_raw(topic, payload)
+                self.post_raw(topic, payload)
 
     async def _outages(self, run: ActiveRun) -> None:
         """Drop off the broker for each outage of this node: its last will says offline.
@@ -230,7 +241,7 @@ class MemberNode(GridService):
                 finally:
                     self.session.release()
 
-    async def _share(self, run: ActiveRun, sensor: SimulatedSensor, m: Measurement) -> None:
+    def _share(self, run: ActiveRun, sensor: SimulatedSensor, m: Measurement) -> None:
         spec = sensor.spec
         report = ThreatReport(
             run_id=run.run_id,
@@ -265,8 +276,9 @@ class MemberNode(GridService):
             self.counters[CounterName.PUBLISHED] += 1
             if due <= m.time_s:
                 began_s = run.clock.now()
-                await self.publish_raw(self._report_topic, payload)
-                self._note_accepted(run, env.msg_id, began_s)
+                self.post_raw(
+                    self._report_topic, payload, lambda: self._note_accepted(run, env.msg_id, began_s)
+                )
             else:
                 self.counters[CounterName.REPORTS_DELAYED_LINK] += 1
                 self._link.hold(due, self._report_topic, payload)

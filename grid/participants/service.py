@@ -32,7 +32,15 @@ from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction,
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, scenario_from_dict
 
-__all__ = ["CONTROLLER_ID", "FUSION_ID", "ActiveRun", "ClockFactory", "GridService", "scaled_clock"]
+__all__ = [
+    "CONTROLLER_ID",
+    "FUSION_ID",
+    "PUBLISH_WINDOW",
+    "ActiveRun",
+    "ClockFactory",
+    "GridService",
+    "scaled_clock",
+]
 
 FUSION_ID = "fusion"
 CONTROLLER_ID = "gridsim"
@@ -40,6 +48,8 @@ CONTROLLER_ID = "gridsim"
 log = logging.getLogger(__name__)
 
 _GOODBYE_TIMEOUT_S = 2.0
+# QoS 1 publishes a service keeps in flight; paho queues any beyond its own 20 inside the client.
+PUBLISH_WINDOW = 16
 
 # The clock a run is played on, made from its start message.
 ClockFactory = Callable[[RunControl], Clock]
@@ -108,7 +118,7 @@ class GridService:
         self._known_origins = {*roster, FUSION_ID, CONTROLLER_ID}
         self._run_group: asyncio.TaskGroup | None = None
         self._run_task: asyncio.Task[None] | None = None
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[tuple[str, bytes, Callable[[], None] | None]] = asyncio.Queue()
         self._clock_factory = clock_factory
         self._ending: asyncio.Task[None] | None = None
         self._switch: asyncio.Task[None] | None = None
@@ -148,22 +158,39 @@ class GridService:
             topic, Envelope(body=body, origin=self.service_id).to_bytes(), retain=retain
         )
 
-    async def publish_raw(self, topic: str, payload: bytes) -> None:
-        """Publish an already encoded payload (the same envelope to several topics)."""
-        await self.session.publish(topic, payload)
-
     def post(self, topic: str, body: Body) -> None:
-        """Queue ``body`` for publishing without waiting for the broker's acknowledgement.
+        """Queue ``body`` for publishing without waiting for the broker's acknowledgement."""
+        self.post_raw(topic, Envelope(body=body, origin=self.service_id).to_bytes())
 
-        The receive loop uses this so that waiting for a QoS 1 acknowledgement never holds up
-        the messages behind it; the outbox is drained in order by its own task.
+    def post_raw(self, topic: str, payload: bytes, on_accepted: Callable[[], None] | None = None) -> None:
+        """Queue an encoded payload for publishing; ``on_accepted`` runs once the broker has it.
+
+        Neither the receive loop nor a node's scans wait for QoS 1 acknowledgements: the outbox
+        hands payloads to the session in order and keeps up to ``PUBLISH_WINDOW`` of them in
+        flight, so a round trip to the broker costs throughput nothing.
         """
-        self._outbox.put_nowait((topic, Envelope(body=body, origin=self.service_id).to_bytes()))
+        self._outbox.put_nowait((topic, payload, on_accepted))
 
     async def _drain_outbox(self) -> None:
-        while True:
-            topic, payload = await self._outbox.get()
+        window = asyncio.Semaphore(PUBLISH_WINDOW)
+        async with asyncio.TaskGroup() as in_flight:
+            while True:
+                topic, payload, on_accepted = await self._outbox.get()
+                await window.acquire()
+                # A task's first step hands its payload to the client, so the broker gets them in order.
+                in_flight.create_task(
+                    self._send(topic, payload, on_accepted, window), name=f"grid[{self.service_id}].send"
+                )
+
+    async def _send(
+        self, topic: str, payload: bytes, on_accepted: Callable[[], None] | None, window: asyncio.Semaphore
+    ) -> None:
+        try:
             await self.session.publish(topic, payload)
+            if on_accepted is not None:
+                on_accepted()
+        finally:
+            window.release()
             self._outbox.task_done()
 
     async def flush(self) -> None:
@@ -240,7 +267,7 @@ class GridService:
             return
         if control.action is RunAction.END:
             if self.run is not None and self.run.run_id == control.run_id:
-                self._end_run()
+                self._end_run(complete=True)
             return
         if self.run is not None and self.run.run_id == control.run_id:
             return  # a re-delivered start of the run we are in
@@ -264,10 +291,14 @@ class GridService:
         assert self._run_group is not None, "runs are followed only inside serve()"
         return self._run_group.create_task(work, name=f"grid[{self.service_id}].{what}")
 
-    def _end_run(self) -> None:
-        """Finish the current run in a task: settling may wait for messages this loop must receive."""
+    def _end_run(self, *, complete: bool = False) -> None:
+        """Finish the current run in a task: settling may wait for messages this loop must receive.
+
+        ``complete``: the run reached its end, so :meth:`wind_down` may first finish the run's
+        own work (a node behind the clock makes its remaining scans); a replaced run stops at once.
+        """
         if self._ending is None and self.run is not None:
-            self._ending = self._spawn(self._stop_run(), f"finish[{self.run.run_id}]")
+            self._ending = self._spawn(self._stop_run(complete=complete), f"finish[{self.run.run_id}]")
 
     async def _switch_runs(self) -> None:
         """End the current run, if any, then start the next one and handle what it sent meanwhile."""
@@ -295,7 +326,9 @@ class GridService:
         await self.publish_status(NodeState.RUNNING)
         self._run_task = self._spawn(self.play(run), f"play[{run.run_id}]")
 
-    async def _stop_run(self) -> None:
+    async def _stop_run(self, *, complete: bool) -> None:
+        if complete and self._run_task is not None and not self._run_task.done():
+            await self.wind_down()
         task, self._run_task = self._run_task, None
         if task is not None and not task.done():
             task.cancel()
@@ -319,6 +352,9 @@ class GridService:
 
     async def play(self, run: ActiveRun) -> None:
         """The run's own work (sensor scans); cancelled when the run ends."""
+
+    async def wind_down(self) -> None:
+        """At the run's end, before :meth:`play` is cancelled: finish what the run still owes."""
 
     async def settle(self) -> None:
         """Wait, after the run's end, for what is still in flight (the receive loop keeps running)."""
