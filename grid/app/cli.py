@@ -64,6 +64,20 @@ def _check_speed(speed: float) -> None:
         raise ConfigError(f"--{exc}") from None
 
 
+def _track_interval(args: argparse.Namespace) -> float:
+    """``--track-interval``, checked; the fusion centre's default when not given."""
+    from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
+
+    if args.track_interval is None:
+        return DEFAULT_TRACK_INTERVAL_S
+    if getattr(args, "external", False):
+        raise ConfigError(
+            "--track-interval sets the fusion centre started here; with --external, give it to "
+            "`gridsim fusion`"
+        )
+    return check_track_interval(args.track_interval, what="--track-interval")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
@@ -89,6 +103,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out_dir=out,
         local_services=not args.external,
         fuse_locally=args.distributed,
+        track_interval_s=_track_interval(args),
     )
     if args.quiet:
         summary = _run_async(run_grid(options))
@@ -141,7 +156,12 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
 
     roster = _load_roster(args.roster)
     host, port = parse_broker_url(args.broker)
-    _run_async(_serve_forever(lambda: FusionCentre(roster=roster, host=host, port=port), "fusion"))
+    interval = _track_interval(args)
+    _run_async(
+        _serve_forever(
+            lambda: FusionCentre(roster=roster, host=host, port=port, track_interval_s=interval), "fusion"
+        )
+    )
     return 0
 
 
@@ -159,6 +179,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         broker_port=args.port if args.port is not None else (None if args.broker else 1883),
         out_dir=args.out,
         local_services=not args.external,
+        track_interval_s=_track_interval(args),
     )
     out = _stdout()
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from grid.app.controller import RunController
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
+from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
 from grid.participants.service import CONTROLLER_ID, ActiveRun, GridService
@@ -55,6 +56,10 @@ class RunOptions:
     local_services: bool = True  # False: nodes and fusion are other processes on the broker
     join_timeout_s: float = 30.0
     fuse_locally: bool = False  # distributed mode: every node also fuses and scores its own picture
+    track_interval_s: float = DEFAULT_TRACK_INTERVAL_S  # the fusion centre's air picture (0: every update)
+
+    def __post_init__(self) -> None:
+        check_track_interval(self.track_interval_s)
 
 
 def _slug(name: str) -> str:
@@ -85,7 +90,14 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
     if not options.local_services:
         yield []
         return
-    services: list[GridService] = [FusionCentre(roster=options.roster, host=broker.host, port=broker.port)]
+    services: list[GridService] = [
+        FusionCentre(
+            roster=options.roster,
+            host=broker.host,
+            port=broker.port,
+            track_interval_s=options.track_interval_s,
+        )
+    ]
     services += [
         MemberNode(
             member,

@@ -30,10 +30,10 @@ __all__ = ["DEFAULT_TRACK_INTERVAL_S", "AirPicture", "check_track_interval"]
 DEFAULT_TRACK_INTERVAL_S = 1.0
 
 
-def check_track_interval(interval_s: float) -> float:
-    """``interval_s`` if it is a finite number of seconds >= 0, else :class:`ConfigError`."""
+def check_track_interval(interval_s: float, *, what: str = "track_interval_s") -> float:
+    """``interval_s`` if it is a finite number of seconds >= 0, else :class:`ConfigError` naming ``what``."""
     if not math.isfinite(interval_s) or interval_s < 0:  # also refuses NaN
-        raise ConfigError(f"track interval must be a number of seconds >= 0, got {interval_s!r}")
+        raise ConfigError(f"{what} must be a number of simulation seconds >= 0, got {interval_s:g}")
     return interval_s
 
 
