@@ -40,7 +40,7 @@ def progress_display(console: Console, scenario: Scenario) -> Iterator[Callable[
 
         def update(p: RunProgress) -> None:
             detail = (
-                f"reports {p.reports}  track updates {p.track_updates}  "
+                f"reports {p.reports}  fused tracks {p.track_updates}  "
                 f"confirmed tracks {len(p.confirmed_tracks)}  aware nodes {len(p.aware_nodes)}"
             )
             bar.update(task, completed=p.sim_time_s, detail=detail)

@@ -42,7 +42,9 @@ class AirPicture:
 
     def __init__(self, interval_s: float = DEFAULT_TRACK_INTERVAL_S) -> None:
         self.interval_s = check_track_interval(interval_s)
-        self._published_at: dict[str, float] = {}  # live track id -> time of its last publication
+        # Live track id -> when its next publication may go out (its last one plus the interval),
+        # compared with the time as given, so that next_due() and due() always agree.
+        self._next_at: dict[str, float] = {}
         self._confirmed: set[str] = set()  # tracks whose confirmation has gone out
         self._pending: dict[str, TrackSnapshot] = {}  # track id -> latest snapshot not yet sent
         self.offered = 0
@@ -52,11 +54,11 @@ class AirPicture:
         """Take the tracker's latest snapshot of a track at ``time``: what to publish now."""
         self.offered += 1
         track_id = snapshot.track_id
-        last = self._published_at.get(track_id)
+        next_at = self._next_at.get(track_id)
         urgent = snapshot.status is TrackStatus.DELETED or (
             snapshot.status is TrackStatus.CONFIRMED and track_id not in self._confirmed
         )
-        if not urgent and last is not None and time - last < self.interval_s:
+        if not urgent and next_at is not None and time < next_at:
             self._pending[track_id] = snapshot  # the latest state wins
             return []
         return [self._send(time, snapshot)]
@@ -65,15 +67,11 @@ class AirPicture:
         """The earliest time a held snapshot is due, or None when none is held."""
         if not self._pending:
             return None
-        return min(self._published_at[track_id] for track_id in self._pending) + self.interval_s
+        return min(self._next_at[track_id] for track_id in self._pending)
 
     def due(self, time: float) -> list[TrackSnapshot]:
         """The held snapshots whose track's interval has elapsed by ``time``, taken out to publish."""
-        ready = [
-            s
-            for track_id, s in self._pending.items()
-            if time - self._published_at[track_id] >= self.interval_s
-        ]
+        ready = [s for track_id, s in self._pending.items() if time >= self._next_at[track_id]]
         return [self._send(time, s) for s in ready]
 
     def flush(self, time: float) -> list[TrackSnapshot]:
@@ -86,10 +84,10 @@ class AirPicture:
         self.published += 1
         if snapshot.status is TrackStatus.DELETED:
             # A deleted track never changes again: forget it, so the picture holds live tracks only.
-            self._published_at.pop(track_id, None)
+            self._next_at.pop(track_id, None)
             self._confirmed.discard(track_id)
         else:
-            self._published_at[track_id] = time
+            self._next_at[track_id] = time + self.interval_s
             if snapshot.status is TrackStatus.CONFIRMED:
                 self._confirmed.add(track_id)
         return snapshot
