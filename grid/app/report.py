@@ -100,9 +100,13 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             f"p99 {lat['p99']:.2f}  max {lat['max']:.2f}  (n={lat['count']:.0f})"
         )
     if air := summary.get("air_picture"):
-        every = "every update" if air["interval_s"] == 0 else f"at most every {air['interval_s']:g} sim s"
+        every = (
+            "every update"
+            if air["interval_s"] == 0
+            else f"each track at most once per {air['interval_s']:g} sim s"
+        )
         console.print(
-            f"air picture: {air['published']} fused tracks published ({every} per track) "
+            f"air picture: {air['published']} fused tracks published ({every}) "
             f"for {air['tracker_updates']} tracker updates"
         )
     for warning in summary.get("warnings", []):
