@@ -245,9 +245,10 @@ class FusionStats(Validated):
             if len(row) != columns:
                 raise MessageRejected("bad_value", f"track_log[{i}]: expected {columns} numbers")
             time_s, issued, track, *_, status = row
-            if type(track) is not int or not 0 <= track < ids:
+            # Indexes are whole numbers; a decoder may hand them over as floats (3.0).
+            if track != int(track) or not 0 <= track < ids:
                 raise MessageRejected("bad_value", f"track_log[{i}]: track {track!r} is not in track_ids")
-            if type(status) is not int or not 0 <= status < statuses:
+            if status != int(status) or not 0 <= status < statuses:
                 raise MessageRejected("bad_value", f"track_log[{i}]: status {status!r}")
             if time_s > issued:
                 raise MessageRejected("bad_value", f"track_log[{i}]: issued before its time")

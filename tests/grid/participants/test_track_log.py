@@ -57,3 +57,11 @@ def test_a_malformed_row_is_rejected_on_decoding(
     with pytest.raises(MessageRejected, match=why) as info:
         Envelope.from_bytes(msgpack.packb(raw))
     assert info.value.reason == "bad_value"
+
+
+def test_whole_number_indexes_may_come_as_floats() -> None:
+    """A decoder that hands the track and status indexes over as floats (0.0, 1.0) reads the same update."""
+    (update,) = updates_from_log(stats(("T1",), ((1.0, 2.0, 0.0, 5.0, 6.0, 0.5, -0.5, 1.0),)))
+    assert update == TrackUpdate(
+        time=1.0, issued=2.0, track_id="T1", east=5.0, north=6.0, vel_east=0.5, vel_north=-0.5, confirmed=True
+    )
