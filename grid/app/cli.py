@@ -82,6 +82,20 @@ def _workers(args: argparse.Namespace) -> int:
     return default_workers() if args.workers is None else int(args.workers)
 
 
+def _track_interval(args: argparse.Namespace) -> float:
+    """``--track-interval``, checked; the fusion centre's default when not given."""
+    from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
+
+    if args.track_interval is None:
+        return DEFAULT_TRACK_INTERVAL_S
+    if getattr(args, "external", False):
+        raise ConfigError(
+            "--track-interval sets the fusion centre started here; with --external, give it to "
+            "`gridsim fusion`"
+        )
+    return check_track_interval(args.track_interval, what="--track-interval")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
@@ -108,6 +122,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         local_services=not args.external,
         fuse_locally=args.distributed,
         workers=_workers(args),
+        track_interval_s=_track_interval(args),
     )
     if args.quiet:
         summary = _run_async(run_grid(options))
@@ -160,7 +175,12 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
 
     roster = _load_roster(args.roster)
     host, port = parse_broker_url(args.broker)
-    _run_async(_serve_forever(lambda: FusionCentre(roster=roster, host=host, port=port), "fusion"))
+    interval = _track_interval(args)
+    _run_async(
+        _serve_forever(
+            lambda: FusionCentre(roster=roster, host=host, port=port, track_interval_s=interval), "fusion"
+        )
+    )
     return 0
 
 
@@ -179,6 +199,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         out_dir=args.out,
         local_services=not args.external,
         workers=_workers(args),
+        track_interval_s=_track_interval(args),
     )
     out = _stdout()
 

@@ -138,6 +138,25 @@ def _add_bench_parser(subparsers: Any) -> None:
     add_codec_parser(benchmarks)
 
 
+# The fusion centre's default (grid.participants.air_picture.DEFAULT_TRACK_INTERVAL_S, which
+# imports numpy: this module must not). tests/grid/app/test_cli.py checks the two agree.
+TRACK_INTERVAL_HELP_DEFAULT = 1.0
+
+
+def _add_track_interval(p: Any) -> None:
+    p.add_argument(
+        "--track-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help=(
+            "the fusion centre publishes each track at most once per S simulation seconds, its "
+            "confirmation and deletion at once (0: every tracker update; default "
+            f"{TRACK_INTERVAL_HELP_DEFAULT:g})"
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -198,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
     _add_workers_argument(run)
+    _add_track_interval(run)
 
     node = sub.add_parser(
         "node",
@@ -215,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the fusion centre: it fuses the reports of each announced run and publishes tracks.",
     )
     fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+    _add_track_interval(fusion)
 
     up = sub.add_parser(
         "up",
@@ -237,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
     )
     _add_workers_argument(up)
+    _add_track_interval(up)
 
     inject = sub.add_parser(
         "inject",

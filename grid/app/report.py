@@ -40,7 +40,7 @@ def progress_display(console: Console, scenario: Scenario) -> Iterator[Callable[
 
         def update(p: RunProgress) -> None:
             detail = (
-                f"reports {p.reports}  track updates {p.track_updates}  "
+                f"reports {p.reports}  fused tracks {p.track_updates}  "
                 f"confirmed tracks {len(p.confirmed_tracks)}  aware nodes {len(p.aware_nodes)}"
             )
             bar.update(task, completed=p.sim_time_s, detail=detail)
@@ -98,6 +98,16 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         console.print(
             f"report latency at the fusion centre (ms): p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  "
             f"p99 {lat['p99']:.2f}  max {lat['max']:.2f}  (n={lat['count']:.0f})"
+        )
+    if air := summary.get("air_picture"):
+        every = (
+            "every update"
+            if air["interval_s"] == 0
+            else f"each track at most once per {air['interval_s']:g} sim s"
+        )
+        console.print(
+            f"air picture: {air['published']} fused tracks published ({every}) "
+            f"for {air['tracker_updates']} tracker updates"
         )
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {warning}")

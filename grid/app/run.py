@@ -29,6 +29,7 @@ from grid.app.workers import WorkerPool, worker_processes, worker_specs
 from grid.errors import ConfigError, RunError
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
+from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
 from grid.participants.service import CONTROLLER_ID, FUSION_ID, ActiveRun, GridService
@@ -64,10 +65,12 @@ class RunOptions:
     # Local services in this many node processes, plus one for the fusion centre; 0: all in this
     # process (the library's default, so in-process callers and tests stay in one process).
     workers: int = 0
+    track_interval_s: float = DEFAULT_TRACK_INTERVAL_S  # the fusion centre's air picture (0: every update)
 
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
+        check_track_interval(self.track_interval_s)
 
 
 def _slug(name: str) -> str:
@@ -105,11 +108,19 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
             host=broker.host,
             port=broker.port,
             fuse_locally=options.fuse_locally,
+            track_interval_s=options.track_interval_s,
         )
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
         return
-    services: list[GridService] = [FusionCentre(roster=options.roster, host=broker.host, port=broker.port)]
+    services: list[GridService] = [
+        FusionCentre(
+            roster=options.roster,
+            host=broker.host,
+            port=broker.port,
+            track_interval_s=options.track_interval_s,
+        )
+    ]
     services += [
         MemberNode(
             member,

@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
+from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
 from grid.participants.service import FUSION_ID, GridService
@@ -84,6 +85,7 @@ class WorkerSpec:
     nodes: tuple[str, ...] = ()
     fusion: bool = False
     fuse_locally: bool = False
+    track_interval_s: float = DEFAULT_TRACK_INTERVAL_S
     log_level: int = logging.WARNING
 
     def __post_init__(self) -> None:
@@ -106,6 +108,7 @@ class WorkerSpec:
             "nodes": list(self.nodes),
             "fusion": self.fusion,
             "fuse_locally": self.fuse_locally,
+            "track_interval_s": self.track_interval_s,
             "log_level": self.log_level,
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
@@ -120,11 +123,20 @@ class WorkerSpec:
 
 
 def worker_specs(
-    roster: Roster, *, workers: int, host: str, port: int, fuse_locally: bool = False
+    roster: Roster,
+    *,
+    workers: int,
+    host: str,
+    port: int,
+    fuse_locally: bool = False,
+    track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
 ) -> list[WorkerSpec]:
     """The fusion centre's process and ``workers`` node processes for a grid on ``host:port``."""
     level = logging.getLogger("grid").getEffectiveLevel()
-    specs = [WorkerSpec(name="fusion", host=host, port=port, fusion=True, log_level=level)]
+    fusion = WorkerSpec(
+        name="fusion", host=host, port=port, fusion=True, track_interval_s=track_interval_s, log_level=level
+    )
+    specs = [fusion]
     specs += [
         WorkerSpec(
             name=f"worker-{k}", host=host, port=port, nodes=nodes, fuse_locally=fuse_locally, log_level=level
@@ -286,7 +298,11 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
     """Run the spec's services in one TaskGroup until SIGTERM or SIGINT."""
     services: list[GridService] = []
     if spec.fusion:
-        services.append(FusionCentre(roster=roster, host=spec.host, port=spec.port))
+        services.append(
+            FusionCentre(
+                roster=roster, host=spec.host, port=spec.port, track_interval_s=spec.track_interval_s
+            )
+        )
     services += [
         MemberNode(
             roster.member(node_id),

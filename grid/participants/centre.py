@@ -1,9 +1,11 @@
 """The fusion centre's MQTT edge: reports in, fused tracks out.
 
 Everything asynchronous stays here; estimation is the synchronous :mod:`grid.fusion` tracker,
-fed each report at its *measurement* time. The centre measures the wall-clock delay from each
-report's publish to its receipt here, and accounts for every report: delivered, duplicate, or
-rejected by reason.
+fed each report at its *measurement* time. The tracks go out as a rate-bounded air picture
+(:mod:`grid.participants.air_picture`); every tracker update is logged and sent with the run's
+account, for the summary (:mod:`grid.participants.track_log`). The centre measures the
+wall-clock delay from each report's publish to its receipt here, and accounts for every report:
+delivered, duplicate, or rejected by reason.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from collections import Counter
 
 import numpy as np
 
+from grid.evaluation.picture import updates_from_snapshots
 from grid.fusion import Tracker, TrackSnapshot, default_tracker
 from grid.geo import LocalFrame
 from grid.mqtt.session import SessionFactory
+from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, AirPicture, check_track_interval
 from grid.participants.detections import detection_from_report
 from grid.participants.seen import SeenReports
 from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridService, scaled_clock
+from grid.participants.track_log import TrackLog
 from grid.wire import topics
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, rejected_counter
 from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
@@ -62,7 +67,10 @@ class FusionCentre(GridService):
         port: int = 1883,
         session_factory: SessionFactory | None = None,
         clock_factory: ClockFactory = scaled_clock,
+        track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
     ) -> None:
+        """The centre; each track is published at most once per ``track_interval_s`` (0: every update)."""
+        self.track_interval_s = check_track_interval(track_interval_s)
         super().__init__(
             service_id=FUSION_ID,
             host=host,
@@ -84,6 +92,9 @@ class FusionCentre(GridService):
         self._outage_reports: dict[str, dict[str, float]] = {}
         self._resubscribed_s: list[float] = []
         self._arrivals = asyncio.Event()
+        self.air_picture = AirPicture(self.track_interval_s)
+        self.track_log = TrackLog()
+        self._held_tracks = asyncio.Event()  # set when the air picture starts holding a snapshot
 
     def on_run_start(self, run: ActiveRun) -> None:
         """A fresh tracker in the run's theater frame."""
@@ -96,6 +107,23 @@ class FusionCentre(GridService):
         self._node_published = {}
         self._outage_reports = {}
         self._resubscribed_s = []
+        self.air_picture = AirPicture(self.track_interval_s)
+        self.track_log = TrackLog()
+
+    async def play(self, run: ActiveRun) -> None:
+        """Publish each held track snapshot when its interval has elapsed on the run's clock.
+
+        A track that stops updating still has its latest state sent, at most one interval late;
+        the run's end sends whatever is still held (:meth:`on_run_end`).
+        """
+        while True:
+            due_at = self.air_picture.next_due()
+            if due_at is None:
+                self._held_tracks.clear()
+                await self._held_tracks.wait()
+                continue
+            await run.clock.sleep_until(due_at)
+            self._post_tracks(run, self.air_picture.due(run.clock.now()))
 
     def _on_connect(self) -> list[tuple[str, bytes, bool]]:
         """Called once the subscriptions are (re-)established: during a run, note when."""
@@ -137,10 +165,18 @@ class FusionCentre(GridService):
         self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
         self.age_ms.setdefault(env.origin, []).append((run.clock.now() - body.time_s) * 1000)
         detection = detection_from_report(self.frame, env.msg_id, env.origin, body)
+        now = run.clock.now()
         started = time.perf_counter()
-        changed = self.tracker.update(run.clock.now(), [detection])
+        changed = self.tracker.update(now, [detection])
         self.update_us.append((time.perf_counter() - started) * 1e6)
+        self.track_log.extend(updates_from_snapshots((now, s) for s in changed))
         for snapshot in changed:
+            self._post_tracks(run, self.air_picture.offer(now, snapshot))
+        if self.air_picture.next_due() is not None:
+            self._held_tracks.set()
+
+    def _post_tracks(self, run: ActiveRun, snapshots: list[TrackSnapshot]) -> None:
+        for snapshot in snapshots:
             self.post(topics.TRACKS, self._track_message(run, snapshot))
 
     def _track_message(self, run: ActiveRun, s: TrackSnapshot) -> FusedTrack:
@@ -168,6 +204,7 @@ class FusionCentre(GridService):
     def stats(self) -> FusionStats:
         """The account of the current run."""
         assert self.run is not None
+        track_ids, track_log = self.track_log.rows()
         # Messages that tripped a fault ("errors.<type>") are reported beside the rejected ones.
         rejected = Counter(
             {
@@ -199,6 +236,10 @@ class FusionCentre(GridService):
                     if msg_id not in self._seen
                 )
             ),
+            track_interval_s=self.track_interval_s,
+            tracks_published=self.air_picture.published,
+            track_ids=track_ids,
+            track_log=track_log,
         )
 
     async def settle(self) -> None:
@@ -232,5 +273,7 @@ class FusionCentre(GridService):
         return reported and self.counters[CounterName.DELIVERED] >= sum(self._node_published.values())
 
     async def on_run_end(self) -> None:
-        """Publish the run's account."""
+        """Send the tracks' last states still held, then publish the run's account."""
+        assert self.run is not None
+        self._post_tracks(self.run, self.air_picture.flush(self.run.clock.now()))
         await self.publish(topics.FUSION_STATS, self.stats())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from grid.evaluation.picture import TrackUpdate
 from grid.fusion import TrackStatus
 from grid.mqtt.outage import PlayedOutage
+from grid.participants.track_log import updates_from_log
 from grid.wire.messages import (
     Awareness,
     Envelope,
@@ -41,7 +42,8 @@ class Observed:
     run_id: str
     progress: Progress = field(default_factory=Progress)
     first_report: dict[str, float] = field(default_factory=dict)
-    track_updates: list[TrackUpdate] = field(default_factory=list)
+    # The fused tracks received: the rate-bounded air picture, not every tracker update.
+    received_tracks: list[TrackUpdate] = field(default_factory=list)
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
@@ -55,6 +57,7 @@ class Observed:
     # node id -> (simulation time, state) of each status change seen during the run; an offline
     # status without a run id is the broker's last will for a connection that dropped.
     status_log: dict[str, list[tuple[float, NodeState]]] = field(default_factory=dict)
+    _logged: tuple[FusionStats, list[TrackUpdate]] | None = field(default=None, repr=False)
 
     def observe(self, env: Envelope, now: float) -> None:
         """Take in one message of this run, received at simulation time ``now`` (others are ignored)."""
@@ -81,7 +84,7 @@ class Observed:
             confirmed = body.status == TrackStatus.CONFIRMED
             if confirmed:
                 progress.confirmed_tracks.add(body.track_id)
-            self.track_updates.append(
+            self.received_tracks.append(
                 TrackUpdate(
                     time=body.time_s,
                     issued=max(now, body.time_s),
@@ -104,6 +107,19 @@ class Observed:
             self.fusion = body
         elif isinstance(body, NodePicture):
             self.pictures[body.node_id] = body
+
+    @property
+    def track_updates(self) -> list[TrackUpdate]:
+        """Every tracker update of the run, from the fusion centre's account (what the track measures use).
+
+        Without the account (the summary warns of it), the fused tracks received stand in.
+        """
+        fusion = self.fusion
+        if fusion is None:
+            return self.received_tracks
+        if self._logged is None or self._logged[0] is not fusion:
+            self._logged = (fusion, updates_from_log(fusion))  # decoded once per account
+        return self._logged[1]
 
     def _note_status(self, status: NodeStatus, now: float) -> None:
         if status.run_id in (None, self.run_id):

@@ -33,13 +33,15 @@ def build_summary(
 ) -> dict[str, Any]:
     """The summary of one run, as written to ``summary.json``."""
     truth = GroundTruth(scenario)
+    # Every tracker update (the fusion centre's log), not only the rate-bounded fused tracks sent.
+    track_updates = seen.track_updates
     flying = scenario.expanded_threats()  # a swarm is judged member by member
     assoc_radius = assoc_radius_m(scenario.locate_radius_m)
     table = TruthTable(truth, until_s=scenario.duration_s)
-    assigned = assign_updates(table, seen.track_updates, assoc_radius)
+    assigned = assign_updates(table, track_updates, assoc_radius)
     # One time to locate per threat, used by the summary's entry and by the tracking measures.
     located = {
-        t.id: locate(truth, t.id, assigned.get(t.id, []), seen.track_updates, scenario.locate_radius_m)
+        t.id: locate(truth, t.id, assigned.get(t.id, []), track_updates, scenario.locate_radius_m)
         for t in flying
     }
     threats = [
@@ -48,7 +50,7 @@ def build_summary(
             t.id,
             first_report_s=seen.first_report.get(t.id),
             assigned=assigned.get(t.id, []),
-            all_updates=seen.track_updates,
+            all_updates=track_updates,
             locate_radius_m=scenario.locate_radius_m,
             located=located[t.id],
         )
@@ -56,7 +58,7 @@ def build_summary(
     ]
     quality = evaluate(
         table,
-        seen.track_updates,
+        track_updates,
         Scoring(
             first_detection=dict(seen.first_report),
             locate_radius_m=scenario.locate_radius_m,
@@ -126,8 +128,9 @@ def build_summary(
             "lost": max(0, published - delivered),
             "rejected": dict(sorted(rejected.items())),
             "duplicates": fusion.duplicates if fusion else 0,
-            "track_updates": len(seen.track_updates),
+            "track_updates": len(track_updates),
         },
+        "air_picture": _air_picture(seen),
         "measurement_digest": seen.measurement_digest(),
         "events": event_effects(
             list(scenario.events),
@@ -146,6 +149,18 @@ def build_summary(
     if seen.pictures:  # distributed mode only; the key is absent otherwise
         summary["pictures"] = _pictures(seen.pictures, threats)
     return summary
+
+
+def _air_picture(seen: Observed) -> dict[str, Any] | None:
+    """What the grid received of the tracks: fused tracks published against the tracker's updates."""
+    fusion = seen.fusion
+    if fusion is None:
+        return None
+    return {
+        "interval_s": fusion.track_interval_s,
+        "published": fusion.tracks_published,
+        "tracker_updates": len(fusion.track_log),
+    }
 
 
 def _awareness_entry(event: Awareness | None, start_s: float) -> dict[str, Any]:

@@ -27,6 +27,9 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "OUTAGE_RECORD_MAX",
     "SCHEMA_VERSION",
+    "TRACK_LOG_COLUMNS",
+    "TRACK_LOG_MAX",
+    "TRACK_LOG_STATUSES",
     "Awareness",
     "AwarenessSource",
     "Body",
@@ -44,8 +47,14 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-MAX_MESSAGE_BYTES = 1024 * 1024  # run results carry a whole summary
+# The fusion centre's account carries every tracker update of a run (swarm-12: 1.4 MB); a
+# TRACK_LOG_MAX log fits, and Mosquitto's own default limit is MQTT's 256 MB.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 OUTAGE_RECORD_MAX = 5000  # reports a node records after a broker outage (about 45 bytes each)
+# FusionStats.track_log: one row of numbers per tracker update (about 57 bytes packed).
+TRACK_LOG_COLUMNS = ("time", "issued", "track", "east", "north", "vel_east", "vel_north", "status")
+TRACK_LOG_STATUSES = ("tentative", "confirmed", "deleted")  # a row's "status" is an index into these
+TRACK_LOG_MAX = 200_000
 
 
 def new_message_id() -> str:
@@ -219,6 +228,29 @@ class FusionStats(Validated):
     # for each of the nodes' outage reports (NodeStatus.outage_reports) that never arrived here.
     resubscribed_s: tuple[float, ...] = ()
     lost_published_s: tuple[float, ...] = field(default=(), metadata={"max_items": 100_000})
+    # The air picture: fused tracks published at most once per track per track_interval_s of
+    # simulation time (0: every update), tracks_published of them. track_log holds every tracker
+    # update, in issue order, as rows of TRACK_LOG_COLUMNS ("track" indexes track_ids; "issued" is
+    # the centre's simulation time when the tracker produced it): the summary's track measures.
+    track_interval_s: float = ranged(0, 1e7, default=0.0)
+    tracks_published: int = ranged(0, None, default=0)
+    track_ids: tuple[str, ...] = field(default=(), metadata={"max_items": TRACK_LOG_MAX})
+    track_log: tuple[tuple[float, ...], ...] = field(default=(), metadata={"max_items": TRACK_LOG_MAX})
+
+    def __post_init__(self) -> None:
+        Validated.__post_init__(self)
+        columns, ids, statuses = len(TRACK_LOG_COLUMNS), len(self.track_ids), len(TRACK_LOG_STATUSES)
+        for i, row in enumerate(self.track_log):
+            if len(row) != columns:
+                raise MessageRejected("bad_value", f"track_log[{i}]: expected {columns} numbers")
+            time_s, issued, track, *_, status = row
+            # Indexes are whole numbers; a decoder may hand them over as floats (3.0).
+            if track != int(track) or not 0 <= track < ids:
+                raise MessageRejected("bad_value", f"track_log[{i}]: track {track!r} is not in track_ids")
+            if status != int(status) or not 0 <= status < statuses:
+                raise MessageRejected("bad_value", f"track_log[{i}]: status {status!r}")
+            if time_s > issued:
+                raise MessageRejected("bad_value", f"track_log[{i}]: issued before its time")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grid.app.cli import main
+from grid.app.parser import TRACK_INTERVAL_HELP_DEFAULT
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.session import Session
+from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
 
@@ -64,6 +66,7 @@ _HEAVY = ("numpy", "scipy", "aiomqtt", "pydantic", "rich", "grid.app.bench")
 _IMPORTED_BY_HELP = """
 import sys
 from grid.app.cli import main
+from grid.app.parser import TRACK_INTERVAL_HELP_DEFAULT
 try:
     main(sys.argv[1:])
 except SystemExit:
@@ -172,6 +175,29 @@ def test_external_needs_broker(capsys: pytest.CaptureFixture[str]) -> None:
     """``--external`` without ``--broker`` is refused up front."""
     code = main(["run", "--external", "--quiet"])
     _one_line_error(capsys, code, 2, "ConfigError", "--broker")
+
+
+@pytest.mark.parametrize(
+    "command", [["run", "--quiet"], ["up"], ["fusion", "--broker", "mqtt://127.0.0.1:1"]]
+)
+def test_negative_track_interval(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """``--track-interval`` below 0 is refused before anything starts, by every command that takes it."""
+    code = main([*command, "--track-interval", "-1"])
+    _one_line_error(capsys, code, 2, "ConfigError", "--track-interval must be", ">= 0, got -1")
+
+
+def test_track_interval_with_external_fusion(capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``--external`` the fusion centre is another process: the interval belongs to `gridsim fusion`."""
+    code = main(["run", "--external", "--broker", "mqtt://127.0.0.1:1", "--track-interval", "2", "--quiet"])
+    _one_line_error(capsys, code, 2, "ConfigError", "gridsim fusion")
+
+
+def test_track_interval_help_gives_the_centres_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """The parser (which must not import the fusion code) states the fusion centre's own default."""
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert TRACK_INTERVAL_HELP_DEFAULT == DEFAULT_TRACK_INTERVAL_S
+    assert f"default {DEFAULT_TRACK_INTERVAL_S:g})" in " ".join(capsys.readouterr().out.split())
 
 
 def _follow(proc: subprocess.Popen[str], condition: Callable[[], bool], what: str) -> None:

@@ -51,6 +51,11 @@ def _assert_located_and_clean(summary: dict[str, Any], roster: Roster, *, max_rm
     assert set(summary["awareness"]) == set(roster)
     assert all(entry["uav-1"]["time_to_awareness_s"] is not None for entry in summary["awareness"].values())
     assert summary["latency_ms"]["count"] == messages["delivered"]
+    # The grid got a rate-bounded air picture; the measures used every tracker update (the account's).
+    air = summary["air_picture"]
+    assert air["interval_s"] == 1.0
+    assert air["tracker_updates"] == messages["track_updates"] > 0
+    assert 0 < air["published"] < air["tracker_updates"]
     assert threat["time_to_first_track_s"] is not None
     assert threat["time_to_first_track_s"] <= threat["time_to_locate_s"]
     assert threat["id_switches"] <= 1

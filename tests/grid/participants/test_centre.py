@@ -7,6 +7,7 @@ import pytest
 from grid.participants import centre as centre_module
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
+from grid.participants.track_log import updates_from_log
 from grid.wire import topics
 from grid.wire.messages import (
     Awareness,
@@ -192,3 +193,70 @@ async def test_the_account_names_outage_reports_that_never_arrived(roster: Roste
     (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
     assert stats.delivered == 1
     assert stats.lost_published_s == (62.5,)
+
+
+async def _play_ro(roster: Roster, track_interval_s: float) -> tuple[MemoryGrid, FusionStats, MemberNode]:
+    """RO's sensors against the drone for 90 s on a virtual clock, to the run's account."""
+    grid = MemoryGrid()
+    centre = FusionCentre(
+        roster=roster,
+        session_factory=grid.broker.session,
+        clock_factory=grid.clock_factory,
+        track_interval_s=track_interval_s,
+    )
+    node = MemberNode(
+        roster.member("RO"),
+        roster=roster,
+        session_factory=grid.broker.session,
+        clock_factory=grid.clock_factory,
+    )
+    async with grid.serving(centre, node):
+        await grid.start("run-1", short_scenario(90.0))
+        await until(lambda: centre.run is not None and node.run is not None, "the run started")
+        for t in range(91):
+            await grid.clock.advance_to(float(t))
+            await steps()
+        await grid.end("run-1")
+        for node_id in roster:
+            if node_id != "RO":
+                await grid.node_online(node_id, "run-1")
+        await until(lambda: centre.run is None, "the run ended")
+    (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
+    return grid, stats, node
+
+
+async def test_the_air_picture_is_rate_bounded_while_the_account_logs_every_update(roster: Roster) -> None:
+    """At 15 s a track goes out about once per 15 s, yet the account's log is every update of interval 0.
+
+    (RO's sensors report the drone about every 5 s.)
+
+    The confirmation still goes out at once (so the node's awareness from fused tracks works), and
+    the last state of every track reaches the grid.
+    """
+    every_grid, every, _ = await _play_ro(roster, 0.0)
+    grid, bounded, node = await _play_ro(roster, 15.0)
+    assert every.tracks_published == len(every.track_log) == len(every_grid.bodies(topics.TRACKS, FusedTrack))
+    assert (bounded.track_ids, bounded.track_log) == (every.track_ids, every.track_log), "the same updates"
+    assert len(bounded.track_log) >= 20
+    tracks = grid.bodies(topics.TRACKS, FusedTrack)
+    assert bounded.tracks_published == len(tracks)
+    # The node heard them during its run (the last states, flushed at the run's end, come after it).
+    assert 0 < node.counters["received_tracks"] <= len(tracks)
+    assert len(tracks) < len(bounded.track_log)
+    assert bounded.track_interval_s == 15.0
+    log = updates_from_log(bounded)
+    for track_id in bounded.track_ids:
+        mine = [t for t in tracks if t.track_id == track_id]
+        last = [u for u in log if u.track_id == track_id][-1]
+        assert (mine[-1].time_s, mine[-1].east_m) == (max(0.0, last.time), last.east), (
+            "its last state went out"
+        )
+        first_confirmed = next((u for u in log if u.track_id == track_id and u.confirmed), None)
+        if first_confirmed is not None:
+            assert any(t.status == "confirmed" and t.time_s == first_confirmed.time for t in mine), (
+                "the confirmation went out as it was"
+            )
+            # After it, one publication per interval at most, until its last update, then the final flush.
+            later = sum(t.status == "confirmed" for t in mine) - 1
+            assert later <= (last.issued - first_confirmed.issued) // 15.0 + 1
+    assert any(t.status == "confirmed" for t in tracks)
