@@ -349,7 +349,15 @@ class _Header(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     body: msgspec.Raw
 
 
-_ENCODER = msgspec.msgpack.Encoder()
+def _as_builtin(value: object) -> object:
+    """A float, int or str subclass's value (numpy's float64 is a float): msgpack carries them as such."""
+    for base in (float, int, str):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"a message cannot carry {type(value).__name__}")
+
+
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=_as_builtin)
 _HEADER = msgspec.msgpack.Decoder(_Header)
 _DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
     name: msgspec.msgpack.Decoder(t) for name, t in _BODY_TYPES.items()

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgpack
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -633,6 +634,21 @@ def test_construction_validates_too() -> None:
             covariance=(0.0,) * 3,
         )
     assert info.value.reason == "bad_value"
+
+
+def test_number_subclasses_encode_as_numbers() -> None:
+    """numpy's float64 (a float subclass) in a field or a free-form map encodes as a plain float."""
+    picture = NodePicture(run_id="r", node_id="RO", threats={"uav-1": {"rmse_m": np.float64(12.5)}})
+    decoded = Envelope.from_bytes(Envelope(body=picture, origin="RO").to_bytes()).body
+    assert isinstance(decoded, NodePicture)
+    assert decoded.threats == {"uav-1": {"rmse_m": 12.5}}
+    awareness = Awareness(
+        run_id="r", node_id="RO", threat_id="u", time_s=np.float64(3.0), source=AwarenessSource.OWN_SENSOR
+    )
+    assert Envelope.from_bytes(Envelope(body=awareness, origin="RO").to_bytes()).body == awareness
+    with pytest.raises(MessageRejected) as info:
+        NodePicture(run_id="r", node_id="RO", threats={"uav-1": {"rmse_m": np.int64(3)}})
+    assert info.value.reason == "bad_type"
 
 
 def test_built_free_form_map_needs_string_keys() -> None:
