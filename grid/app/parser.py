@@ -104,9 +104,9 @@ def add_codec_parser(subparsers: Any) -> None:
         "codec",
         help="µs to encode, decode and validate a report and a track envelope",
         description=(
-            "Time the wire codec on one report and one fused-track envelope: the hand-written validator, "
-            "msgspec structs at equal strictness (if installed: pip install 'gridsim[bench]'), plain msgpack "
-            "without validation and stdlib json. Prints PASS/FAIL against the 5 µs report target."
+            "Time the wire codec on one report and one fused-track envelope: production (msgspec Structs, "
+            "validated on decode) against plain msgpack without validation and stdlib json of the same map. "
+            "Prints PASS/FAIL against the 5 µs report target."
         ),
     )
     codec.add_argument(

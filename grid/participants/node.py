@@ -14,10 +14,11 @@ The same class runs as one task of ``gridsim run`` or as its own process (``grid
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 from typing import Any
+
+import msgspec
 
 from grid.evaluation.metrics import assign_updates, assoc_radius_m, threat_metrics
 from grid.evaluation.picture import TrackUpdate
@@ -302,7 +303,7 @@ class MemberNode(GridService):
         if not self._outage_accepted or not isinstance(env.body, NodeStatus):
             return env
         ids, times = zip(*self._outage_accepted, strict=True)
-        body = dataclasses.replace(env.body, outage_reports=ids, outage_published_s=times)
+        body = msgspec.structs.replace(env.body, outage_reports=ids, outage_published_s=times)
         return Envelope(body=body, origin=self.service_id)
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:

@@ -1,27 +1,43 @@
 """The wire format: every MQTT payload is one msgpack map, an :class:`Envelope` around a typed body.
 
-Envelope keys: ``v`` (schema version), ``id`` (unique message id, 32 hex chars), ``origin``
-(sending node or service id), ``sent_ns`` (sender's wall clock at publish, ns since the epoch),
-``type`` (body type name) and ``body`` (a map of the body's fields).
+Envelope keys: ``v`` (schema version), ``id`` (unique message id, at most 64 characters),
+``origin`` (sending node or service id), ``sent_ns`` (sender's wall clock at publish, ns since
+the epoch), ``type`` (body type name) and ``body`` (a map of the body's fields, in their order).
 
-Decoding validates sizes, types and ranges and raises :class:`~grid.errors.MessageRejected`
-with a short ``reason`` code that receivers count; a receiver never dies on a bad message.
-Each body declares its fields' limits; :mod:`grid.wire.validation` checks them.
+Bodies are frozen ``msgspec.Struct`` types. A field's type and limits are its annotation
+(aliases in :mod:`grid.wire.validation`); a rule across fields is a ``_rules`` method. msgspec
+checks both while decoding, and a body built in code is checked the same way on construction.
+Every violation is a :class:`~grid.errors.MessageRejected` with a short ``reason`` code that
+receivers count; a receiver never dies on a bad message.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-import msgpack
+import msgspec
 
 from grid.clock import MAX_SPEED, MIN_SPEED
 from grid.errors import MessageRejected
-from grid.wire.validation import Validated, ranged, scalar_checker
+from grid.wire.validation import (
+    MAX_ITEMS,
+    Alt,
+    Count,
+    Finite,
+    Int64,
+    Kind,
+    Lat,
+    Layout,
+    Lon,
+    SimTime,
+    Text,
+    parse_strict,
+    reason_of,
+)
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -85,24 +101,34 @@ class RunAction(StrEnum):
     END = "end"
 
 
-def _lat() -> Any:
-    return ranged(-90, 90)
+class _Decoding(threading.local):
+    active = False  # True while msgspec decodes, which has checked the fields by then
 
 
-def _lon() -> Any:
-    return ranged(-180, 180)
+_decoding = _Decoding()
 
 
-def _alt() -> Any:
-    return ranged(-500, 30_000)
+class _Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
+    """A message body: its fields are checked when decoded and when built in code.
+
+    ``gc=False``: a body holds plain values only, never a reference cycle, so the garbage
+    collector need not track it (cheaper to create).
+    """
+
+    TYPE: ClassVar[str]
+    FREE_FORM: ClassVar[bool] = False  # holds maps of any values (their keys must still be strings)
+
+    def __post_init__(self) -> None:
+        if _decoding.active:
+            self._rules()
+        else:  # built in code: a decoded copy of it runs the same checks as a received one
+            _check_built(self)
+
+    def _rules(self) -> None:
+        """Checks across fields, beyond each field's own type and limits."""
 
 
-def _sim_time() -> Any:
-    return ranged(0, 1e7)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ThreatReport(Validated):
+class ThreatReport(_Body, frozen=True, kw_only=True):
     """One sensor measurement of one target, as the sensor makes it.
 
     Angles are degrees in the sensor's own local east-north-up frame: ``bearing_deg`` clockwise
@@ -112,139 +138,134 @@ class ThreatReport(Validated):
     """
 
     TYPE: ClassVar[str] = "report"
-    run_id: str
-    sensor_id: str
-    sensor_kind: str = field(metadata={"max_len": 16})
-    sensor_lat: float = _lat()
-    sensor_lon: float = _lon()
-    sensor_alt_m: float = _alt()
-    time_s: float = _sim_time()
-    bearing_deg: float = ranged(0, 360)
-    sigma_bearing_deg: float = ranged(1e-6, 90)
-    range_m: float | None = ranged(0, 1e6, default=None)
-    sigma_range_m: float | None = ranged(1e-3, 1e5, default=None)
-    elevation_deg: float | None = ranged(-90, 90, default=None)
-    sigma_elevation_deg: float | None = ranged(1e-6, 90, default=None)
-    max_range_m: float = ranged(1, 1e6)
-    truth_id: str | None = None
+    run_id: Text
+    sensor_id: Text
+    sensor_kind: Kind
+    sensor_lat: Lat
+    sensor_lon: Lon
+    sensor_alt_m: Alt
+    time_s: SimTime
+    bearing_deg: Annotated[float, msgspec.Meta(ge=0, le=360)]
+    sigma_bearing_deg: Annotated[float, msgspec.Meta(ge=1e-6, le=90)]
+    range_m: Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None = None
+    sigma_range_m: Annotated[float, msgspec.Meta(ge=1e-3, le=1e5)] | None = None
+    elevation_deg: Lat | None = None
+    sigma_elevation_deg: Annotated[float, msgspec.Meta(ge=1e-6, le=90)] | None = None
+    max_range_m: Annotated[float, msgspec.Meta(ge=1, le=1e6)]
+    truth_id: Text | None = None
 
-    def __post_init__(self) -> None:
-        super(ThreatReport, self).__post_init__()
+    def _rules(self) -> None:
         if (self.range_m is None) != (self.sigma_range_m is None):
             raise MessageRejected("bad_value", "range_m and sigma_range_m come together")
         if (self.elevation_deg is None) != (self.sigma_elevation_deg is None):
             raise MessageRejected("bad_value", "elevation_deg and sigma_elevation_deg come together")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FusedTrack(Validated):
+class FusedTrack(_Body, frozen=True, kw_only=True):
     """A fused track update from the fusion centre (theater-frame state and WGS84 position)."""
 
     TYPE: ClassVar[str] = "track"
-    run_id: str
-    track_id: str
-    status: str = field(metadata={"max_len": 16})
-    time_s: float = _sim_time()
-    lat: float = _lat()
-    lon: float = _lon()
-    alt_m: float = _alt()
-    east_m: float = ranged(-1e7, 1e7)
-    north_m: float = ranged(-1e7, 1e7)
-    vel_east_mps: float = ranged(-1e4, 1e4)
-    vel_north_mps: float = ranged(-1e4, 1e4)
-    covariance: tuple[float, ...] = field(metadata={"max_items": 16})  # 4x4 row-major, [e, n, ve, vn]
-    node_ids: tuple[str, ...] = ()
-    truth_ids: tuple[str, ...] = ()
-    updates: int = ranged(0, None, default=0)
+    run_id: Text
+    track_id: Text
+    status: Kind
+    time_s: SimTime
+    lat: Lat
+    lon: Lon
+    alt_m: Alt
+    east_m: Annotated[float, msgspec.Meta(ge=-1e7, le=1e7)]
+    north_m: Annotated[float, msgspec.Meta(ge=-1e7, le=1e7)]
+    vel_east_mps: Annotated[float, msgspec.Meta(ge=-1e4, le=1e4)]
+    vel_north_mps: Annotated[float, msgspec.Meta(ge=-1e4, le=1e4)]
+    covariance: Annotated[tuple[Finite, ...], msgspec.Meta(max_length=16)]  # 4x4 row-major, [e, n, ve, vn]
+    node_ids: Annotated[tuple[Text, ...], msgspec.Meta(max_length=MAX_ITEMS)] = ()
+    truth_ids: Annotated[tuple[Text, ...], msgspec.Meta(max_length=MAX_ITEMS)] = ()
+    updates: Count = 0
 
-    def __post_init__(self) -> None:
-        super(FusedTrack, self).__post_init__()
+    def _rules(self) -> None:
         if len(self.covariance) != 16:
             raise MessageRejected("bad_value", "covariance: expected 16 numbers (4x4 row-major)")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeStatus(Validated):
+class NodeStatus(_Body, frozen=True, kw_only=True):
     """A node's state and counters; retained on its status topic, and its MQTT last will."""
 
     TYPE: ClassVar[str] = "status"
-    node_id: str
+    node_id: Text
     state: NodeState
-    run_id: str | None = None
-    counters: dict[str, int] = field(default_factory=dict)
+    run_id: Text | None = None
+    counters: Annotated[dict[Text, Int64], msgspec.Meta(max_length=MAX_ITEMS)] = {}
     # A node's reports that the broker accepted from a broker outage's start on (message id, and
     # simulation time their publishing began): the fusion centre names those it never received.
-    outage_reports: tuple[str, ...] = field(default=(), metadata={"max_items": OUTAGE_RECORD_MAX})
-    outage_published_s: tuple[float, ...] = field(default=(), metadata={"max_items": OUTAGE_RECORD_MAX})
+    outage_reports: Annotated[tuple[Text, ...], msgspec.Meta(max_length=OUTAGE_RECORD_MAX)] = ()
+    outage_published_s: Annotated[tuple[Finite, ...], msgspec.Meta(max_length=OUTAGE_RECORD_MAX)] = ()
 
-    def __post_init__(self) -> None:
-        Validated.__post_init__(self)
+    def _rules(self) -> None:
         if len(self.outage_reports) != len(self.outage_published_s):
             raise MessageRejected("bad_value", "outage_reports and outage_published_s differ in length")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunControl(Validated):
+class RunControl(_Body, frozen=True, kw_only=True):
     """Starts or ends a run. ``scenario`` is the validated scenario as a plain map."""
 
     TYPE: ClassVar[str] = "control"
+    FREE_FORM: ClassVar[bool] = True
     action: RunAction
-    run_id: str
-    epoch_ns: int = ranged(0, None)  # wall clock at simulation time 0
-    speed: float = ranged(MIN_SPEED, MAX_SPEED)
-    seed: int = 0
-    scenario: dict[str, Any] = field(default_factory=dict)
+    run_id: Text
+    epoch_ns: Count  # wall clock at simulation time 0
+    speed: Annotated[float, msgspec.Meta(ge=MIN_SPEED, le=MAX_SPEED)]
+    seed: Int64 = 0
+    scenario: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Awareness(Validated):
+class Awareness(_Body, frozen=True, kw_only=True):
     """A node's first knowledge of a threat during a run."""
 
     TYPE: ClassVar[str] = "awareness"
-    run_id: str
-    node_id: str
-    threat_id: str
-    time_s: float = _sim_time()
+    run_id: Text
+    node_id: Text
+    threat_id: Text
+    time_s: SimTime
     source: AwarenessSource
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FusionStats(Validated):
+class FusionStats(_Body, frozen=True, kw_only=True):
     """The fusion centre's account of a run: what it received, refused and measured."""
 
     TYPE: ClassVar[str] = "fusion_stats"
-    run_id: str
-    delivered: int = ranged(0, None)
-    duplicates: int = ranged(0, None)
-    rejected: dict[str, int] = field(default_factory=dict)
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    tracker: dict[str, int] = field(default_factory=dict)
-    update_us: dict[str, float] = field(default_factory=dict)
+    run_id: Text
+    delivered: Count
+    duplicates: Count
+    rejected: Annotated[dict[Text, Int64], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    latency_ms: Annotated[dict[Text, Finite], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    tracker: Annotated[dict[Text, Int64], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    update_us: Annotated[dict[Text, Finite], msgspec.Meta(max_length=MAX_ITEMS)] = {}
     # Per node, "<node>.p50" / ".p95" / ".count": simulation ms from a report's measurement to its
     # arrival here. Link impairments add their latency to it, whatever the run's --speed.
-    report_age_ms: dict[str, float] = field(default_factory=dict)
+    report_age_ms: Annotated[dict[Text, Finite], msgspec.Meta(max_length=MAX_ITEMS)] = {}
     # Simulation times at which the centre's subscriptions were re-established during the run (a
     # broker that keeps no sessions loses what it accepts before then), and when publishing began
     # for each of the nodes' outage reports (NodeStatus.outage_reports) that never arrived here.
-    resubscribed_s: tuple[float, ...] = ()
-    lost_published_s: tuple[float, ...] = field(default=(), metadata={"max_items": 100_000})
+    resubscribed_s: Annotated[tuple[Finite, ...], msgspec.Meta(max_length=MAX_ITEMS)] = ()
+    lost_published_s: Annotated[tuple[Finite, ...], msgspec.Meta(max_length=100_000)] = ()
     # The air picture: fused tracks published at most once per track per track_interval_s of
     # simulation time (0: every update), tracks_published of them. track_log holds every tracker
     # update, in issue order, as rows of TRACK_LOG_COLUMNS ("track" indexes track_ids; "issued" is
     # the centre's simulation time when the tracker produced it): the summary's track measures.
-    track_interval_s: float = ranged(0, 1e7, default=0.0)
-    tracks_published: int = ranged(0, None, default=0)
-    track_ids: tuple[str, ...] = field(default=(), metadata={"max_items": TRACK_LOG_MAX})
-    track_log: tuple[tuple[float, ...], ...] = field(default=(), metadata={"max_items": TRACK_LOG_MAX})
+    track_interval_s: Annotated[float, msgspec.Meta(ge=0, le=1e7)] = 0.0
+    tracks_published: Count = 0
+    track_ids: Annotated[tuple[Text, ...], msgspec.Meta(max_length=TRACK_LOG_MAX)] = ()
+    track_log: Annotated[
+        tuple[Annotated[tuple[Finite, ...], msgspec.Meta(max_length=16)], ...],
+        msgspec.Meta(max_length=TRACK_LOG_MAX),
+    ] = ()
 
-    def __post_init__(self) -> None:
-        Validated.__post_init__(self)
+    def _rules(self) -> None:
         columns, ids, statuses = len(TRACK_LOG_COLUMNS), len(self.track_ids), len(TRACK_LOG_STATUSES)
         for i, row in enumerate(self.track_log):
             if len(row) != columns:
                 raise MessageRejected("bad_value", f"track_log[{i}]: expected {columns} numbers")
             time_s, issued, track, *_, status = row
-            # Indexes are whole numbers; a decoder may hand them over as floats (3.0).
+            # Indexes are whole numbers; the decoder hands them over as floats (3.0).
             if track != int(track) or not 0 <= track < ids:
                 raise MessageRejected("bad_value", f"track_log[{i}]: track {track!r} is not in track_ids")
             if status != int(status) or not 0 <= status < statuses:
@@ -253,26 +274,26 @@ class FusionStats(Validated):
                 raise MessageRejected("bad_value", f"track_log[{i}]: issued before its time")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodePicture(Validated):
+class NodePicture(_Body, frozen=True, kw_only=True):
     """A node's own fused picture of a run, scored against the ground truth when the run ends.
 
     ``threats`` maps each threat id to ``{"time_to_locate_s", "rmse_m", "track_updates"}``.
     """
 
     TYPE: ClassVar[str] = "picture"
-    run_id: str
-    node_id: str
-    threats: dict[str, Any] = field(default_factory=dict)
+    FREE_FORM: ClassVar[bool] = True
+    run_id: Text
+    node_id: Text
+    threats: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunResults(Validated):
+class RunResults(_Body, frozen=True, kw_only=True):
     """A finished run's summary (the ``summary.json`` map), retained on its results topic."""
 
     TYPE: ClassVar[str] = "results"
-    run_id: str
-    summary: dict[str, Any] = field(default_factory=dict)
+    FREE_FORM: ClassVar[bool] = True
+    run_id: Text
+    summary: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
 Body = (
@@ -293,36 +314,20 @@ _BODY_TYPES: dict[str, type[Body]] = {
 }
 
 
-_ENVELOPE_KEYS = frozenset({"v", "id", "origin", "sent_ns", "type", "body"})
-_check_id = scalar_checker(str, {"max_len": 64})
-_check_origin = scalar_checker(str, {})
-_check_sent = scalar_checker(int, {"lo": 0})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Envelope:
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """A message on the wire: header plus one typed body."""
 
     body: Body
     origin: str
-    msg_id: str = field(default_factory=new_message_id)
-    sent_ns: int = field(default_factory=time.time_ns)
+    msg_id: str = msgspec.field(default_factory=new_message_id)
+    sent_ns: int = msgspec.field(default_factory=time.time_ns)
     schema: int = SCHEMA_VERSION
 
     def to_bytes(self) -> bytes:
         """Encode as a msgpack map."""
-        packed: bytes = msgpack.packb(
-            {
-                "v": self.schema,
-                "id": self.msg_id,
-                "origin": self.origin,
-                "sent_ns": self.sent_ns,
-                "type": self.body.TYPE,
-                "body": self.body.to_dict(),
-            },
-            use_bin_type=True,
+        return _ENCODER.encode(
+            _Wire(self.schema, self.msg_id, self.origin, self.sent_ns, self.body.TYPE, self.body)
         )
-        return packed
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
@@ -345,34 +350,124 @@ class Envelope:
     def _decode(cls, data: bytes) -> Envelope:
         if len(data) > MAX_MESSAGE_BYTES:
             raise MessageRejected("too_large", f"{len(data)} bytes > {MAX_MESSAGE_BYTES}")
+        before, _decoding.active = _decoding.active, True
         try:
-            raw = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
-        except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-            raise MessageRejected("not_msgpack", f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise MessageRejected("bad_type", "message: expected a map")
-        missing = _ENVELOPE_KEYS - raw.keys()
-        if missing:
-            raise MessageRejected("missing_field", f"envelope: missing {sorted(missing)}")
-        extra = raw.keys() - _ENVELOPE_KEYS
-        if extra:
-            raise MessageRejected("unknown_field", f"envelope: unknown field(s) {sorted(map(str, extra))}")
-        if type(raw["v"]) is not int or raw["v"] != SCHEMA_VERSION:
-            raise MessageRejected(
-                "bad_schema_version", f"version {raw['v']!r}, this build speaks {SCHEMA_VERSION}"
-            )
-        _check_id("id", raw["id"])
-        _check_origin("origin", raw["origin"])
-        _check_sent("sent_ns", raw["sent_ns"])
-        body_type = _BODY_TYPES.get(raw["type"]) if isinstance(raw["type"], str) else None
-        if body_type is None:
-            raise MessageRejected("unknown_type", f"message type {raw['type']!r}")
-        return cls(
-            body=body_type.from_dict(raw["body"]),
-            origin=raw["origin"],
-            msg_id=raw["id"],
-            sent_ns=raw["sent_ns"],
+            try:
+                return _decode_checked(data)
+            except (msgspec.DecodeError, MessageRejected) as exc:
+                return _decode_rejected(data, exc)
+        finally:
+            _decoding.active = before
+
+
+class _Wire(msgspec.Struct, frozen=True):
+    """The envelope's map as it is encoded."""
+
+    v: int
+    id: str
+    origin: str
+    sent_ns: int
+    type: str
+    body: Any
+
+
+class _Header(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The envelope's map as it is decoded: ``body`` stays raw until ``type`` names its struct."""
+
+    v: Any  # checked after the map, as the version decides how to read the rest
+    id: Text
+    origin: Text
+    sent_ns: Count
+    type: Any
+    body: msgspec.Raw
+
+
+def _as_builtin(value: object) -> object:
+    """A float, int or str subclass's value (numpy's float64 is a float): msgpack carries them as such."""
+    for base in (float, int, str):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"a message cannot carry {type(value).__name__}")
+
+
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=_as_builtin)
+_HEADER = msgspec.msgpack.Decoder(_Header)
+_DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    name: msgspec.msgpack.Decoder(t) for name, t in _BODY_TYPES.items()
+}
+_ENUM_FIELDS: dict[str, dict[str, type[StrEnum]]] = {
+    name: {
+        f.name: f.type
+        for f in msgspec.structs.fields(t)
+        if isinstance(f.type, type) and issubclass(f.type, StrEnum)
+    }
+    for name, t in _BODY_TYPES.items()
+}
+_LAYOUT = Layout(
+    SCHEMA_VERSION,
+    envelope=_Header.__struct_fields__,
+    bodies={name: t.__struct_fields__ for name, t in _BODY_TYPES.items()},
+    required={
+        name: frozenset(f.name for f in msgspec.structs.fields(t) if f.required)
+        for name, t in _BODY_TYPES.items()
+    },
+)
+
+
+def _decode_checked(data: bytes, body_keys: Any = None) -> Envelope:
+    """msgspec's decoding, in the order of the map's keys; raises at the first fault it meets.
+
+    With ``body_keys`` (the body as a plain map), its keys are checked before its values.
+    """
+    header = _HEADER.decode(data)
+    if type(header.v) is not int or header.v != SCHEMA_VERSION:
+        raise MessageRejected(
+            "bad_schema_version", f"version {header.v!r}, this build speaks {SCHEMA_VERSION}"
         )
+    body_type = _BODY_TYPES.get(header.type) if type(header.type) is str else None
+    if body_type is None:
+        raise MessageRejected("unknown_type", f"message type {header.type!r}")
+    if isinstance(body_keys, dict):
+        _LAYOUT.check_body_keys(body_type.TYPE, body_keys)
+    try:
+        body = _DECODERS[body_type.TYPE].decode(header.body)
+    except msgspec.DecodeError as exc:
+        raise reason_of(exc, _ENUM_FIELDS[body_type.TYPE]) from exc
+    if body_type.FREE_FORM:
+        parse_strict(data)  # msgspec takes any keys in a map of any values; the wire allows only strings
+    return Envelope(body=body, origin=header.origin, msg_id=header.id, sent_ns=header.sent_ns)
+
+
+def _decode_rejected(data: bytes, exc: msgspec.DecodeError | MessageRejected) -> Envelope:
+    """The rejection of ``data`` (a bad message's path only): the first fault in the fixed order.
+
+    msgspec stops at the first fault in the order it reads the keys, so the message is decoded
+    again with its keys in the order they are checked (see :class:`Layout`).
+    """
+    again, body = _LAYOUT.in_check_order(data)
+    try:
+        return _decode_checked(again, body)
+    except (msgspec.DecodeError, MessageRejected) as first:
+        raise reason_of(first, {}) from exc
+
+
+def _check_built(body: _Body) -> None:
+    """Checks a body built in code as a received one is checked: decodes a copy of its encoding."""
+    try:
+        data = _ENCODER.encode(body)
+    except OverflowError as exc:  # an int beyond msgpack's 64 bits
+        raise MessageRejected("out_of_range", f"{type(body).__name__}: {exc}") from exc
+    except TypeError as exc:  # a value msgpack cannot carry
+        raise MessageRejected("bad_type", f"{type(body).__name__}: {exc}") from exc
+    before, _decoding.active = _decoding.active, True
+    try:
+        _DECODERS[body.TYPE].decode(data)
+    except msgspec.DecodeError as exc:
+        raise reason_of(exc, _ENUM_FIELDS[body.TYPE]) from None
+    finally:
+        _decoding.active = before
+    if body.FREE_FORM:
+        parse_strict(data)
 
 
 # Envelopes whose bodies are deeply immutable (no dicts), keyed by their exact bytes.

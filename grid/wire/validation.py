@@ -1,155 +1,149 @@
-"""Field validation for the message bodies: each field is checked against its annotation.
+"""The limits a body field can carry, and the reason code of each way a message breaks them.
 
-A body is a frozen dataclass that inherits :class:`Validated`. Its annotations say the type
-(``float``, ``int``, ``str``, ``bool``, a :class:`~enum.StrEnum`, ``X | None``, ``tuple[X, ...]``,
-``dict[K, V]`` or ``Any``); the field metadata adds limits: ``lo``/``hi`` (inclusive range, see
-:func:`ranged`), ``max_len`` (strings, default 64) and ``max_items`` (tuples, default 256).
-Every violation is a :class:`~grid.errors.MessageRejected` with one of the reason codes
-``bad_type``, ``bad_value``, ``out_of_range``, ``too_large``, ``unknown_field`` or ``missing_field``.
+A field's limits live in its annotation (``Annotated[float, msgspec.Meta(ge=..., le=...)]``);
+msgspec checks them while it decodes. The aliases below are the limits every field of one kind
+shares: strings at most 64 characters, finite numbers, 64-bit integers, at most 256 items in a
+list or a map. :func:`reason_of` names msgspec's complaints with the grid's reason codes
+(``bad_type``, ``bad_value``, ``out_of_range``, ``too_large``, ``unknown_field``,
+``missing_field``, ``not_msgpack``), which receivers count.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import types
-import typing
-from dataclasses import field
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any
+
+import msgpack
+import msgspec
 
 from grid.errors import MessageRejected
 
-__all__ = ["Checker", "Validated", "field_checker", "ranged", "scalar_checker"]
+__all__ = [
+    "MAX_ITEMS",
+    "Alt",
+    "Count",
+    "Finite",
+    "Int64",
+    "Kind",
+    "Lat",
+    "Layout",
+    "Lon",
+    "SimTime",
+    "Text",
+    "parse_strict",
+    "reason_of",
+]
 
-_MAX_STR = 64
-_MAX_ITEMS = 256
+MAX_ITEMS = 256  # a list or map field's default limit
 
-Checker = typing.Callable[[str, Any], Any]
-"""Validates ``value`` of the field called ``name`` and returns it normalised."""
+Text = Annotated[str, msgspec.Meta(max_length=64)]
+Kind = Annotated[str, msgspec.Meta(max_length=16)]
+# msgspec lets NaN and infinities into an unbounded float; these bounds keep them out.
+Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Count = Annotated[int, msgspec.Meta(ge=0)]  # msgpack's unsigned 64 bits bound it above
+Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+Alt = Annotated[float, msgspec.Meta(ge=-500, le=30_000)]
+SimTime = Annotated[float, msgspec.Meta(ge=0, le=1e7)]
+
+# msgspec's messages, first match wins; anything else is a bad value.
+_REASONS = [
+    (re.compile(r"^Object missing required field"), "missing_field"),
+    (re.compile(r"^Object contains unknown field"), "unknown_field"),
+    (re.compile(r" - at `key` in `\$`$"), "unknown_field"),  # a body key that is not a string
+    (re.compile(r" of length <= "), "too_large"),
+    (re.compile(r", got `"), "bad_type"),
+    (re.compile(r"^Expected `\w+` [<>]=? "), "out_of_range"),
+]
+_FIELD = re.compile(r" - at `\$\.(\w+)`$")
 
 
-def ranged(lo: float | None, hi: float | None, *, default: Any = dataclasses.MISSING) -> Any:
-    """A fresh dataclass field limited to [lo, hi] (a Field object cannot be shared)."""
-    return field(default=default, metadata={"lo": lo, "hi": hi})
+def reason_of(
+    exc: msgspec.DecodeError | MessageRejected, enums: Mapping[str, type[StrEnum]]
+) -> MessageRejected:
+    """The rejection for one of msgspec's decoding errors (or a body's own rule it wraps).
 
-
-def field_checker(tp: Any, meta: typing.Mapping[str, Any]) -> Checker:
-    """A function that validates a value against annotation ``tp`` and returns it normalised.
-
-    Metadata keys: ``lo``/``hi`` (inclusive range), ``max_len`` (strings), ``max_items``.
-    Built once per field, so decoding costs a few attribute lookups per field.
+    ``enums`` maps a body's enum fields to their types: any wrong value there is ``bad_value``
+    with the allowed values listed, whatever its type.
     """
-    origin = typing.get_origin(tp)
-    if origin is types.UnionType or origin is typing.Union:
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        check_inner = field_checker(inner, meta)
-        return lambda name, value: None if value is None else check_inner(name, value)
-    if isinstance(tp, type) and issubclass(tp, StrEnum):
-        enum_tp: type[StrEnum] = tp
-        allowed = ", ".join(enum_tp._value2member_map_)
-
-        def check_enum(name: str, value: Any) -> Any:
-            if not isinstance(value, str) or value not in enum_tp._value2member_map_:
-                raise MessageRejected("bad_value", f"{name}={value!r}: expected one of {allowed}")
-            return enum_tp(value)
-
-        return check_enum
-    if origin is tuple:
-        check_item = field_checker(typing.get_args(tp)[0], {})
-        max_items = meta.get("max_items", _MAX_ITEMS)
-
-        def check_tuple(name: str, value: Any) -> Any:
-            if not isinstance(value, list | tuple):
-                raise MessageRejected("bad_type", f"{name}: expected a list")
-            if len(value) > max_items:
-                raise MessageRejected("too_large", f"{name}: more than {max_items} items")
-            return tuple(check_item(f"{name}[{i}]", v) for i, v in enumerate(value))
-
-        return check_tuple
-    if origin is dict:
-        key_tp, val_tp = typing.get_args(tp)
-        check_key, check_val = field_checker(key_tp, {}), field_checker(val_tp, {})
-
-        def check_dict(name: str, value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise MessageRejected("bad_type", f"{name}: expected a map")
-            if len(value) > _MAX_ITEMS:
-                raise MessageRejected("too_large", f"{name}: more than {_MAX_ITEMS} entries")
-            return {check_key(f"{name} key", k): check_val(f"{name}[{k!r}]", v) for k, v in value.items()}
-
-        return check_dict
-    if tp is Any:
-        return lambda name, value: value
-    return scalar_checker(tp, meta)
+    if isinstance(exc, MessageRejected):
+        return exc
+    if isinstance(exc.__cause__, MessageRejected):  # raised by a body's __post_init__
+        return exc.__cause__
+    text = str(exc)
+    if not isinstance(exc, msgspec.ValidationError):
+        return MessageRejected("not_msgpack", text)
+    field = _FIELD.search(text)
+    enum_type = enums.get(field.group(1)) if field is not None else None
+    if enum_type is not None:
+        allowed = ", ".join(enum_type._value2member_map_)
+        return MessageRejected("bad_value", f"{text}: expected one of {allowed}")
+    for pattern, reason in _REASONS:
+        if pattern.search(text) is not None:
+            return MessageRejected(reason, text)
+    return MessageRejected("bad_value", text)
 
 
-def scalar_checker(tp: Any, meta: typing.Mapping[str, Any]) -> Checker:
-    """The check of a ``float``, ``int``, ``str`` or ``bool`` field with its ``meta`` limits."""
-    lo, hi = meta.get("lo"), meta.get("hi")
-    if tp is int:  # msgpack carries 64-bit integers; anything wider cannot be encoded
-        lo = -(2**63) if lo is None else lo
-        hi = 2**64 - 1 if lo >= 0 and hi is None else (2**63 - 1 if hi is None else hi)
-    max_len = meta.get("max_len", _MAX_STR)
-    expected = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}.get(tp)
-    if expected is None:  # pragma: no cover - a programming error in a body definition
-        raise TypeError(f"unsupported field type {tp!r}")
-    noun = {float: "a number", int: "an integer", str: "a string", bool: "a boolean"}[tp]
-
-    def check(name: str, value: Any) -> Any:
-        if not isinstance(value, expected) or (tp is not bool and isinstance(value, bool)):
-            raise MessageRejected("bad_type", f"{name}: expected {noun}, got {type(value).__name__}")
-        if tp is float and not math.isfinite(typing.cast(float, value)):
-            raise MessageRejected("out_of_range", f"{name}={value!r}: not finite")
-        if tp is str and len(typing.cast(str, value)) > max_len:
-            raise MessageRejected("too_large", f"{name}: string longer than {max_len}")
-        if lo is not None and value < lo:
-            raise MessageRejected("out_of_range", f"{name}={value!r}: below {lo}")
-        if hi is not None and value > hi:
-            raise MessageRejected("out_of_range", f"{name}={value!r}: above {hi}")
-        return value
-
-    return check
+def parse_strict(data: bytes) -> Any:
+    """``data`` as plain msgpack values; ``not_msgpack`` unless it is one object, all map keys strings."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise MessageRejected("not_msgpack", f"{type(exc).__name__}: {exc}") from exc
 
 
-class Validated:
-    """Mixin: check every field of a frozen dataclass against its annotation on construction."""
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The envelope's and bodies' keys, and the fixed order in which a message's faults are found.
 
-    __slots__ = ()
+    That order, whatever the order of a message's keys: the payload's form, the envelope's missing
+    and unknown keys, its version, the header's values, the body type, the body's unknown and
+    missing keys, then its values in its fields' order, then its rules across fields.
+    """
 
-    @classmethod
-    def _field_checkers(cls) -> dict[str, Checker]:
-        checkers: dict[str, Checker] | None = cls.__dict__.get("_checkers_cache")
-        if checkers is None:
-            hints = typing.get_type_hints(cls)
-            fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-            checkers = {f.name: field_checker(hints[f.name], f.metadata) for f in fields}
-            type.__setattr__(cls, "_checkers_cache", checkers)
-        return checkers
+    version: int
+    envelope: tuple[str, ...]  # every key of the envelope, in order
+    bodies: Mapping[str, tuple[str, ...]]  # per body type, its fields in order
+    required: Mapping[str, frozenset[str]]  # per body type, its fields without a default
 
-    def __post_init__(self) -> None:
-        for name, check in self._field_checkers().items():
-            value = getattr(self, name)
-            normalised = check(name, value)
-            if normalised is not value:
-                object.__setattr__(self, name, normalised)
+    def in_check_order(self, data: bytes) -> tuple[bytes, Any]:
+        """``data`` re-encoded with its keys in check order, and its body as a plain map.
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain map of the fields (tuples become lists on the wire)."""
-        return {name: getattr(self, name) for name in self._field_checkers()}
+        Raises the structural faults itself: the payload's form, the envelope's keys and version.
+        """
+        raw = parse_strict(data)
+        if not isinstance(raw, dict):
+            raise MessageRejected("bad_type", "message: expected a map")
+        missing = set(self.envelope) - raw.keys()  # the envelope's missing keys come first, a body's last
+        if missing:
+            raise MessageRejected("missing_field", f"envelope: missing {sorted(missing)}")
+        unknown = raw.keys() - set(self.envelope)
+        if unknown:
+            raise MessageRejected("unknown_field", f"envelope: unknown field(s) {sorted(map(str, unknown))}")
+        if type(raw["v"]) is not int or raw["v"] != self.version:
+            raise MessageRejected(
+                "bad_schema_version", f"version {raw['v']!r}, this build speaks {self.version}"
+            )
+        ordered = {key: raw[key] for key in self.envelope}
+        body = raw["body"]
+        fields = self.bodies.get(raw["type"]) if isinstance(raw["type"], str) else None
+        if fields is not None and isinstance(body, dict):
+            known = {name: body[name] for name in fields if name in body}
+            ordered["body"] = known | {k: v for k, v in body.items() if k not in known}
+        return msgpack.packb(ordered, use_bin_type=True), body
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Self:
-        """Build and validate from a decoded map; unknown and missing fields are rejected."""
-        if not isinstance(data, dict):
-            raise MessageRejected("bad_type", f"{cls.__name__} body: expected a map")
-        checkers = cls._field_checkers()
-        unknown = data.keys() - checkers.keys()
+    def check_body_keys(self, body_type: str, body: dict[Any, Any]) -> None:
+        """``unknown_field`` unless ``body``'s keys are among its type's fields, then ``missing_field``."""
+        unknown = body.keys() - set(self.bodies[body_type])
         if unknown:
             raise MessageRejected(
-                "unknown_field", f"{cls.__name__}: unknown field(s) {sorted(map(str, unknown))}"
+                "unknown_field", f"{body_type}: unknown field(s) {sorted(map(str, unknown))}"
             )
-        try:
-            return cls(**data)
-        except TypeError as exc:  # a required field is missing
-            raise MessageRejected("missing_field", f"{cls.__name__}: {exc}") from exc
+        missing = self.required[body_type] - body.keys()
+        if missing:
+            raise MessageRejected("missing_field", f"{body_type}: missing {sorted(missing)}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
+
+import msgspec
 
 from grid.participants.service import ActiveRun, GridService
 from grid.wire import topics
@@ -156,8 +157,10 @@ async def test_a_stale_retained_start_is_ignored(roster: Roster) -> None:
 def test_a_run_on_the_wall_clock_is_over_after_its_scenario() -> None:
     """On the default scaled clock a run whose scenario ended an hour ago is over; a future one is not."""
     hour_ns = 3600 * 10**9
-    past = replace(start_control("old", short_scenario(60.0)), epoch_ns=time.time_ns() - hour_ns)
-    future = replace(past, run_id="new", epoch_ns=time.time_ns() + hour_ns)
+    past = msgspec.structs.replace(
+        start_control("old", short_scenario(60.0)), epoch_ns=time.time_ns() - hour_ns
+    )
+    future = msgspec.structs.replace(past, run_id="new", epoch_ns=time.time_ns() + hour_ns)
     assert ActiveRun.from_control(past).is_over()
     assert not ActiveRun.from_control(future).is_over()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgpack
+import msgspec
 import pytest
 
 from grid.errors import MessageRejected
@@ -51,7 +52,7 @@ def test_a_malformed_row_is_rejected_on_decoding(
     """A row of the wrong length, an unknown track or status, or one issued before its time is refused."""
     good = stats(track_ids, ())
     raw = {"v": 1, "id": "a" * 32, "origin": "fusion", "sent_ns": 0, "type": "fusion_stats"}
-    raw["body"] = {**good.to_dict(), "track_log": [list(row)]}
+    raw["body"] = {**msgspec.structs.asdict(good), "track_log": [list(row)]}
     with pytest.raises(MessageRejected, match=why) as info:
         Envelope.from_bytes(msgpack.packb(raw))
     assert info.value.reason == "bad_value"

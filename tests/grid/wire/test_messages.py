@@ -7,6 +7,8 @@ import typing
 from typing import Any
 
 import msgpack
+import msgspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -630,6 +632,44 @@ def test_construction_validates_too() -> None:
             covariance=(0.0,) * 3,
         )
     assert info.value.reason == "bad_value"
+
+
+def test_number_subclasses_encode_as_numbers() -> None:
+    """numpy's float64 (a float subclass) in a field or a free-form map encodes as a plain float."""
+    picture = NodePicture(run_id="r", node_id="RO", threats={"uav-1": {"rmse_m": np.float64(12.5)}})
+    decoded = Envelope.from_bytes(Envelope(body=picture, origin="RO").to_bytes()).body
+    assert isinstance(decoded, NodePicture)
+    assert decoded.threats == {"uav-1": {"rmse_m": 12.5}}
+    awareness = Awareness(
+        run_id="r", node_id="RO", threat_id="u", time_s=np.float64(3.0), source=AwarenessSource.OWN_SENSOR
+    )
+    assert Envelope.from_bytes(Envelope(body=awareness, origin="RO").to_bytes()).body == awareness
+    with pytest.raises(MessageRejected) as info:
+        NodePicture(run_id="r", node_id="RO", threats={"uav-1": {"rmse_m": np.int64(3)}})
+    assert info.value.reason == "bad_type"
+
+
+def test_built_free_form_map_needs_string_keys() -> None:
+    """A scenario map with a non-string key anywhere is refused when built, as receivers would refuse it."""
+    with pytest.raises(MessageRejected) as info:
+        RunControl(action=RunAction.START, run_id="r", epoch_ns=0, speed=1.0, scenario={"a": {1: 2}})
+    assert info.value.reason == "not_msgpack"
+    data = msgpack.packb(raw_envelope({"run_id": "r", "summary": {"a": {1: 2}}}, type_="results"))
+    assert rejected(data).reason == "not_msgpack"
+
+
+def test_replaced_body_is_checked_again() -> None:
+    """``msgspec.structs.replace`` runs a body's checks, its rules across fields included."""
+    status = NodeStatus(
+        node_id="RO", state=NodeState.RUNNING, outage_reports=("a",), outage_published_s=(1.0,)
+    )
+    assert msgspec.structs.replace(status, outage_published_s=(2.0,)).outage_published_s == (2.0,)
+    with pytest.raises(MessageRejected) as info:
+        msgspec.structs.replace(status, outage_published_s=())
+    assert info.value.reason == "bad_value"
+    with pytest.raises(MessageRejected) as info:
+        msgspec.structs.replace(status, node_id="n" * 65)
+    assert info.value.reason == "too_large"
 
 
 def test_body_that_validates_also_encodes() -> None:
