@@ -150,6 +150,12 @@ def add_scale_parser(subparsers: Any) -> None:
         default=None,
         help="bisection steps after the first failure (default 2; quick 1)",
     )
+    scale.add_argument(
+        "--attempts",
+        type=int,
+        default=None,
+        help="measurements of a rate before it counts as failed (default 2: one stall is not a knee)",
+    )
     scale.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
     scale.add_argument(
         "--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto", help="broker to start"

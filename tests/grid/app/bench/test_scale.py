@@ -35,6 +35,7 @@ POINT = LATENCY | {
     "worker_cpu_s_per_delivery",
     "broker_cpu_s_per_delivery",
     "passed",
+    "attempt",
 }
 CONFIG = {"nodes", "qos", "broker", "workers", "warmup_s", "duration_s", "seed", "search", "topology_rule"}
 
@@ -212,8 +213,8 @@ def test_summary_counts_every_delivery_and_judges_the_point(roster: Roster) -> N
 def test_bad_options_are_config_errors() -> None:
     """Too few nodes, repeats, bad QoS, workers beyond the smallest roster, bad phases: one error."""
     with pytest.raises(ConfigError) as caught:
-        ScaleConfig(nodes=(1, 50, 50), qos=3, duration_s=0, warmup_s=-1)
-    for flag in ("--nodes sizes must be in", "distinct", "--qos", "--duration", "--warmup"):
+        ScaleConfig(nodes=(1, 50, 50), qos=3, duration_s=0, warmup_s=-1, attempts=0)
+    for flag in ("--nodes sizes must be in", "distinct", "--qos", "--duration", "--warmup", "--attempts"):
         assert flag in str(caught.value)
     with pytest.raises(ConfigError, match="smallest roster"):
         ScaleConfig(nodes=(4, 50), workers=5)
