@@ -19,6 +19,7 @@ import json
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -459,7 +460,8 @@ async def _main(args: argparse.Namespace, config: ScaleConfig, console: Console)
 def _stdout() -> Console:
     from rich.console import Console
 
-    return Console()
+    # The per-size table needs about 120 columns; a file or pipe gets them, a terminal its own width.
+    return Console(width=None if sys.stdout.isatty() else 140)
 
 
 def run_scale(args: argparse.Namespace) -> int:

@@ -114,6 +114,7 @@ def write_plots(results: dict[str, Any], scale_png: Path, load_png: Path) -> Non
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     sizes = [int(n) for n in results["knees"]]
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -122,6 +123,8 @@ def write_plots(results: dict[str, Any], scale_png: Path, load_png: Path) -> Non
         ax.plot(xs, [results["knees"][str(n)][kind] for n in xs], marker=marker, label=kind)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("nodes")
     ax.set_ylabel("knee: highest aggregate reports/s that passed")
     ax.set_title(f"bench scale: knee against roster size (workers {results['config']['workers']})")
@@ -134,14 +137,12 @@ def write_plots(results: dict[str, Any], scale_png: Path, load_png: Path) -> Non
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for n in sizes:
         for kind, style in (("grid", "-o"), ("baseline", "--s")):
-            pts = sorted(
-                (
-                    p
-                    for p in results["points"]
-                    if p["nodes"] == n and p["kind"] == kind and p["p99_ms"] is not None
-                ),
-                key=lambda p: p["rate_hz"],
-            )
+            best: dict[float, dict[str, Any]] = {}  # a rate measured twice: the attempt its verdict rests on
+            for p in results["points"]:
+                mine = p["nodes"] == n and p["kind"] == kind and p["p99_ms"] is not None
+                if mine and (p["rate_hz"] not in best or p["p99_ms"] < best[p["rate_hz"]]["p99_ms"]):
+                    best[p["rate_hz"]] = p
+            pts = [best[r] for r in sorted(best)]
             if pts:
                 ax.plot([p["rate_hz"] for p in pts], [p["p99_ms"] for p in pts], style, label=f"{n} {kind}")
     ax.axhline(results["config"]["p99_limit_ms"], color="grey", linestyle=":", label="p99 limit")
@@ -149,7 +150,7 @@ def write_plots(results: dict[str, Any], scale_png: Path, load_png: Path) -> Non
     ax.set_yscale("log")
     ax.set_xlabel("offered aggregate reports/s")
     ax.set_ylabel("p99 one-way latency, ms")
-    ax.set_title("bench scale: latency against load")
+    ax.set_title("bench scale: latency against load (best attempt per rate)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
