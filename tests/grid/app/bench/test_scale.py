@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grid.app.bench.__main__ import main
-from grid.app.bench.scale import ScaleConfig, ensure_fds, parse_nodes, passes, scale, summarize
+from grid.app.bench.scale import passes, scale, summarize
+from grid.app.bench.scale_config import ScaleConfig, ensure_fds, parse_nodes
 from grid.app.bench.scale_fleet import PhaseSpec, PhaseStamps
 from grid.app.bench.scale_knee import KneeSearch, SearchPlan
 from grid.app.bench.scale_topology import GRID_MAX, Topology, scale_topology
