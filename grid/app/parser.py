@@ -16,15 +16,18 @@ __all__ = [
     "BENCH_CODEC_OUT_NAME",
     "BENCH_FUSION_OUT_NAME",
     "BENCH_LATENCY_OUT_NAME",
+    "BENCH_SCALE_OUT_NAME",
     "add_codec_parser",
     "add_fusion_parser",
     "add_latency_parser",
+    "add_scale_parser",
     "build_parser",
 ]
 
 BENCH_CODEC_OUT_NAME = "bench-codec"  # DIR/bench-codec.json written by ``bench codec --out DIR``
 BENCH_FUSION_OUT_NAME = "bench-fusion"  # DIR/bench-fusion.json and .md written by ``bench fusion --out DIR``
 BENCH_LATENCY_OUT_NAME = "bench-latency"  # DIR/bench-latency.json and .png written by ``bench latency``
+BENCH_SCALE_OUT_NAME = "bench-scale"  # DIR/bench-scale.json, .png and -load.png written by ``bench scale``
 
 
 def add_fusion_parser(subparsers: Any) -> None:
@@ -98,6 +101,77 @@ def add_latency_parser(subparsers: Any) -> None:
     latency.add_argument("--quiet", action="store_true", help="no progress display")
 
 
+def add_scale_parser(subparsers: Any) -> None:
+    """Add the ``scale`` benchmark (the knee of report rate against roster size) to ``bench``'s subparsers."""
+    scale = subparsers.add_parser(
+        "scale",
+        help="highest report rate the grid sustains against bare MQTT clients, per roster size",
+        description=(
+            "For each roster size, generated rosters (grids of at most 10 nodes, overlapping by half; the "
+            "real roster at 15) publish reports once per node to every peer and the fusion centre, and the "
+            "aggregate rate is stepped up (geometric steps, then bisection) until p99 one-way latency at "
+            "any subscriber exceeds 50 ms, anything is lost, or publishers fall behind; the knee is the "
+            "highest rate that passed. The grid's path (sessions, envelopes, decode) and bare MQTT clients "
+            "with same-size payloads are searched on the same broker. Target: grid knee >= 0.8x the "
+            "baseline's in one process, >= 1.5x with --workers."
+        ),
+    )
+    scale.add_argument(
+        "--nodes",
+        default=None,
+        metavar="N,N,...",
+        help="roster sizes, comma-separated (default 15,50,100,200,500; with --quick 15,50,100)",
+    )
+    scale.add_argument("--qos", type=int, choices=[0, 1, 2], default=1, help="publish QoS (default 1)")
+    scale.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes holding the grid's nodes (default 1: everything in this process)",
+    )
+    scale.add_argument(
+        "--warmup", type=float, default=None, metavar="S", help="s left out of each phase (default 1)"
+    )
+    scale.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="measured s per phase (default 3)"
+    )
+    scale.add_argument(
+        "--start-rate", type=float, default=None, metavar="HZ", help="first aggregate rate (default 50)"
+    )
+    scale.add_argument(
+        "--min-rate", type=float, default=None, metavar="HZ", help="lowest rate tried (default 5)"
+    )
+    scale.add_argument(
+        "--max-rate", type=float, default=None, metavar="HZ", help="highest rate tried (default 20000)"
+    )
+    scale.add_argument(
+        "--bisections",
+        type=int,
+        default=None,
+        help="bisection steps after the first failure (default 2; quick 1)",
+    )
+    scale.add_argument(
+        "--attempts",
+        type=int,
+        default=None,
+        help="measurements of a rate before it counts as failed (default 2: one stall is not a knee)",
+    )
+    scale.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
+    scale.add_argument(
+        "--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto", help="broker to start"
+    )
+    scale.add_argument("--seed", type=int, default=0, help="seed of the nodes' publish phases (default 0)")
+    scale.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"write DIR/{BENCH_SCALE_OUT_NAME}.json, .png (knee per size) and -load.png (p99 per rate)",
+    )
+    scale.add_argument("--quick", action="store_true", help="3 sizes, 0.5 + 1.5 s phases, one bisection")
+    scale.add_argument("--quiet", action="store_true", help="no progress display")
+
+
 def add_codec_parser(subparsers: Any) -> None:
     """Add the ``codec`` benchmark (wire encode/decode/validate) to a ``bench`` command's subparsers."""
     codec = subparsers.add_parser(
@@ -135,6 +209,7 @@ def _add_bench_parser(subparsers: Any) -> None:
     benchmarks = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     add_fusion_parser(benchmarks)
     add_latency_parser(benchmarks)
+    add_scale_parser(benchmarks)
     add_codec_parser(benchmarks)
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from grid.app.bench.cli import run_bench
-from grid.app.parser import add_codec_parser, add_fusion_parser, add_latency_parser
+from grid.app.parser import add_codec_parser, add_fusion_parser, add_latency_parser, add_scale_parser
 from grid.errors import GridError
 
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     benchmarks = parser.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     add_fusion_parser(benchmarks)
     add_latency_parser(benchmarks)
+    add_scale_parser(benchmarks)
     add_codec_parser(benchmarks)
     args = parser.parse_args(argv)
     try:

@@ -115,6 +115,10 @@ def run_bench(args: argparse.Namespace) -> int:
         from grid.app.bench.latency import run_latency
 
         return run_latency(args)
+    if args.bench_command == "scale":
+        from grid.app.bench.scale import run_scale
+
+        return run_scale(args)
     if args.bench_command == "codec":  # before the fusion bench's imports (numpy, scipy)
         from grid.app.bench.codec import run_codec_bench
 
@@ -127,7 +131,9 @@ def run_bench(args: argparse.Namespace) -> int:
     from grid.world.roster import load_roster
 
     if args.bench_command != "fusion":
-        raise ConfigError(f"unknown benchmark {args.bench_command!r}; expected fusion, latency or codec")
+        raise ConfigError(
+            f"unknown benchmark {args.bench_command!r}; expected fusion, latency, scale or codec"
+        )
     console = Console(stderr=True)
     selected = cases(quick=args.quick)
     if args.case:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import random
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from grid.app.bench.latency_report import (
     write_cdf,
 )
 from grid.app.bench.latency_stats import LatencyStats, latency_stats, one_way_ms
+from grid.app.bench.traffic import RAW_HEADER, Stamps, bench_members, bench_report, pace, raw_payload
 from grid.app.parser import BENCH_LATENCY_OUT_NAME
 from grid.errors import ConfigError
 from grid.mqtt.broker import BrokerInfo, open_broker
@@ -42,7 +42,7 @@ from grid.mqtt.session import Session
 from grid.mqtt.transport import Transport
 from grid.participants.service import FUSION_ID, GridService
 from grid.wire import topics
-from grid.wire.messages import Envelope, ThreatReport
+from grid.wire.messages import Envelope
 from grid.world.roster import MemberState, Roster, load_roster
 
 if TYPE_CHECKING:
@@ -52,12 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["LatencyConfig", "Target", "bench_members", "judge", "measure", "run_latency"]
 
 _RAW_ROOT = "gridsim-bench/raw"
-_RAW_HEADER = struct.Struct("<QII")  # sent_ns, node index, sequence number
 _DRAIN_S = 3.0
 _EXIT_INTERRUPTED = 130
-
-# (key, ns) pairs: what was published when, what was received when.
-Stamps = list[tuple[str, int]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,55 +102,8 @@ class Target:
         )
 
 
-def bench_members(roster: Roster, count: int) -> list[MemberState]:
-    """``count`` members: the roster's, then copies of them under generated ids ``B016``, ``B017`` ..."""
-    members = [roster[node_id] for node_id in roster]
-    out = members[:count]
-    for i in range(len(out), count):
-        out.append(members[i % len(members)].model_copy(update={"id": f"B{i + 1:03d}"}))
-    return out
-
-
-def _report(member: MemberState, seq: int) -> ThreatReport:
-    sensor = member.sensors[0]
-    site = sensor.site if sensor.site is not None else (sensor.orbit.center if sensor.orbit else None)
-    lat, lon, alt = (site.lat, site.lon, site.alt_m) if site is not None else (0.0, 0.0, 0.0)
-    return ThreatReport(
-        run_id="bench-latency",
-        sensor_id=sensor.id,
-        sensor_kind=sensor.kind.value,
-        sensor_lat=lat,
-        sensor_lon=lon,
-        sensor_alt_m=alt,
-        time_s=seq * 0.1,
-        bearing_deg=(37.0 * seq) % 360,
-        sigma_bearing_deg=sensor.sigma_bearing_deg,
-        range_m=12_345.0,
-        sigma_range_m=sensor.sigma_range_m or 50.0,
-        max_range_m=sensor.range_m,
-        truth_id="T1",
-    )
-
-
 def _grid_topic(member: MemberState) -> str:
     return topics.report_topic(member.id)
-
-
-async def _pace(
-    *,
-    start: float,
-    end: float,
-    period: float,
-    send: Callable[[int], Awaitable[None]],
-) -> None:
-    """Call ``send(k)`` at ``start + k * period`` (event-loop time) until ``end``; late calls catch up."""
-    loop = asyncio.get_running_loop()
-    k = 0
-    while (at := start + k * period) < end:
-        if (delay := at - loop.time()) > 0:
-            await asyncio.sleep(delay)
-        await send(k)
-        k += 1
 
 
 class _Traffic:
@@ -215,7 +164,7 @@ async def _run_phase(
         async with asyncio.TaskGroup() as publishers:
             for i, (send, offset) in enumerate(zip(senders, phases, strict=True)):
                 publishers.create_task(
-                    _pace(start=phase.start + offset * period, end=phase.end, period=period, send=send),
+                    pace(start=phase.start + offset * period, end=phase.end, period=period, send=send),
                     name=f"bench-latency.publish[{i}]",
                 )
         ticker.cancel()
@@ -245,7 +194,7 @@ async def _grid_half(
         topic = _grid_topic(member)
 
         async def send(k: int) -> None:
-            env = Envelope(body=_report(member, k), origin=member.id)  # stamps sent_ns
+            env = Envelope(body=bench_report(member, k), origin=member.id)  # stamps sent_ns
             payload = env.to_bytes()
             traffic.sent.append((env.msg_id, env.sent_ns))
             await session.publish(topic, payload, qos=config.qos)
@@ -285,17 +234,16 @@ async def _baseline_half(
 
     async def receive(centre: Transport) -> None:
         async for message in centre.messages():
-            sent_ns, index, seq = _RAW_HEADER.unpack_from(message.payload)
+            sent_ns, index, seq = RAW_HEADER.unpack_from(message.payload)
             del sent_ns  # the receiver keys on the message; the sender's list has its stamp
             traffic.got(f"{index}:{seq}", time.time_ns())
 
     def sender(client: Transport, index: int, member: MemberState) -> Callable[[int], Awaitable[None]]:
         topic = f"{_RAW_ROOT}/{member.grids[0]}/{member.id}"
-        padding = b"\0" * max(0, sizes[index] - _RAW_HEADER.size)
 
         async def send(k: int) -> None:
             sent_ns = time.time_ns()
-            payload = _RAW_HEADER.pack(sent_ns, index, k) + padding
+            payload = raw_payload(sent_ns, index, k, sizes[index])
             traffic.sent.append((f"{index}:{k}", sent_ns))
             await client.publish(topic, payload, qos=config.qos)
 
@@ -321,7 +269,7 @@ async def measure(
     members = bench_members(roster, config.nodes)
     rng = random.Random(config.seed)
     phases = [rng.random() for _ in members]  # each node's offset within the period, in periods
-    sizes = [len(Envelope(body=_report(m, 0), origin=m.id).to_bytes()) for m in members]
+    sizes = [len(Envelope(body=bench_report(m, 0), origin=m.id).to_bytes()) for m in members]
     total_s = config.warmup_s + config.duration_s
 
     def reporter(label: str) -> Callable[[float], None]:
