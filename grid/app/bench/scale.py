@@ -41,11 +41,12 @@ from grid.app.bench.scale_fleet import (
     raw_topic,
 )
 from grid.app.bench.scale_knee import KneeSearch
-from grid.app.bench.scale_topology import RULE, Topology, node_topic, scale_topology
+from grid.app.bench.scale_topology import RULE, Topology, scale_topology
 from grid.app.bench.scale_workers import WorkerPool
 from grid.app.bench.traffic import bench_report
 from grid.app.parser import BENCH_SCALE_OUT_NAME
 from grid.mqtt.broker import BrokerInfo, open_broker
+from grid.wire import topics
 from grid.wire.messages import Envelope
 from grid.world.roster import Roster, load_roster
 
@@ -146,7 +147,7 @@ def _fleet_specs(
 ) -> tuple[FleetSpec, list[FleetSpec]]:
     """This process's fleet and the workers' (none for the baseline or one process)."""
     n = len(topology.nodes)
-    topic = node_topic if kind == "grid" else raw_topic
+    topic = topics.report_topic if kind == "grid" else raw_topic
     nodes = [
         ClientSpec(
             index=i,

@@ -20,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
-from grid.app.bench.scale_topology import node_topic
 from grid.app.bench.traffic import RAW_HEADER, bench_members, bench_report, pace, raw_payload
 from grid.mqtt.transport import Transport
 from grid.participants.service import FUSION_ID, GridService
@@ -141,7 +140,7 @@ class _GridClient(_Client):
         super().__init__(spec)
         self._qos = fleet.qos
         self._member = member
-        self._topic = node_topic(spec.node_id) if spec.publishes else ""
+        self._topic = topics.report_topic(spec.node_id) if spec.publishes else ""
         self.service = GridService(
             service_id=spec.node_id,
             roster=roster,

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 from grid.app.bench.traffic import bench_members
 from grid.errors import ConfigError
-from grid.wire import topics
 from grid.world.roster import MemberState, Roster
 
-__all__ = ["GRID_MAX", "RULE", "Topology", "node_topic", "scale_topology"]
+__all__ = ["GRID_MAX", "RULE", "Topology", "scale_topology"]
 
 GRID_MAX = 10
 _STRIDE = 5
@@ -26,14 +25,6 @@ RULE = (
     f"the roster's own grids at its size; otherwise grid k = nodes {_STRIDE}k..{_STRIDE}k+{GRID_MAX - 1} "
     f"mod N for k < ceil(N/{_STRIDE})"
 )
-# The segment every bench node's report topic carries until report topics lose their grid
-# (helper h1's change to grid/wire/topics.py: then this becomes topics.report_topic(node)).
-_TOPIC_GRID = "scale"
-
-
-def node_topic(node: str) -> str:
-    """The one topic ``node`` publishes its reports on."""
-    return topics.report_topic(_TOPIC_GRID, node)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,8 @@ print(" ".join(sorted(sys.modules)))
         ["bench", "--help"],
         ["bench", "fusion", "--help"],
         ["bench", "codec", "--help"],
+        ["bench", "latency", "--help"],
+        ["bench", "scale", "--help"],
         ["scenario", "validate", "--help"],
         ["up", "--help"],
     ],

@@ -1,0 +1,5 @@
+"""``python -m grid``: the ``gridsim`` command."""
+
+from grid.app.cli import main
+
+raise SystemExit(main())
