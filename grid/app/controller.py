@@ -35,7 +35,7 @@ _DRAIN_S = 0.5  # wall seconds after the scenario ends for the last messages to 
 # The accounts are awaited for as long as messages keep arriving (an overloaded grid is slow, not
 # incomplete); the wait gives up after this many wall seconds with none. Longer than the fusion
 # centre's SETTLE_IDLE_S, during which it may be waiting quietly for the last reports.
-_ACCOUNT_IDLE_S = 20.0
+_ACCOUNT_IDLE_S = 45.0
 
 
 async def publish_control(transport: Publisher, control: RunControl) -> None:

@@ -31,13 +31,16 @@ from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, reje
 from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
 from grid.world.roster import Roster
 
-__all__ = ["SETTLE_IDLE_S", "FusionCentre", "percentiles"]
+__all__ = ["SETTLE_COUNTED_IDLE_S", "SETTLE_IDLE_S", "FusionCentre", "percentiles"]
 
 log = logging.getLogger(__name__)
 
 # After a run's end the account waits for reports still in flight; it is sent as it stands only
 # after this many wall seconds in which none arrived, so an overloaded grid is late, not incomplete.
-SETTLE_IDLE_S = 10.0
+SETTLE_IDLE_S = 30.0
+# Once every node's final count is in, each node's reports were acknowledged before its count was
+# sent: what is still missing after this spell of silence was lost by the broker.
+SETTLE_COUNTED_IDLE_S = 5.0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -245,22 +248,24 @@ class FusionCentre(GridService):
     async def settle(self) -> None:
         """Wait until every node's final count of published reports has been delivered here.
 
-        Reports still in flight when the run ends are fused, not lost, however long the backlog;
-        after ``SETTLE_IDLE_S`` with no arrival the account is sent as it stands (the summary then
-        shows the gap).
+        Reports still in flight when the run ends are fused, not lost, however long the backlog.
+        The account is sent as it stands (the summary then shows the gap) after ``SETTLE_IDLE_S``
+        with nothing arriving while a node's count is missing (it may be reconnecting), or after
+        ``SETTLE_COUNTED_IDLE_S`` once every count is in.
         """
         while not self._caught_up():
             self._arrivals.clear()
+            counted = set(self._node_published) >= set(self.roster)
+            idle_s = SETTLE_COUNTED_IDLE_S if counted else SETTLE_IDLE_S
             try:
-                async with asyncio.timeout(SETTLE_IDLE_S):
+                async with asyncio.timeout(idle_s):
                     await self._arrivals.wait()
             except TimeoutError:
                 silent = sorted(set(self.roster) - set(self._node_published))
                 log.warning(
-                    "fusion: account sent after %.0f s with no report arriving, without every node's "
-                    "final count (delivered %d; %d reports published by the %d nodes that reported; "
-                    "silent: %s)",
-                    SETTLE_IDLE_S,
+                    "fusion: account sent after %.0f s with nothing arriving (delivered %d; %d reports "
+                    "published by the %d nodes that reported; silent: %s)",
+                    idle_s,
                     self.counters[CounterName.DELIVERED],
                     sum(self._node_published.values()),
                     len(self._node_published),

@@ -53,6 +53,8 @@ __all__ = ["MemberNode", "node_subscriptions"]
 
 log = logging.getLogger(__name__)
 
+_RECORD_LEAD_S = 10.0  # simulation seconds before a broker outage from which accepted reports are kept
+
 
 class _Picture:
     """A node's own tracker for one run and the confirmed track updates it made."""
@@ -157,9 +159,10 @@ class MemberNode(GridService):
         self._picture = _Picture(run) if self.fuse_locally else None
         self._outage_accepted = []
         self._scans_done = asyncio.Event()
-        # Reports are recorded from the first broker outage's start on (never, without one).
+        # Reports are recorded from shortly before the first broker outage (never, without one):
+        # one the broker accepted just before it stopped may not have reached the centre yet.
         outages = self._timeline.broker_outages()
-        self._record_from_s = outages[0][0] if outages else math.inf
+        self._record_from_s = outages[0][0] - _RECORD_LEAD_S if outages else math.inf
         for key in (
             CounterName.PUBLISHED,
             CounterName.RECEIVED_REPORTS,

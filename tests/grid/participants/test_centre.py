@@ -26,6 +26,7 @@ from tests.grid.participants.memory_grid import MemoryGrid, report, short_scenar
 def _patient_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     """The centre waits for final counts as long as it takes: no test here leans on its idle timeout."""
     monkeypatch.setattr(centre_module, "SETTLE_IDLE_S", 3600.0)
+    monkeypatch.setattr(centre_module, "SETTLE_COUNTED_IDLE_S", 3600.0)
 
 
 def fusion(grid: MemoryGrid, roster: Roster) -> FusionCentre:
