@@ -23,31 +23,10 @@ from grid.mqtt.session import Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
+from tests.processes import alive, children
 
 if TYPE_CHECKING:
     from tests.conftest import GridsimProcesses
-
-
-def _children(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["node", "--help"], ["fusion", "--help"]])
@@ -242,8 +221,8 @@ def test_ctrl_c_mid_run_leaves_nothing_behind(tmp_path: Path, gridsim: GridsimPr
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
-    _follow(proc, lambda: bool(_children(proc.pid)), "starting its broker")
-    children = _children(proc.pid)
+    _follow(proc, lambda: bool(children(proc.pid)), "starting its broker")
+    spawned = children(proc.pid)
     _follow(proc, lambda: _accepts(port), "its broker accepted connections")
     asyncio.run(_run_announced(port))  # every node and the fusion centre online, the run under way
     proc.send_signal(signal.SIGINT)
@@ -251,7 +230,7 @@ def test_ctrl_c_mid_run_leaves_nothing_behind(tmp_path: Path, gridsim: GridsimPr
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert "Traceback" not in err
-    assert not [pid for pid in children if _alive(pid)], "a broker process was left behind"
+    assert not [pid for pid in spawned if alive(pid)], "a broker process was left behind"
 
 
 @pytest.mark.broker

@@ -31,6 +31,7 @@ from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
+from tests.processes import alive, children
 
 if TYPE_CHECKING:
     from tests.conftest import GridsimProcesses
@@ -41,28 +42,6 @@ SPEED = 5.0  # as tests/grid/app/test_run.py: timing-sensitive figures keep thei
 def _scenario(duration_s: float = 40.0) -> Scenario:
     """The default drone scenario, cut short: the drone is detected in its first seconds."""
     return scenario_from_dict({**load_scenario().to_dict(), "duration_s": duration_s})
-
-
-def _children(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _is_worker(pid: int) -> bool:
@@ -163,7 +142,7 @@ async def test_same_measurements_for_any_worker_count(
         "worker-1.log",
     ]  # the broker is the test's
     assert _logs(tmp_path / "w0") == []
-    assert [pid for pid in _children(os.getpid()) if _is_worker(pid)] == [], "every worker was reaped"
+    assert [pid for pid in children(os.getpid()) if _is_worker(pid)] == [], "every worker was reaped"
 
 
 @pytest.mark.broker
@@ -197,7 +176,7 @@ async def test_up_with_workers_rides_out_an_injected_broker_outage(roster: Roste
     assert summary["messages"]["lost"] == 0
     assert summary["threats"][0]["time_to_locate_s"] is not None
     assert _logs(tmp_path) == ["broker.log", "fusion.log", "worker-0.log", "worker-1.log"]
-    assert [pid for pid in _children(os.getpid()) if _is_worker(pid)] == [], "every worker was reaped"
+    assert [pid for pid in children(os.getpid()) if _is_worker(pid)] == [], "every worker was reaped"
 
 
 @pytest.mark.broker
@@ -208,7 +187,7 @@ async def test_a_worker_killed_mid_run_is_a_run_error(
     """A worker that dies during the run ends it with a RunError naming the worker; no child is left."""
     run = asyncio.create_task(_run(mosquitto, roster, tmp_path, 2))
     await _run_announced(mosquitto.port)
-    workers = [pid for pid in _children(os.getpid()) if _is_worker(pid)]
+    workers = [pid for pid in children(os.getpid()) if _is_worker(pid)]
     assert len(workers) == 3  # the fusion centre's and two node workers
     os.kill(workers[-1], signal.SIGKILL)
     with pytest.raises(BaseException) as info:  # noqa: PT011 - the RunError is in the TaskGroup's group
@@ -217,7 +196,7 @@ async def test_a_worker_killed_mid_run_is_a_run_error(
     assert isinstance(error, RunError)
     assert "killed by signal 9" in str(error)
     assert str(error).startswith(("fusion [fusion]", "worker-0 [", "worker-1 ["))
-    assert not [pid for pid in workers if _alive(pid)], "a worker process was left behind"
+    assert not [pid for pid in workers if alive(pid)], "a worker process was left behind"
 
 
 async def _serve_forever(
@@ -253,7 +232,7 @@ async def test_a_worker_with_an_unknown_node_is_a_run_error(
     assert "UnknownNodeError: unknown node id 'XX'" in text
     assert "UnknownNodeError" in (tmp_path / "worker-0.log").read_text()
     assert len(pids) == 1
-    assert not _alive(pids[0]), "the worker was reaped"
+    assert not alive(pids[0]), "the worker was reaped"
 
 
 @pytest.mark.parametrize(
@@ -317,7 +296,7 @@ def _start_run(gridsim: GridsimProcesses, port: int, out: Path) -> subprocess.Po
 
 def _announced_children(proc: subprocess.Popen[str], port: int) -> list[int]:
     """Wait until the run is under way (every participant online); gridsim's child processes then."""
-    while not _children(proc.pid):
+    while not children(proc.pid):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)
     while True:
@@ -327,7 +306,7 @@ def _announced_children(proc: subprocess.Popen[str], port: int) -> list[int]:
             break
         except GridError:  # its broker is not listening yet
             time.sleep(0.2)
-    return _children(proc.pid)
+    return children(proc.pid)
 
 
 @pytest.mark.broker
@@ -350,7 +329,7 @@ def test_signal_stops_gridsim_and_every_child(
     assert proc.returncode == code, err
     assert word in err
     assert "Traceback" not in err
-    assert not [pid for pid in children if _alive(pid)], "a child process was left behind"
+    assert not [pid for pid in children if alive(pid)], "a child process was left behind"
 
 
 @pytest.mark.broker
@@ -364,5 +343,5 @@ def test_killed_gridsim_takes_its_workers_with_it(tmp_path: Path, gridsim: Grids
     proc.kill()
     proc.wait()
     # The broker and the workers: each goes once it has stopped; the test's timeout bounds the wait.
-    while [pid for pid in children if _alive(pid)]:
+    while [pid for pid in children if alive(pid)]:
         time.sleep(0.1)
