@@ -295,7 +295,7 @@ class MemberNode(GridService):
 
         A broker that keeps no sessions loses what it accepts before the fusion centre has
         re-subscribed; the centre names the recorded reports it never received (its account).
-        The time kept is when publishing began: the broker accepted the report no earlier.
+        The time kept is when the report was posted to the outbox: the broker accepted it no earlier.
         """
         if run.clock.now() >= self._record_from_s and len(self._outage_accepted) < OUTAGE_RECORD_MAX:
             self._outage_accepted.append((msg_id, round(began_s, 3)))
