@@ -291,7 +291,7 @@ class MemberNode(GridService):
             self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
 
     def _note_accepted(self, run: ActiveRun, msg_id: str, began_s: float) -> None:
-        """Record a report the broker has accepted, once a broker outage has begun.
+        """Record a report the broker has accepted, from shortly before a broker outage on.
 
         A broker that keeps no sessions loses what it accepts before the fusion centre has
         re-subscribed; the centre names the recorded reports it never received (its account).
