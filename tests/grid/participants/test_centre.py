@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grid.participants import centre as centre_module
+from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.participants.centre import FusionCentre
 from grid.participants.node import MemberNode
 from grid.participants.track_log import updates_from_log
@@ -29,9 +30,35 @@ def _patient_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(centre_module, "SETTLE_COUNTED_IDLE_S", 3600.0)
 
 
-def fusion(grid: MemoryGrid, roster: Roster) -> FusionCentre:
+def fusion(
+    grid: MemoryGrid, roster: Roster, *, track_interval_s: float = DEFAULT_TRACK_INTERVAL_S
+) -> FusionCentre:
     """The fusion centre on ``grid``."""
-    return FusionCentre(roster=roster, session_factory=grid.broker.session, clock_factory=grid.clock_factory)
+    return FusionCentre(
+        roster=roster,
+        session_factory=grid.broker.session,
+        clock_factory=grid.clock_factory,
+        track_interval_s=track_interval_s,
+    )
+
+
+def romania(grid: MemoryGrid, roster: Roster) -> MemberNode:
+    """RO's node on ``grid``: its radars see the default scenario's drone."""
+    return MemberNode(
+        roster.member("RO"),
+        roster=roster,
+        session_factory=grid.broker.session,
+        clock_factory=grid.clock_factory,
+    )
+
+
+async def play_90_s(grid: MemoryGrid, *services: FusionCentre | MemberNode) -> None:
+    """Start run-1 (the default scenario cut to 90 s) and advance the clock through it, second by second."""
+    await grid.start("run-1", short_scenario(90.0))
+    await until(lambda: all(s.run is not None for s in services), "the run started")
+    for t in range(91):
+        await grid.clock.advance_to(float(t))
+        await steps()
 
 
 async def all_nodes_online(grid: MemoryGrid, roster: Roster, run_id: str, published: dict[str, int]) -> None:
@@ -44,18 +71,9 @@ async def test_a_nodes_reports_become_confirmed_tracks_sent_to_the_grid(roster: 
     """RO's reports of the drone are fused into a confirmed track of uav-1, published on the tracks topic."""
     grid = MemoryGrid()
     centre = fusion(grid, roster)
-    node = MemberNode(
-        roster.member("RO"),
-        roster=roster,
-        session_factory=grid.broker.session,
-        clock_factory=grid.clock_factory,
-    )
+    node = romania(grid, roster)
     async with grid.serving(centre, node):
-        await grid.start("run-1", short_scenario(90.0))
-        await until(lambda: centre.run is not None and node.run is not None, "the run started")
-        for t in range(91):
-            await grid.clock.advance_to(float(t))
-            await steps()
+        await play_90_s(grid, centre, node)
     tracks = grid.bodies(topics.TRACKS, FusedTrack)
     confirmed = [t for t in tracks if t.status == "confirmed"]
     assert confirmed, "a confirmed track within 90 s"
@@ -199,24 +217,10 @@ async def test_the_account_names_outage_reports_that_never_arrived(roster: Roste
 async def _play_ro(roster: Roster, track_interval_s: float) -> tuple[MemoryGrid, FusionStats, MemberNode]:
     """RO's sensors against the drone for 90 s on a virtual clock, to the run's account."""
     grid = MemoryGrid()
-    centre = FusionCentre(
-        roster=roster,
-        session_factory=grid.broker.session,
-        clock_factory=grid.clock_factory,
-        track_interval_s=track_interval_s,
-    )
-    node = MemberNode(
-        roster.member("RO"),
-        roster=roster,
-        session_factory=grid.broker.session,
-        clock_factory=grid.clock_factory,
-    )
+    centre = fusion(grid, roster, track_interval_s=track_interval_s)
+    node = romania(grid, roster)
     async with grid.serving(centre, node):
-        await grid.start("run-1", short_scenario(90.0))
-        await until(lambda: centre.run is not None and node.run is not None, "the run started")
-        for t in range(91):
-            await grid.clock.advance_to(float(t))
-            await steps()
+        await play_90_s(grid, centre, node)
         await grid.end("run-1")
         for node_id in roster:
             if node_id != "RO":
