@@ -34,7 +34,15 @@ from grid.app.bench.latency_report import (
     write_cdf,
 )
 from grid.app.bench.latency_stats import LatencyStats, latency_stats, one_way_ms
-from grid.app.bench.traffic import RAW_HEADER, Stamps, bench_members, bench_report, pace, raw_payload
+from grid.app.bench.traffic import (
+    RAW_HEADER,
+    Stamps,
+    bench_members,
+    bench_report,
+    pace,
+    phase_problems,
+    raw_payload,
+)
 from grid.app.parser import BENCH_LATENCY_OUT_NAME
 from grid.errors import ConfigError
 from grid.mqtt.broker import BrokerInfo, open_broker
@@ -73,12 +81,7 @@ class LatencyConfig:
             problems.append(f"--nodes must be at least 1, got {self.nodes}")
         if not 0 < self.rate_hz <= 1000:
             problems.append(f"--rate must be in (0, 1000] Hz, got {self.rate_hz:g}")
-        if self.qos not in (0, 1, 2):
-            problems.append(f"--qos must be 0, 1 or 2, got {self.qos}")
-        if self.duration_s <= 0:
-            problems.append(f"--duration must be positive, got {self.duration_s:g}")
-        if self.warmup_s < 0:
-            problems.append(f"--warmup must not be negative, got {self.warmup_s:g}")
+        problems += phase_problems(qos=self.qos, duration_s=self.duration_s, warmup_s=self.warmup_s)
         if problems:
             raise ConfigError("; ".join(problems))
 

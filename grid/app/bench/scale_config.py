@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grid.app.bench.scale_knee import SearchPlan
+from grid.app.bench.traffic import phase_problems
 from grid.errors import ConfigError
 
 __all__ = [
@@ -69,8 +70,6 @@ class ScaleConfig:
             problems.append(f"--nodes sizes must be in [2, {_MAX_NODES}], got {', '.join(map(str, bad))}")
         if len(set(self.nodes)) != len(self.nodes):
             problems.append("--nodes sizes must be distinct")
-        if self.qos not in (0, 1, 2):
-            problems.append(f"--qos must be 0, 1 or 2, got {self.qos}")
         if not 1 <= self.workers <= _MAX_WORKERS:
             problems.append(f"--workers must be in [1, {_MAX_WORKERS}], got {self.workers}")
         elif self.nodes and self.workers > min(self.nodes):
@@ -79,10 +78,7 @@ class ScaleConfig:
             )
         if self.attempts < 1:
             problems.append(f"--attempts must be at least 1, got {self.attempts}")
-        if self.duration_s <= 0:
-            problems.append(f"--duration must be positive, got {self.duration_s:g}")
-        if self.warmup_s < 0:
-            problems.append(f"--warmup must not be negative, got {self.warmup_s:g}")
+        problems += phase_problems(qos=self.qos, duration_s=self.duration_s, warmup_s=self.warmup_s)
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -14,12 +14,24 @@ from collections.abc import Awaitable, Callable
 from grid.wire.messages import ThreatReport
 from grid.world.roster import MemberState, Roster
 
-__all__ = ["RAW_HEADER", "Stamps", "bench_members", "bench_report", "pace", "raw_payload"]
+__all__ = ["RAW_HEADER", "Stamps", "bench_members", "bench_report", "pace", "phase_problems", "raw_payload"]
 
 RAW_HEADER = struct.Struct("<QII")  # sent_ns, node index, sequence number
 
 # (key, ns) pairs: what was published when, what was received when.
 Stamps = list[tuple[str, int]]
+
+
+def phase_problems(*, qos: int, duration_s: float, warmup_s: float) -> list[str]:
+    """What is wrong with a bench's QoS and phase lengths, one sentence per option."""
+    problems = []
+    if qos not in (0, 1, 2):
+        problems.append(f"--qos must be 0, 1 or 2, got {qos}")
+    if duration_s <= 0:
+        problems.append(f"--duration must be positive, got {duration_s:g}")
+    if warmup_s < 0:
+        problems.append(f"--warmup must not be negative, got {warmup_s:g}")
+    return problems
 
 
 def bench_members(roster: Roster, count: int) -> list[MemberState]:
