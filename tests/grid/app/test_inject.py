@@ -11,18 +11,16 @@ import pytest
 
 from grid.app.inject import fetch_results, inject
 from grid.app.run import RunOptions, serve_grid
-from grid.bundled import bundled_dir
 from grid.errors import RunError
 from grid.mqtt.broker import BrokerInfo
 from grid.world.roster import Roster
-from grid.world.scenario import load_scenario, scenario_from_dict
+from grid.world.scenario import load_scenario
+from tests.grid.app.up_outage import inject_outage_into_up
 
 # A 90 s injection needs about 5.5 CPU seconds in one process (0.06 per simulated second): at 5x
 # it has 18 s, over 3x headroom on one core. The timeout is far above the loaded wall time.
 SPEED = 5.0
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
-
-OUTAGE_SCENARIO = bundled_dir("scenarios") / "broker-outage.yaml"
 
 
 async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, tmp_path: Path) -> None:
@@ -98,25 +96,8 @@ async def test_inject_into_one_process_per_node(
 async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: Path) -> None:
     """`up` owns its broker, so an injected broker outage restarts it; `inject --wait` rides it out."""
     options = RunOptions(scenario=None, roster=roster, broker_kind="mosquitto", out_dir=tmp_path)
-    brokers: list[BrokerInfo] = []
-    ready = asyncio.Event()
-
-    def on_ready(broker: BrokerInfo) -> None:
-        brokers.append(broker)
-        ready.set()
-
-    grid = asyncio.create_task(serve_grid(options, on_ready=on_ready), name="test.grid")
-    try:
-        await asyncio.wait_for(ready.wait(), 30)
-        # Cut to where the outage (60-80 s) and the catch-up after it are over.
-        scenario = scenario_from_dict({**load_scenario(OUTAGE_SCENARIO).to_dict(), "duration_s": 150.0})
-        # 10x, as in test_outage: about 15 s of wall time.
-        summary = await inject(scenario, broker_url=brokers[0].url, speed=2 * SPEED, wait=True)
-    finally:
-        grid.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await grid
-    assert summary is not None
+    # 10x, as in test_outage: about 15 s of wall time.
+    summary = await inject_outage_into_up(options, speed=2 * SPEED, ready_timeout_s=30)
     (outage,) = summary["events"]
     assert outage["applied"] is True
     assert outage["member_reconnects"] == len(roster)

@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from grid.app.cli import main
-from grid.app.inject import inject
-from grid.app.run import RunOptions, run_grid, serve_grid
+from grid.app.run import RunOptions, run_grid
 from grid.app.workers import WorkerSpec, plan_workers, worker_processes, worker_specs
-from grid.bundled import bundled_dir
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
@@ -31,6 +29,7 @@ from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
+from tests.grid.app.up_outage import inject_outage_into_up
 from tests.processes import alive, children
 
 if TYPE_CHECKING:
@@ -150,25 +149,8 @@ async def test_same_measurements_for_any_worker_count(
 async def test_up_with_workers_rides_out_an_injected_broker_outage(roster: Roster, tmp_path: Path) -> None:
     """`up --workers 2` plays an injection; its broker restarts mid-run and every worker's node reconnects."""
     options = RunOptions(scenario=None, roster=roster, broker_kind="mosquitto", out_dir=tmp_path, workers=2)
-    brokers: list[BrokerInfo] = []
-    ready = asyncio.Event()
-
-    def on_ready(broker: BrokerInfo) -> None:
-        brokers.append(broker)
-        ready.set()
-
-    grid = asyncio.create_task(serve_grid(options, on_ready=on_ready), name="test.grid")
-    try:
-        await asyncio.wait_for(ready.wait(), 60)
-        # As in test_inject: cut to where the outage (60-80 s) and the catch-up are over; 10x.
-        outage_file = bundled_dir("scenarios") / "broker-outage.yaml"
-        scenario = scenario_from_dict({**load_scenario(outage_file).to_dict(), "duration_s": 150.0})
-        summary = await inject(scenario, broker_url=brokers[0].url, speed=2 * SPEED, wait=True)
-    finally:
-        grid.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await grid
-    assert summary is not None
+    # As in test_inject: 10x.
+    summary = await inject_outage_into_up(options, speed=2 * SPEED, ready_timeout_s=60)
     assert summary["workers"] == 2
     (outage,) = summary["events"]
     assert outage["applied"] is True
