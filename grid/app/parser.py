@@ -86,11 +86,7 @@ def add_latency_parser(subparsers: Any) -> None:
         metavar="S",
         help="s before the measured window, left out (default 2)",
     )
-    latency.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
-    latency.add_argument(
-        "--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto", help="broker to start"
-    )
-    latency.add_argument("--seed", type=int, default=0, help="seed of the nodes' publish phases (default 0)")
+    _add_bench_broker(latency)
     latency.add_argument(
         "--out",
         type=Path,
@@ -99,6 +95,15 @@ def add_latency_parser(subparsers: Any) -> None:
         help=f"write DIR/{BENCH_LATENCY_OUT_NAME}.json and .png",
     )
     latency.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def _add_bench_broker(bench: argparse.ArgumentParser) -> None:
+    """The broker and seed options every MQTT bench takes."""
+    bench.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
+    bench.add_argument(
+        "--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto", help="broker to start"
+    )
+    bench.add_argument("--seed", type=int, default=0, help="seed of the nodes' publish phases (default 0)")
 
 
 def add_scale_parser(subparsers: Any) -> None:
@@ -156,11 +161,7 @@ def add_scale_parser(subparsers: Any) -> None:
         default=None,
         help="measurements of a rate before it counts as failed (default 2: one stall is not a knee)",
     )
-    scale.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
-    scale.add_argument(
-        "--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto", help="broker to start"
-    )
-    scale.add_argument("--seed", type=int, default=0, help="seed of the nodes' publish phases (default 0)")
+    _add_bench_broker(scale)
     scale.add_argument(
         "--out",
         type=Path,
