@@ -26,11 +26,16 @@ are errors. Kinds and their fields:
     The broker gridsim started is stopped at ``at_s`` and restarted after ``duration_s``
     (required). Broker outages may not overlap.
 ``cyber_campaign``
-    ``name`` and ``observables``: each ``{type, value, observed_by: [{node, at_s}]}`` with
-    ``type`` one of ``url`` (http, https or ftp URL with a host), ``email`` (local@domain),
+    ``name``, ``tlp`` (``clear``, ``green``, ``amber`` or ``red``, default ``amber``) and
+    ``observables``: each ``{type, value, tlp?, confidence?, observed_by: [{node, at_s, form?}]}``
+    with ``type`` one of ``url`` (http, https or ftp URL with a host), ``email`` (local@domain),
     ``domain`` (LDH labels, a TLD of letters), ``ipv4`` (dotted quad), ``sha256`` (64 hex
-    digits), ``md5`` (32 hex digits). ``observed_by`` says which member nodes' CERTs see the
-    observable, at what simulation time (not before the campaign's ``at_s``).
+    digits), ``md5`` (32 hex digits). An observable's ``tlp`` overrides the campaign's;
+    ``confidence`` is 0..100 (default 70). ``observed_by`` says which member nodes' CERTs see the
+    observable, at what simulation time (not before the campaign's ``at_s``), and in which
+    ``form`` the CERT writes it (:class:`ReportForm`, default ``exact``; :func:`report_forms`
+    gives the forms valid for a value). A CERT that sees only some of a campaign's observables
+    is one that only some observables list.
 
 Node and sensor ids are checked against the roster by :func:`grid.world.scenario.validate_against_roster`.
 """
@@ -60,10 +65,13 @@ __all__ = [
     "Observable",
     "ObservableType",
     "Phantom",
+    "ReportForm",
     "SensorFailure",
     "Sighting",
     "Spoofing",
+    "Tlp",
     "check_observable",
+    "report_forms",
 ]
 
 _ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")]
@@ -237,11 +245,58 @@ def check_observable(kind: ObservableType, value: str) -> str | None:
     return None if ok else expected
 
 
+class ReportForm(StrEnum):
+    """How a member's CERT writes an observable down: the noise a hub must see through."""
+
+    EXACT = "exact"  # as the scenario gives it
+    UPPER = "upper"  # scheme and host, local part and domain, a domain, or hex digits in upper case
+    TRAILING_SLASH = "trailing_slash"  # url only: "/" added to the path
+    DEFAULT_PORT = "default_port"  # url only: the scheme's default port written out (:80, :443, :21)
+    DEFANGED = "defanged"  # hxxp://evil[.]example/x, billing[@]example[.]com, 192.0.2[.]10
+    MIXED = "mixed"  # one of the forms valid for the value, drawn from the scenario seed
+
+
+class Tlp(StrEnum):
+    """Traffic Light Protocol 2.0 releasability."""
+
+    CLEAR = "clear"
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+def report_forms(kind: ObservableType, value: str) -> tuple[ReportForm, ...]:
+    """The forms a CERT may report ``value`` (a valid observable of ``kind``) in, ``mixed`` last.
+
+    Each one differs from the value only by noise a refang and normalise step undoes. A URL
+    takes ``trailing_slash`` only when its path does not already end in "/" (a second slash is a
+    different path) and ``default_port`` only when it names no port. An IPv4 address has no case
+    and a hash is not defanged.
+    """
+    f = ReportForm
+    if kind is ObservableType.URL:
+        parts = urlsplit(value)
+        forms = [f.EXACT, f.UPPER]
+        if not parts.path.endswith("/"):
+            forms.append(f.TRAILING_SLASH)
+        if parts.port is None:
+            forms.append(f.DEFAULT_PORT)
+        forms.append(f.DEFANGED)
+    elif kind in (ObservableType.EMAIL, ObservableType.DOMAIN):
+        forms = [f.EXACT, f.UPPER, f.DEFANGED]
+    elif kind is ObservableType.IPV4:
+        forms = [f.EXACT, f.DEFANGED]
+    else:
+        forms = [f.EXACT, f.UPPER]
+    return (*forms, f.MIXED)
+
+
 class Sighting(_Strict):
-    """A member node's CERT observes an observable at a simulation time."""
+    """A member node's CERT observes an observable at a simulation time, and reports it in a form."""
 
     node: _ID
     at_s: _Time
+    form: ReportForm = ReportForm.EXACT
 
 
 class Observable(_Strict):
@@ -249,6 +304,8 @@ class Observable(_Strict):
 
     type: ObservableType
     value: Annotated[str, Field(min_length=1, max_length=2048)]
+    tlp: Tlp | None = None  # None: the campaign's
+    confidence: Annotated[int, Field(ge=0, le=100)] = 70
     observed_by: Annotated[list[Sighting], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -256,6 +313,15 @@ class Observable(_Strict):
         expected = check_observable(self.type, self.value)
         if expected is not None:
             raise ValueError(f"value: {self.value!r} is not a valid {self.type.value}; expected {expected}")
+        forms = report_forms(self.type, self.value)
+        found = [
+            f"observed_by[{k}].form: {s.form.value!r} does not apply to the {self.type.value} "
+            f"{self.value!r}; expected one of: {', '.join(f.value for f in forms)}"
+            for k, s in enumerate(self.observed_by)
+            if s.form not in forms
+        ]
+        if found:
+            raise ValueError("\n".join(found))
         return self
 
 
@@ -264,6 +330,7 @@ class CyberCampaign(_Event):
 
     kind: Literal["cyber_campaign"]
     name: Annotated[str, Field(min_length=1, max_length=80)]
+    tlp: Tlp = Tlp.AMBER
     observables: Annotated[list[Observable], Field(min_length=1, max_length=10_000)]
 
 
