@@ -103,17 +103,15 @@ def report_as(kind: ObservableType, value: str, form: ReportForm) -> str:
         return value
     if kind is ObservableType.URL:
         return _report_url(value, form)
+    if form is ReportForm.UPPER:  # email, domain, hash; an IPv4 address has no case
+        return value.upper()
     if kind is ObservableType.EMAIL:
         local, _, domain = value.rpartition("@")
-        if form is ReportForm.UPPER:
-            return f"{local.upper()}@{domain.upper()}"
         return f"{local}[@]{domain.replace('.', '[.]')}"
-    if kind is ObservableType.DOMAIN:
-        return value.upper() if form is ReportForm.UPPER else value.replace(".", "[.]")
     if kind is ObservableType.IPV4:
         head, _, tail = value.rpartition(".")  # the usual defang: the last dot only
         return f"{head}[.]{tail}"
-    return value.upper()  # a hash: the only other form is upper
+    return value.replace(".", "[.]")  # a domain
 
 
 def _drawn_form(seed: int, campaign: str, index: int, node: str, forms: tuple[ReportForm, ...]) -> ReportForm:

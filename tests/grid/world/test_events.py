@@ -16,8 +16,10 @@ from grid.world.events import (
     LinkImpairment,
     NodeOutage,
     ObservableType,
+    ReportForm,
     SensorFailure,
     Spoofing,
+    Tlp,
     check_observable,
 )
 from grid.world.roster import Roster, SensorKind
@@ -86,6 +88,12 @@ def test_base_loads_with_every_field(tmp_path: Path, roster: Roster) -> None:
         ObservableType.SHA256,
     ]
     assert campaign.observables[2].observed_by[0].node == "PL"
+    assert (campaign.tlp, campaign.observables[0].tlp, campaign.observables[0].confidence) == (
+        Tlp.AMBER,
+        None,
+        70,
+    )
+    assert campaign.observables[0].observed_by[0].form is ReportForm.EXACT
     assert scenario_from_dict(s.to_dict()) == s
 
 
@@ -194,6 +202,20 @@ EXTRA_AT = 33  # the line of an event appended to BASE
             ["130", "outside the campaign", "expected from at_s 0 to 100"],
         ),
         (
+            "{node: PL, at_s: 30}",
+            "{node: PL, at_s: 30, form: defanged}",
+            "events[3].observables[2].observed_by[0].form",
+            32,
+            ["'defanged' does not apply to the sha256", "expected one of: exact, upper, mixed"],
+        ),
+        (
+            "    name: phish\n",
+            "    name: phish\n    tlp: purple\n",
+            "events[3].tlp",
+            23,
+            ["'purple'", "'amber'"],
+        ),
+        (
             BASE,
             BASE + "  - {kind: jamming, at_s: 0, center: [44.0, 28.0], radius_m: 1000,"
             " affects: [radar, acoustic]}\n",
@@ -257,6 +279,8 @@ EXTRA_AT = 33  # the line of an event appended to BASE
         "unknown-observable-type",
         "unknown-cert-node",
         "sighting-after-end",
+        "form-not-for-type",
+        "unknown-tlp",
         "jam-acoustic",
         "jam-radius-zero",
         "broker-outage-without-duration",
