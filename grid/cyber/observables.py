@@ -24,6 +24,7 @@ Normalisation per type:
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -63,9 +64,16 @@ class Observed:
             raise ValueError(f"key {self.key!r} is not the observable's id {self.sco.id!r}")
 
 
+# http, https, ftp and their defanged spellings (hxxp, hXXps, fxp, ...). iocextract turns any
+# other scheme into http, which would merge gopher://x or mailto:x with http://x.
+_SCHEME = re.compile(r"^(?:h[xt]{2}ps?|f[xt]ps?|ftx)(?:\[?:\]?//|://)", re.IGNORECASE)
+
+
 def _refang(kind: ObservableType, raw: str) -> str:
     value = raw.strip()
     if kind is ObservableType.URL:
+        if ":" in value.partition("/")[0] and not _SCHEME.match(value):
+            raise CyberRejected("bad_observable", f"{raw!r} is not an http, https or ftp URL")
         return str(iocextract.refang_data(value))
     if kind is ObservableType.EMAIL:
         # refang_email also rewrites every "dot" and " at " inside a name (anecdote@ -> anec.e@),

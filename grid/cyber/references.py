@@ -7,12 +7,13 @@ the grid knows (the TLP markings, the members' identities), in a fixed order so 
 input gets one stable reason code:
 
 ``too_large``        more than ``max_bytes`` of JSON.
-``invalid_stix``     not JSON, not an object, or stix2 refuses it (``allow_custom=False``).
-``not_indicator``    a valid STIX object of another type.
+``invalid_stix``     not JSON or not an object; later, stix2 refuses it (``allow_custom=False``).
+``not_indicator``    an object of another type.
 ``bad_marking``      no TLP marking, more than one, or a ref that is not a known TLP marking
                      definition (the wrong type, or a marking-definition id that does not exist).
-``unknown_creator``  ``created_by_ref`` missing or not the identity of a known member.
 ``bad_pattern``      not a STIX pattern, or not one comparison of one supported observable.
+``invalid_stix``     stix2 refuses the object, or its confidence is not 0..100.
+``unknown_creator``  ``created_by_ref`` missing or not the identity of a known member.
 ``bad_observable``   the pattern's value is not a valid observable (:func:`observable_key`).
 """
 
@@ -30,6 +31,7 @@ from grid.cyber.markings import Tlp, tlp_of_marking
 from grid.cyber.observables import Observed, observable_key
 from grid.cyber.stix import observable_of_pattern
 from grid.errors import CyberRejected
+from grid.world.events import ObservableType
 
 __all__ = ["MAX_BYTES", "Checked", "check_indicator"]
 
@@ -91,6 +93,21 @@ def _tlp(data: dict[str, Any]) -> Tlp:
     return levels[0]
 
 
+def _pattern(data: dict[str, Any]) -> tuple[ObservableType, str]:
+    pattern, pattern_type = data.get("pattern"), data.get("pattern_type")
+    if pattern_type != "stix" or not isinstance(pattern, str):
+        raise CyberRejected("bad_pattern", f"pattern_type {pattern_type!r}; expected a 'stix' pattern")
+    ok, errors = validate_pattern(pattern, ret_errs=True)
+    if not ok:
+        raise CyberRejected("bad_pattern", "; ".join(errors) or "not a STIX pattern")
+    found = observable_of_pattern(pattern)
+    if found is None:
+        raise CyberRejected(
+            "bad_pattern", f"{pattern!r} is not one comparison of a url, email, domain, ipv4 or hash"
+        )
+    return found
+
+
 def check_indicator(
     raw: str | bytes | Mapping[str, Any], members: Mapping[str, str], *, max_bytes: int = MAX_BYTES
 ) -> Checked:
@@ -105,24 +122,22 @@ def check_indicator(
         CyberRejected: with the reason code of the first check that failed (module docstring).
     """
     data = _as_dict(raw, max_bytes)
+    if not isinstance(data.get("type"), str):
+        raise CyberRejected("invalid_stix", "no type; expected a STIX object")
+    if data["type"] != "indicator":
+        raise CyberRejected("not_indicator", f"a {data.get('type')!r} object; expected an indicator")
+    # Markings and the pattern are read from the JSON before stix2 sees it: stix2 would refuse a
+    # marking ref of the wrong type or a bad pattern too, but only as one more invalid object.
+    tlp = _tlp(data)
+    found = _pattern(data)
+    confidence = data.get("confidence", 0)
+    if not isinstance(confidence, int) or not 0 <= confidence <= 100:
+        raise CyberRejected("invalid_stix", f"confidence {confidence!r}; expected an integer 0..100")
     try:
         obj = stix2.parse(data, allow_custom=False)
     except (stix2.exceptions.STIXError, ValueError, TypeError, KeyError) as exc:
         raise CyberRejected("invalid_stix", f"{type(exc).__name__}: {exc}") from exc
-    if obj.type != "indicator":
-        raise CyberRejected("not_indicator", f"a {obj.type}; expected an indicator")
-    tlp = _tlp(data)
     creator = obj.get("created_by_ref")
     if creator not in members:
         raise CyberRejected("unknown_creator", f"created_by_ref {creator!r} is not a member's identity")
-    if obj.pattern_type != "stix":
-        raise CyberRejected("bad_pattern", f"pattern_type {obj.pattern_type!r}; expected 'stix'")
-    ok, errors = validate_pattern(obj.pattern, ret_errs=True)
-    if not ok:
-        raise CyberRejected("bad_pattern", "; ".join(errors) or "not a STIX pattern")
-    found = observable_of_pattern(obj.pattern)
-    if found is None:
-        raise CyberRejected(
-            "bad_pattern", f"{obj.pattern!r} is not one comparison of a url, email, domain, ipv4 or hash"
-        )
     return Checked(indicator=obj, observed=observable_key(*found), creator=creator, tlp=tlp)
