@@ -97,15 +97,17 @@ def _pattern(data: dict[str, Any]) -> tuple[ObservableType, str]:
     pattern, pattern_type = data.get("pattern"), data.get("pattern_type")
     if pattern_type != "stix" or not isinstance(pattern, str):
         raise CyberRejected("bad_pattern", f"pattern_type {pattern_type!r}; expected a 'stix' pattern")
+    found = observable_of_pattern(pattern)
+    if found is not None:
+        # Valid syntax by construction; stix2.parse runs the full pattern grammar once more anyway,
+        # so the costly ANTLR parse runs here only to say what is wrong.
+        return found
     ok, errors = validate_pattern(pattern, ret_errs=True)
     if not ok:
         raise CyberRejected("bad_pattern", "; ".join(errors) or "not a STIX pattern")
-    found = observable_of_pattern(pattern)
-    if found is None:
-        raise CyberRejected(
-            "bad_pattern", f"{pattern!r} is not one comparison of a url, email, domain, ipv4 or hash"
-        )
-    return found
+    raise CyberRejected(
+        "bad_pattern", f"{pattern!r} is not one comparison of a url, email, domain, ipv4 or hash"
+    )
 
 
 def check_indicator(

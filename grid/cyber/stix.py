@@ -127,7 +127,11 @@ _KINDS = {path: kind for kind, path in _PATHS.items()} | {
     "file:hashes.SHA256": ObservableType.SHA256,
     "file:hashes.'SHA256'": ObservableType.SHA256,
 }
-_SIMPLE = re.compile(r"\[\s*(?P<path>[a-z0-9-]+:[A-Za-z0-9_.'-]+)\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*\]")
+# One comparison, its string literal as the STIX grammar has it (only \' and \\ escaped): a pattern
+# this matches is always valid STIX syntax.
+_SIMPLE = re.compile(
+    r"\[\s*(?P<path>[a-z0-9-]+:[A-Za-z0-9_.'-]+)\s*=\s*'(?P<value>(?:[^'\\]|\\['\\])*)'\s*\]"
+)
 
 
 def pattern_of(observed: Observed) -> str:
@@ -141,7 +145,7 @@ def observable_of_pattern(pattern: str) -> tuple[ObservableType, str] | None:
     match = _SIMPLE.fullmatch(pattern.strip())
     if match is None or match["path"] not in _KINDS:
         return None
-    value = re.sub(r"\\(.)", r"\1", match["value"])
+    value = re.sub(r"\\(['\\])", r"\1", match["value"])
     return _KINDS[match["path"]], value
 
 
