@@ -36,8 +36,8 @@ def main(n: int) -> None:
     costs: dict[str, list[float]] = {}
     for t, raw in enumerate(reports):
         start = time.perf_counter_ns()
-        kind = exchange.receive(float(t), raw).kind
-        costs.setdefault(kind, []).append((time.perf_counter_ns() - start) / 1000)
+        outcome = exchange.receive(float(t), raw).kind
+        costs.setdefault(outcome, []).append((time.perf_counter_ns() - start) / 1000)
     every = [c for values in costs.values() for c in values]
     for kind, values in [*costs.items(), ("all", every)]:
         print(
