@@ -57,13 +57,16 @@ class Checked:
 
 
 def _as_dict(raw: str | bytes | Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
+    if isinstance(raw, Mapping) and not isinstance(raw, dict):
+        # A parsed stix2 object (a Mapping): checked as the JSON it stands for.
+        raw = json.dumps(raw, cls=stix2.serialization.STIXJSONEncoder)
+    if isinstance(raw, dict):
         size = len(json.dumps(raw, default=str).encode())
     else:
         size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
     if size > max_bytes:
         raise CyberRejected("too_large", f"{size} bytes of STIX; at most {max_bytes}")
-    if isinstance(raw, Mapping):
+    if isinstance(raw, dict):
         return dict(raw)
     try:
         data = json.loads(raw)
@@ -116,7 +119,7 @@ def check_indicator(
     """Parse and check an indicator received from a member.
 
     Args:
-        raw: the indicator as JSON text or bytes, or as a decoded JSON object.
+        raw: the indicator as JSON text or bytes, a decoded JSON object, or a parsed stix2 object.
         members: identity id to member node id, of every known member.
         max_bytes: size limit of the JSON.
 

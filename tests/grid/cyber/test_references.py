@@ -10,7 +10,7 @@ import pytest
 
 from grid.cyber.markings import Tlp, marking_of
 from grid.cyber.references import MAX_BYTES, check_indicator
-from grid.cyber.stix import HUB_IDENTITY, member_identity
+from grid.cyber.stix import HUB_IDENTITY, member_identity, parse
 from grid.errors import CyberRejected
 from grid.world.events import ObservableType
 from tests.grid.cyber.cyber_reports import MEMBERS, report, report_dict
@@ -25,6 +25,12 @@ def test_a_good_report_passes() -> None:
     assert checked.observed.value == "http://evil.example/login"
     assert (checked.creator, checked.tlp) == (member_identity("BG").id, Tlp.RED)
     assert checked.indicator.type == "indicator"
+
+
+def test_a_parsed_stix_object_passes() -> None:
+    """A report already parsed by stix2 is checked like its JSON."""
+    checked = check_indicator(parse(report("PL", URL, "http://evil.example/", 3.0)), KNOWN)
+    assert (checked.observed.value, checked.tlp) == ("http://evil.example/", Tlp.AMBER)
 
 
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], object]:
