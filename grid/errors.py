@@ -8,6 +8,7 @@ The hierarchy::
     │   ├── RosterError                     a roster file in nodes/ breaks the schema (each problem: line)
     │   └── UnknownNodeError                a node id that is not in the roster
     ├── MessageRejected (ValueError)        a wire message failed decoding or validation (reason code)
+    ├── CyberRejected (ValueError)          a cyber report or request the exchange refused (reason code)
     ├── BrokerError (ConnectionError)
     │   ├── BrokerUnavailable               cannot connect to, or lost, the MQTT broker
     │   └── BrokerStartError                gridsim could not start its own broker (port in use, no binary)
@@ -27,6 +28,7 @@ __all__ = [
     "BrokerStartError",
     "BrokerUnavailable",
     "ConfigError",
+    "CyberRejected",
     "FileProblem",
     "GridError",
     "MessageRejected",
@@ -135,6 +137,21 @@ class MessageRejected(GridError, ValueError):
 
     Attributes:
         reason: short stable code used for counting, e.g. ``not_msgpack``, ``out_of_range``.
+        detail: human-readable explanation.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+class CyberRejected(GridError, ValueError):
+    """The cyber exchange refused an observable, a STIX object or a request about an indicator.
+
+    Attributes:
+        reason: short stable code used for counting, e.g. ``bad_observable``, ``invalid_stix``,
+            ``bad_pattern``, ``bad_marking``, ``unknown_creator``, ``too_large``.
         detail: human-readable explanation.
     """
 
