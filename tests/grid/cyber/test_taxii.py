@@ -7,7 +7,9 @@ import socket
 import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import stix2
@@ -287,3 +289,22 @@ def test_push_time_of_50_indicators(feed: TaxiiFeed, capsys: pytest.CaptureFixtu
     median = statistics.median(r.seconds for r in results)
     with capsys.disabled():
         print(f"\nTAXII push of 50 indicators to medallion: median {median * 1000:.0f} ms over 5 pushes")
+
+
+def test_refused_objects(feed: TaxiiFeed) -> None:
+    """Objects the server cannot process are a TaxiiError with its status and description."""
+    with pytest.raises(TaxiiError) as caught:
+        feed.push([{"type": "indicator", "spec_version": "2.1"}])
+    assert caught.value.http_status == 422
+    assert "refused to add objects to the collection (422)" in str(caught.value)
+
+
+def test_status_still_pending(feed: TaxiiFeed) -> None:
+    """A status the server has not finished within status_timeout_s is a TaxiiError naming it."""
+    pending = SimpleNamespace(status="pending", id="status-1", success_count=0, pending_count=2, failures=[])
+    with (
+        patch.object(Collection, "add_objects", return_value=pending) as add,
+        pytest.raises(TaxiiError, match="status status-1 still 'pending' after 10 s"),
+    ):
+        feed.push([_member("RO"), _member("BG")])
+    assert add.call_args.kwargs["timeout"] == feed.status_timeout_s
