@@ -12,10 +12,11 @@ The hierarchy::
     ├── BrokerError (ConnectionError)
     │   ├── BrokerUnavailable               cannot connect to, or lost, the MQTT broker
     │   └── BrokerStartError                gridsim could not start its own broker (port in use, no binary)
-    └── RunError (RuntimeError)             a run could not proceed (nodes not online in time, ...)
+    ├── RunError (RuntimeError)             a run could not proceed (nodes not online in time, ...)
+    └── TaxiiError                          a TAXII 2.1 server refused or failed a push (unreachable, 401)
 
-Third-party errors (aiomqtt, msgpack, pydantic, yaml) are mapped to these once, at the edge that
-calls the library, with ``raise ... from exc``.
+Third-party errors (aiomqtt, msgpack, pydantic, yaml, requests, taxii2-client) are mapped to these
+once, at the edge that calls the library, with ``raise ... from exc``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "RosterError",
     "RunError",
     "ScenarioError",
+    "TaxiiError",
     "UnknownNodeError",
 ]
 
@@ -185,3 +187,19 @@ class BrokerStartError(BrokerError):
 
 class RunError(GridError, RuntimeError):
     """A run could not proceed."""
+
+
+class TaxiiError(GridError):
+    """A TAXII 2.1 server could not be reached, refused the request, or did not finish a push.
+
+    Attributes:
+        url: the server, API root or collection URL, without any password.
+        cause: what went wrong, e.g. ``the server refused the credentials of user 'cert' (401)``.
+        http_status: the HTTP status of the refusal, or None (unreachable, timeout, bad answer).
+    """
+
+    def __init__(self, url: str, cause: str, *, http_status: int | None = None) -> None:
+        self.url = url
+        self.cause = cause
+        self.http_status = http_status
+        super().__init__(f"TAXII server at {url}: {cause}")

@@ -10,25 +10,16 @@ them without errors.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 import stix2
 
+from grid.world.events import Tlp
+
 __all__ = ["TLP_EXTENSION_ID", "TLP_MARKINGS", "Tlp", "marking_of", "tlp_of_marking"]
 
 TLP_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-
-
-class Tlp(StrEnum):
-    """Traffic Light Protocol 2.0 levels, most open first."""
-
-    CLEAR = "clear"
-    GREEN = "green"
-    AMBER = "amber"
-    AMBER_STRICT = "amber+strict"
-    RED = "red"
 
 
 _IDS = {

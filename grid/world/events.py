@@ -26,7 +26,7 @@ are errors. Kinds and their fields:
     The broker gridsim started is stopped at ``at_s`` and restarted after ``duration_s``
     (required). Broker outages may not overlap.
 ``cyber_campaign``
-    ``name``, ``tlp`` (``clear``, ``green``, ``amber`` or ``red``, default ``amber``) and
+    ``name``, ``tlp`` (``clear``, ``green``, ``amber``, ``amber+strict`` or ``red``, default ``amber``) and
     ``observables``: each ``{type, value, tlp?, confidence?, observed_by: [{node, at_s, form?}]}``
     with ``type`` one of ``url`` (http, https or ftp URL with a host), ``email`` (local@domain),
     ``domain`` (LDH labels, a TLD of letters), ``ipv4`` (dotted quad), ``sha256`` (64 hex
@@ -257,11 +257,12 @@ class ReportForm(StrEnum):
 
 
 class Tlp(StrEnum):
-    """Traffic Light Protocol 2.0 releasability."""
+    """Traffic Light Protocol 2.0 releasability, most open first."""
 
     CLEAR = "clear"
     GREEN = "green"
     AMBER = "amber"
+    AMBER_STRICT = "amber+strict"
     RED = "red"
 
 

@@ -18,6 +18,7 @@ from grid.errors import (
     RosterError,
     RunError,
     ScenarioError,
+    TaxiiError,
     UnknownNodeError,
 )
 
@@ -32,6 +33,7 @@ SAMPLES: list[tuple[GridError, tuple[type[BaseException], ...]]] = [
     (BrokerUnavailable("mqtt://127.0.0.1:1883", "refused"), (BrokerError, ConnectionError)),
     (BrokerStartError("mosquitto", "port in use"), (BrokerError, ConnectionError)),
     (RunError("nodes not online"), (RuntimeError,)),
+    (TaxiiError("http://127.0.0.1:5000/api1/", "refused (401)", http_status=401), (GridError,)),
 ]
 
 
