@@ -28,7 +28,7 @@ from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridSe
 from grid.participants.track_log import TrackLog
 from grid.wire import topics
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, rejected_counter
-from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, ThreatReport
+from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, reports_in
 from grid.world.roster import Roster
 
 __all__ = ["SETTLE_COUNTED_IDLE_S", "SETTLE_IDLE_S", "FusionCentre", "percentiles"]
@@ -90,6 +90,7 @@ class FusionCentre(GridService):
         self.update_us: list[float] = []
         self.age_ms: dict[str, list[float]] = {}  # node -> simulated age of its reports on arrival
         self._seen = SeenReports()
+        self._delivered: set[str] = set()  # ids of the reports delivered (a scan's: <message id>.<i>)
         self._node_published: dict[str, int] = {}  # node id -> reports it says it published this run
         # node id -> {message id: acceptance time} of its reports from a broker outage on
         self._outage_reports: dict[str, dict[str, float]] = {}
@@ -107,6 +108,7 @@ class FusionCentre(GridService):
         self.update_us = []
         self.age_ms = {}
         self._seen = SeenReports()
+        self._delivered = set()
         self._node_published = {}
         self._outage_reports = {}
         self._resubscribed_s = []
@@ -135,7 +137,7 @@ class FusionCentre(GridService):
         return super()._on_connect()
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
-        """Fuse one report."""
+        """Fuse the reports of one message (a sensor scan's, or a lone report) in one tracker update."""
         received_ns = time.time_ns()
         body = env.body
         run = self.run
@@ -147,30 +149,36 @@ class FusionCentre(GridService):
                 )
                 self._arrivals.set()
             return
-        if not isinstance(body, ThreatReport):
+        reports = reports_in(env)
+        if not reports:
             self.counters[rejected_counter("unexpected_type")] += 1
             return
-        if run is None or body.run_id != run.run_id:
-            self.counters[CounterName.OTHER_RUN] += 1
+        if run is None or reports[0][1].run_id != run.run_id:
+            self.counters[CounterName.OTHER_RUN] += len(reports)
             return
         if self._seen.repeat(env.msg_id):
-            self.counters[CounterName.DUPLICATES] += 1
+            self.counters[CounterName.DUPLICATES] += len(reports)
             return
-        owner = self._sensor_owner.get(body.sensor_id)
-        if owner != env.origin:
-            self.counters[rejected_counter("unknown_sensor")] += 1
+        sensor_id = reports[0][1].sensor_id  # a scan's reports share their sensor
+        if self._sensor_owner.get(sensor_id) != env.origin:
+            self.counters[rejected_counter("unknown_sensor")] += len(reports)
             log.warning(
-                "fusion rejected report %s: sensor %r is not %r's", env.msg_id, body.sensor_id, env.origin
+                "fusion rejected message %s: sensor %r is not %r's", env.msg_id, sensor_id, env.origin
             )
             return
-        self.counters[CounterName.DELIVERED] += 1
+        self.counters[CounterName.DELIVERED] += len(reports)
         self._arrivals.set()
-        self.latency_ms.append((received_ns - env.sent_ns) / 1e6)
-        self.age_ms.setdefault(env.origin, []).append((run.clock.now() - body.time_s) * 1000)
-        detection = detection_from_report(self.frame, env.msg_id, env.origin, body)
         now = run.clock.now()
+        latency_ms = (received_ns - env.sent_ns) / 1e6
+        ages = self.age_ms.setdefault(env.origin, [])
+        detections = []
+        for report_id, report in reports:
+            self._delivered.add(report_id)
+            self.latency_ms.append(latency_ms)
+            ages.append((now - report.time_s) * 1000)
+            detections.append(detection_from_report(self.frame, report_id, env.origin, report))
         started = time.perf_counter()
-        changed = self.tracker.update(now, [detection])
+        changed = self.tracker.update(now, detections)
         self.update_us.append((time.perf_counter() - started) * 1e6)
         self.track_log.extend(updates_from_snapshots((now, s) for s in changed))
         for snapshot in changed:
@@ -236,7 +244,7 @@ class FusionCentre(GridService):
                     published_s
                     for reports in self._outage_reports.values()
                     for msg_id, published_s in reports.items()
-                    if msg_id not in self._seen
+                    if msg_id not in self._delivered
                 )
             ),
             track_interval_s=self.track_interval_s,

@@ -1,8 +1,9 @@
 """A member state's node: runs its sensors against the ground truth, shares reports with its grids,
 and records when it first learns of each threat.
 
-Each report is published once, on the node's own report topic; the broker fans it out to the
-node's peers (every member sharing a grid with it), whose report topics the node subscribes to.
+Each scan's reports are published once, as one message on the node's own report topic; the
+broker fans it out to the node's peers (every member sharing a grid with it), whose report
+topics the node subscribes to.
 
 In distributed mode (``fuse_locally``) the node also fuses its own picture: its own reports and
 the grid reports it accepts go into a tracker of its own, scored against the ground truth when
@@ -41,7 +42,9 @@ from grid.wire.messages import (
     NodePicture,
     NodeState,
     NodeStatus,
+    SensorScan,
     ThreatReport,
+    reports_in,
 )
 from grid.world.events import NodeOutage
 from grid.world.roster import MemberState, Roster
@@ -64,10 +67,10 @@ class _Picture:
         self.tracker: Tracker = default_tracker()
         self.updates: list[TrackUpdate] = []
 
-    def fuse(self, now: float, msg_id: str, origin: str, report: ThreatReport) -> None:
-        """Fuse one report at tracker time ``now``; keep the confirmed updates it causes."""
-        detection = detection_from_report(self.frame, msg_id, origin, report)
-        for s in self.tracker.update(now, [detection]):
+    def fuse(self, now: float, origin: str, reports: list[tuple[str, ThreatReport]]) -> None:
+        """Fuse one message's reports (id, report) at tracker time ``now``; keep the confirmed updates."""
+        detections = [detection_from_report(self.frame, rid, origin, r) for rid, r in reports]
+        for s in self.tracker.update(now, detections):
             if s.status is TrackStatus.CONFIRMED:
                 # The same update the fusion centre's FusedTrack would give the summary.
                 east, north, vel_east, vel_north = (float(v) for v in s.state)
@@ -214,8 +217,8 @@ class MemberNode(GridService):
                 continue
             if jam.pd_factor < 1.0 or jam.noise_factor > 1.0:
                 self.counters[CounterName.SCANS_JAMMED] += 1
-            for m in detections:
-                self._share(run, sensor, m)
+            if detections:
+                self._share(run, sensor, t, detections)
 
     async def _uplink(self, run: ActiveRun) -> None:
         """Send reports held back by an impaired link when they are due."""
@@ -245,9 +248,39 @@ class MemberNode(GridService):
                 finally:
                     self.session.release()
 
-    def _share(self, run: ActiveRun, sensor: SimulatedSensor, m: Measurement) -> None:
+    def _share(
+        self, run: ActiveRun, sensor: SimulatedSensor, t: float, detections: list[Measurement]
+    ) -> None:
+        """Publish one scan's reports as one message: the link delays or loses them together."""
+        reports = tuple(self._report(run, sensor, m) for m in detections)
+        env = Envelope(body=SensorScan(run_id=run.run_id, reports=reports), origin=self.service_id)
+        shared = reports_in(env)
+        if self._picture is not None:  # the node has its own measurements, whatever its link does
+            self._picture.fuse(run.clock.now(), self.service_id, shared)
+        payload = env.to_bytes()
+        n = len(reports)
+        due = self._link.through(t, len(payload), sensor.spec.id, t)
+        if due is None:
+            self.counters[CounterName.REPORTS_LOST_LINK] += n
+        else:
+            # Counted before sending: a run that ends mid-send has still put these reports on the wire.
+            self.counters[CounterName.PUBLISHED] += n
+            if due <= t:
+                began_s = run.clock.now()
+                ids = [report_id for report_id, _ in shared]
+                self.post_raw(self._report_topic, payload, lambda: self._note_accepted(run, ids, began_s))
+            else:
+                self.counters[CounterName.REPORTS_DELAYED_LINK] += n
+                self._link.hold(due, self._report_topic, payload)
+                self._link_ready.set()
+        for m in detections:
+            if m.threat_id is not None:  # None: a false alarm, which teaches nothing
+                self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
+
+    @staticmethod
+    def _report(run: ActiveRun, sensor: SimulatedSensor, m: Measurement) -> ThreatReport:
         spec = sensor.spec
-        report = ThreatReport(
+        return ThreatReport(
             run_id=run.run_id,
             sensor_id=spec.id,
             sensor_kind=spec.kind.value,
@@ -268,37 +301,18 @@ class MemberNode(GridService):
             max_range_m=spec.range_m,
             truth_id=m.threat_id,
         )
-        env = Envelope(body=report, origin=self.service_id)
-        if self._picture is not None:  # the node has its own measurement, whatever its link does
-            self._picture.fuse(run.clock.now(), env.msg_id, self.service_id, report)
-        payload = env.to_bytes()
-        due = self._link.through(m.time_s, len(payload), spec.id, m.time_s, m.threat_id)
-        if due is None:
-            self.counters[CounterName.REPORTS_LOST_LINK] += 1
-        else:
-            # Counted before sending: a run that ends mid-send has still put this report on the wire.
-            self.counters[CounterName.PUBLISHED] += 1
-            if due <= m.time_s:
-                began_s = run.clock.now()
-                self.post_raw(
-                    self._report_topic, payload, lambda: self._note_accepted(run, env.msg_id, began_s)
-                )
-            else:
-                self.counters[CounterName.REPORTS_DELAYED_LINK] += 1
-                self._link.hold(due, self._report_topic, payload)
-                self._link_ready.set()
-        if m.threat_id is not None:  # None: a false alarm, which teaches nothing
-            self._learn(run, m.threat_id, m.time_s, AwarenessSource.OWN_SENSOR)
 
-    def _note_accepted(self, run: ActiveRun, msg_id: str, began_s: float) -> None:
-        """Record a report the broker has accepted, from shortly before a broker outage on.
+    def _note_accepted(self, run: ActiveRun, report_ids: list[str], began_s: float) -> None:
+        """Record reports the broker has accepted, from shortly before a broker outage on.
 
         A broker that keeps no sessions loses what it accepts before the fusion centre has
         re-subscribed; the centre names the recorded reports it never received (its account).
         The time kept is when the report was posted to the outbox: the broker accepted it no earlier.
         """
-        if run.clock.now() >= self._record_from_s and len(self._outage_accepted) < OUTAGE_RECORD_MAX:
-            self._outage_accepted.append((msg_id, round(began_s, 3)))
+        if run.clock.now() < self._record_from_s:
+            return
+        room = OUTAGE_RECORD_MAX - len(self._outage_accepted)
+        self._outage_accepted.extend((report_id, round(began_s, 3)) for report_id in report_ids[:room])
 
     def _status(self, state: NodeState) -> Envelope:
         """The status of :class:`GridService`, with the reports recorded since a broker outage."""
@@ -324,15 +338,17 @@ class MemberNode(GridService):
         if arrival is None:
             self.counters[CounterName.RECEIVED_LOST_LINK] += 1
             return
-        if isinstance(body, ThreatReport):
+        if isinstance(body, (SensorScan, ThreatReport)):
+            shared = reports_in(env)
             if self._seen.repeat(env.msg_id):
-                self.counters[CounterName.DUPLICATES] += 1
+                self.counters[CounterName.DUPLICATES] += len(shared)
                 return
-            self.counters[CounterName.RECEIVED_REPORTS] += 1
+            self.counters[CounterName.RECEIVED_REPORTS] += len(shared)
             if self._picture is not None:
-                self._picture.fuse(arrival, env.msg_id, env.origin, body)
-            if body.truth_id is not None:
-                self._learn(run, body.truth_id, arrival, AwarenessSource.GRID_REPORT)
+                self._picture.fuse(arrival, env.origin, shared)
+            for _, report in shared:
+                if report.truth_id is not None:
+                    self._learn(run, report.truth_id, arrival, AwarenessSource.GRID_REPORT)
         elif isinstance(body, FusedTrack):
             self.counters[CounterName.RECEIVED_TRACKS] += 1
             if body.status == TrackStatus.CONFIRMED:

@@ -17,7 +17,9 @@ from grid.wire.messages import (
     NodePicture,
     NodeState,
     NodeStatus,
+    SensorScan,
     ThreatReport,
+    reports_in,
 )
 
 __all__ = ["Observed", "Progress"]
@@ -66,19 +68,12 @@ class Observed:
             self._note_status(body, now)
         if getattr(body, "run_id", None) != self.run_id:
             return
-        if isinstance(body, ThreatReport):
+        if isinstance(body, (SensorScan, ThreatReport)):
             if env.msg_id in self.reports_seen:
                 return
             self.reports_seen.add(env.msg_id)
-            self.measurements.append(
-                (body.sensor_id, body.time_s, body.bearing_deg, body.range_m, body.elevation_deg)
-            )
-            progress.reports += 1
-            if body.truth_id is not None:
-                self.reports_by_truth[body.truth_id] = self.reports_by_truth.get(body.truth_id, 0) + 1
-                self.labelled_reports.append((env.msg_id, env.origin, body))
-                prev = self.first_report.get(body.truth_id)
-                self.first_report[body.truth_id] = body.time_s if prev is None else min(prev, body.time_s)
+            for report_id, report in reports_in(env):
+                self._note_report(report_id, env.origin, report)
         elif isinstance(body, FusedTrack):
             progress.track_updates += 1
             confirmed = body.status == TrackStatus.CONFIRMED
@@ -120,6 +115,18 @@ class Observed:
         if self._logged is None or self._logged[0] is not fusion:
             self._logged = (fusion, updates_from_log(fusion))  # decoded once per account
         return self._logged[1]
+
+    def _note_report(self, report_id: str, origin: str, report: ThreatReport) -> None:
+        self.measurements.append(
+            (report.sensor_id, report.time_s, report.bearing_deg, report.range_m, report.elevation_deg)
+        )
+        self.progress.reports += 1
+        truth_id = report.truth_id
+        if truth_id is not None:
+            self.reports_by_truth[truth_id] = self.reports_by_truth.get(truth_id, 0) + 1
+            self.labelled_reports.append((report_id, origin, report))
+            prev = self.first_report.get(truth_id)
+            self.first_report[truth_id] = report.time_s if prev is None else min(prev, report.time_s)
 
     def _note_status(self, status: NodeStatus, now: float) -> None:
         if status.run_id in (None, self.run_id):

@@ -42,6 +42,7 @@ from grid.wire.validation import (
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "OUTAGE_RECORD_MAX",
+    "SCAN_REPORTS_MAX",
     "SCHEMA_VERSION",
     "TRACK_LOG_COLUMNS",
     "TRACK_LOG_MAX",
@@ -58,8 +59,10 @@ __all__ = [
     "RunAction",
     "RunControl",
     "RunResults",
+    "SensorScan",
     "ThreatReport",
     "new_message_id",
+    "reports_in",
 ]
 
 SCHEMA_VERSION = 1
@@ -71,6 +74,7 @@ OUTAGE_RECORD_MAX = 5000  # reports a node records after a broker outage (about 
 TRACK_LOG_COLUMNS = ("time", "issued", "track", "east", "north", "vel_east", "vel_north", "status")
 TRACK_LOG_STATUSES = ("tentative", "confirmed", "deleted")  # a row's "status" is an index into these
 TRACK_LOG_MAX = 200_000
+SCAN_REPORTS_MAX = 1000  # reports in one sensor scan (a radar over a swarm sees a dozen)
 
 
 def new_message_id() -> str:
@@ -159,6 +163,31 @@ class ThreatReport(_Body, frozen=True, kw_only=True):
             raise MessageRejected("bad_value", "range_m and sigma_range_m come together")
         if (self.elevation_deg is None) != (self.sigma_elevation_deg is None):
             raise MessageRejected("bad_value", "elevation_deg and sigma_elevation_deg come together")
+
+
+class SensorScan(_Body, frozen=True, kw_only=True):
+    """Every report of one sensor scan, in one message: what a node shares.
+
+    A radar sweeping a swarm of twelve drones sees twelve targets at once; sending them together
+    costs the broker and every subscriber one delivery instead of twelve. Report ``i`` of the scan
+    is known as ``<message id>.<i>`` (:func:`reports_in`).
+    """
+
+    TYPE: ClassVar[str] = "scan"
+    run_id: Text
+    reports: Annotated[tuple[ThreatReport, ...], msgspec.Meta(min_length=1, max_length=SCAN_REPORTS_MAX)]
+
+    def _rules(self) -> None:
+        first = self.reports[0]
+        for i, r in enumerate(self.reports):
+            if r.run_id != self.run_id:
+                raise MessageRejected(
+                    "bad_value", f"reports[{i}]: run {r.run_id!r}, the scan's is {self.run_id!r}"
+                )
+            if r.sensor_id != first.sensor_id or r.time_s != first.time_s:
+                raise MessageRejected(
+                    "bad_value", f"reports[{i}]: a scan's reports share one sensor and time"
+                )
 
 
 class FusedTrack(_Body, frozen=True, kw_only=True):
@@ -297,12 +326,21 @@ class RunResults(_Body, frozen=True, kw_only=True):
 
 
 Body = (
-    ThreatReport | FusedTrack | NodeStatus | RunControl | Awareness | FusionStats | RunResults | NodePicture
+    ThreatReport
+    | SensorScan
+    | FusedTrack
+    | NodeStatus
+    | RunControl
+    | Awareness
+    | FusionStats
+    | RunResults
+    | NodePicture
 )
 _BODY_TYPES: dict[str, type[Body]] = {
     c.TYPE: c
     for c in (
         ThreatReport,
+        SensorScan,
         FusedTrack,
         NodeStatus,
         RunControl,
@@ -312,6 +350,16 @@ _BODY_TYPES: dict[str, type[Body]] = {
         NodePicture,
     )
 }
+
+
+def reports_in(env: Envelope) -> list[tuple[str, ThreatReport]]:
+    """The reports a message carries, each with its id: a scan's, a lone report, or none."""
+    body = env.body
+    if isinstance(body, SensorScan):
+        return [(f"{env.msg_id}.{i}", r) for i, r in enumerate(body.reports)]
+    if isinstance(body, ThreatReport):
+        return [(env.msg_id, body)]
+    return []
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -471,6 +519,6 @@ def _check_built(body: _Body) -> None:
 
 
 # Envelopes whose bodies are deeply immutable (no dicts), keyed by their exact bytes.
-_SHAREABLE = (ThreatReport, FusedTrack)
+_SHAREABLE = (ThreatReport, SensorScan, FusedTrack)
 _SHARED: dict[bytes, Envelope] = {}
 _SHARED_MAX = 4096

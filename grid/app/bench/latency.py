@@ -1,8 +1,8 @@
 """``gridsim bench latency``: the grid's data path against bare MQTT clients, on one broker, in one run.
 
 The grid half drives the real path without the simulation or tracker: each node builds a
-:class:`~grid.wire.messages.ThreatReport`, encodes it in an envelope (which stamps ``sent_ns``)
-and publishes it through its own :class:`~grid.mqtt.session.Session`; a
+:class:`~grid.wire.messages.SensorScan` of one report (as a node shares a scan), encodes it in
+an envelope (which stamps ``sent_ns``) and publishes it through its own :class:`~grid.mqtt.session.Session`; a
 :class:`~grid.participants.service.GridService` at the fusion centre's position receives the
 reports and decodes and checks each one (:meth:`GridService.decode`). The baseline half then
 runs bare :class:`~grid.mqtt.transport.Transport` clients publishing same-size payloads
@@ -38,7 +38,7 @@ from grid.app.bench.traffic import (
     RAW_HEADER,
     Stamps,
     bench_members,
-    bench_report,
+    bench_scan,
     pace,
     phase_problems,
     raw_payload,
@@ -197,7 +197,7 @@ async def _grid_half(
         topic = _grid_topic(member)
 
         async def send(k: int) -> None:
-            env = Envelope(body=bench_report(member, k), origin=member.id)  # stamps sent_ns
+            env = Envelope(body=bench_scan(member, k), origin=member.id)  # stamps sent_ns
             payload = env.to_bytes()
             traffic.sent.append((env.msg_id, env.sent_ns))
             await session.publish(topic, payload, qos=config.qos)
@@ -272,7 +272,7 @@ async def measure(
     members = bench_members(roster, config.nodes)
     rng = random.Random(config.seed)
     phases = [rng.random() for _ in members]  # each node's offset within the period, in periods
-    sizes = [len(Envelope(body=bench_report(m, 0), origin=m.id).to_bytes()) for m in members]
+    sizes = [len(Envelope(body=bench_scan(m, 0), origin=m.id).to_bytes()) for m in members]
     total_s = config.warmup_s + config.duration_s
 
     def reporter(label: str) -> Callable[[float], None]:

@@ -43,7 +43,7 @@ from grid.app.bench.scale_fleet import (
 from grid.app.bench.scale_knee import KneeSearch
 from grid.app.bench.scale_topology import RULE, Topology, scale_topology
 from grid.app.bench.scale_workers import WorkerPool
-from grid.app.bench.traffic import bench_report
+from grid.app.bench.traffic import bench_scan
 from grid.app.parser import BENCH_SCALE_OUT_NAME
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.wire import topics
@@ -244,7 +244,7 @@ async def scale(
     for n in config.nodes:
         topology, members = scale_topology(n, roster)
         sizes = tuple(
-            len(Envelope(body=bench_report(m, 0, run_id="bench-scale"), origin=m.id).to_bytes())
+            len(Envelope(body=bench_scan(m, 0, run_id="bench-scale"), origin=m.id).to_bytes())
             for m in members
         )
         sizes_bytes.append(sum(sizes) / len(sizes))

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
-from grid.app.bench.traffic import RAW_HEADER, bench_members, bench_report, pace, raw_payload
+from grid.app.bench.traffic import RAW_HEADER, bench_members, bench_scan, pace, raw_payload
 from grid.mqtt.transport import Transport
 from grid.participants.service import FUSION_ID, GridService
 from grid.wire import topics
@@ -154,7 +154,7 @@ class _GridClient(_Client):
 
     async def send(self, phase: int, k: int) -> tuple[str, int]:
         assert self._member is not None
-        env = Envelope(body=bench_report(self._member, k, run_id="bench-scale"), origin=self.spec.node_id)
+        env = Envelope(body=bench_scan(self._member, k, run_id="bench-scale"), origin=self.spec.node_id)
         await self.service.session.publish(self._topic, env.to_bytes(), qos=self._qos)
         return env.msg_id, env.sent_ns
 

@@ -11,10 +11,10 @@ import asyncio
 import struct
 from collections.abc import Awaitable, Callable
 
-from grid.wire.messages import ThreatReport
+from grid.wire.messages import SensorScan, ThreatReport
 from grid.world.roster import MemberState, Roster
 
-__all__ = ["RAW_HEADER", "Stamps", "bench_members", "bench_report", "pace", "phase_problems", "raw_payload"]
+__all__ = ["RAW_HEADER", "Stamps", "bench_members", "bench_scan", "pace", "phase_problems", "raw_payload"]
 
 RAW_HEADER = struct.Struct("<QII")  # sent_ns, node index, sequence number
 
@@ -43,12 +43,12 @@ def bench_members(roster: Roster, count: int) -> list[MemberState]:
     return out
 
 
-def bench_report(member: MemberState, seq: int, *, run_id: str = "bench-latency") -> ThreatReport:
-    """A realistic threat report from ``member``'s first sensor (the ``seq``-th it sends)."""
+def bench_scan(member: MemberState, seq: int, *, run_id: str = "bench-latency") -> SensorScan:
+    """The ``seq``-th scan ``member``'s first sensor shares: one realistic report, as a node sends it."""
     sensor = member.sensors[0]
     site = sensor.site if sensor.site is not None else (sensor.orbit.center if sensor.orbit else None)
     lat, lon, alt = (site.lat, site.lon, site.alt_m) if site is not None else (0.0, 0.0, 0.0)
-    return ThreatReport(
+    report = ThreatReport(
         run_id=run_id,
         sensor_id=sensor.id,
         sensor_kind=sensor.kind.value,
@@ -63,6 +63,7 @@ def bench_report(member: MemberState, seq: int, *, run_id: str = "bench-latency"
         max_range_m=sensor.range_m,
         truth_id="T1",
     )
+    return SensorScan(run_id=run_id, reports=(report,))
 
 
 def raw_payload(sent_ns: int, index: int, seq: int, size: int) -> bytes:

@@ -147,8 +147,9 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     impairment, outage, failure = summary["events"]
     ro = summary["per_node"]["RO"]
     offered = ro["published"] + ro["reports_lost_link"]
-    assert impairment["reports_lost"] == ro["reports_lost_link"] > 0
-    assert 0.1 < impairment["reports_lost"] / offered < 0.3
+    # Loss is drawn per message, a whole scan at a time (its share of messages is tested on the
+    # link itself): here some of RO's reports are lost, not all.
+    assert 0 < impairment["reports_lost"] == ro["reports_lost_link"] < offered
     assert impairment["reports_delayed"] == ro["published"]
     assert outage["offline_interval_s"] == [10.0, 40.0]
     # The node dropped its connection: the broker's last will turned its status offline, and its

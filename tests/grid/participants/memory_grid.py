@@ -23,6 +23,7 @@ from grid.wire.messages import (
     RunAction,
     RunControl,
     ThreatReport,
+    reports_in,
 )
 from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
 
@@ -129,6 +130,10 @@ class MemoryGrid:
                 if isinstance(body, kind):
                     out.append(body)
         return out
+
+    def reports(self, topic_filter: str) -> list[ThreatReport]:
+        """Every report published so far on topics matching ``topic_filter``, scans unpacked."""
+        return [r for env in self.envelopes(topic_filter) for _, r in reports_in(env)]
 
     def envelopes(self, topic_filter: str) -> list[Envelope]:
         """The envelopes published so far on topics matching ``topic_filter``."""

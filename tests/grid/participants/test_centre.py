@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from grid.participants import centre as centre_module
@@ -18,6 +19,7 @@ from grid.wire.messages import (
     FusionStats,
     NodeState,
     NodeStatus,
+    SensorScan,
 )
 from grid.world.roster import Roster
 from tests.grid.participants.memory_grid import MemoryGrid, report, short_scenario, steps, until
@@ -211,6 +213,42 @@ async def test_the_account_names_outage_reports_that_never_arrived(roster: Roste
         await until(lambda: centre.run is None, "the run ended")
     (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
     assert stats.delivered == 1
+    assert stats.lost_published_s == (62.5,)
+
+
+async def test_a_scan_is_fused_in_one_update_and_accounted_per_report(roster: Roster) -> None:
+    """A scan's three reports: one tracker update, three delivered; its repeat is three duplicates;
+    an outage record naming one of its reports is not lost, one naming a fourth is."""
+    grid = MemoryGrid()
+    centre = fusion(grid, roster)
+    reports = tuple(
+        msgspec.structs.replace(report("run-1", "BG-RFDF-SHABLA"), bearing_deg=b) for b in (60.0, 80.0, 100.0)
+    )
+    env = Envelope(body=SensorScan(run_id="run-1", reports=reports), origin="BG")
+    async with grid.serving(centre):
+        await grid.start("run-1", short_scenario())
+        await until(lambda: centre.run is not None, "the run started")
+        for _ in range(2):
+            await grid.wire.publish(topics.report_topic("BG"), env.to_bytes())
+        await grid.end("run-1")
+        final = NodeStatus(
+            node_id="BG",
+            state=NodeState.ONLINE,
+            run_id="run-1",
+            counters={"published": 3},
+            outage_reports=(f"{env.msg_id}.2", f"{env.msg_id}.3"),
+            outage_published_s=(61.0, 62.5),
+        )
+        await grid.send(topics.status_topic("BG"), final, origin="BG", retain=True)
+        for node_id in roster:
+            if node_id != "BG":
+                await grid.node_online(node_id, "run-1")
+        await until(lambda: centre.run is None, "the run ended")
+    (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
+    assert (stats.delivered, stats.duplicates) == (3, 3)
+    assert stats.tracker["detections"] == 3
+    assert stats.update_us["count"] == 1, "one tracker update for the scan"
+    assert stats.latency_ms["count"] == 3, "each report's latency"
     assert stats.lost_published_s == (62.5,)
 
 

@@ -12,7 +12,7 @@ from grid.wire.messages import (
     NodePicture,
     NodeState,
     NodeStatus,
-    ThreatReport,
+    SensorScan,
 )
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
@@ -61,7 +61,8 @@ async def play(grid: MemoryGrid, node: MemberNode, scenario: Scenario, *, until_
 
 
 async def test_a_node_publishes_each_report_once_on_its_own_topic(roster: Roster) -> None:
-    """Every report goes once, to RO's own report topic and no other; the counter says so."""
+    """Every scan goes once, as one message to RO's own report topic and no other; the counter
+    counts its reports."""
     grid = MemoryGrid()
     node = romania(grid, roster)
     async with grid.serving(node):
@@ -70,13 +71,14 @@ async def test_a_node_publishes_each_report_once_on_its_own_topic(roster: Roster
     assert envs, "RO's sensors saw the drone within a minute"
     assert {r.topic for r in grid.broker.published(topics.ALL_REPORTS)} == {topics.report_topic("RO")}
     ids = [env.msg_id for env in envs]
-    assert len(ids) == len(set(ids)), "each report published once"
-    reports = [env.body for env in envs]
-    assert all(isinstance(r, ThreatReport) and r.run_id == "run-1" for r in reports)
-    assert {r.sensor_id for r in reports if isinstance(r, ThreatReport)} <= {
-        s.id for s in node.member.sensors
-    }
-    assert node.counters["published"] == len(ids)
+    assert len(ids) == len(set(ids)), "each scan published once"
+    scans = [env.body for env in envs]
+    assert all(isinstance(s, SensorScan) and s.run_id == "run-1" for s in scans)
+    reports = grid.reports(topics.ALL_REPORTS)
+    assert {r.sensor_id for r in reports} <= {s.id for s in node.member.sensors}
+    scan_times = [(r.sensor_id, r.time_s) for r in reports]
+    assert len(set(scan_times)) == len(ids), "one message per sensor scan"
+    assert node.counters["published"] == len(reports)
     assert node.counters["received_reports"] == 0, "its own reports do not come back to it"
 
 
@@ -99,7 +101,7 @@ async def test_the_same_run_publishes_the_same_reports(roster: Roster) -> None:
         measured.append(
             [
                 (r.sensor_id, r.time_s, r.bearing_deg, r.range_m)
-                for r in grid.bodies(topics.report_topic("RO"), ThreatReport)
+                for r in grid.reports(topics.report_topic("RO"))
             ]
         )
     assert measured[0]
@@ -181,7 +183,7 @@ async def test_a_node_outage_holds_the_session_and_the_will_says_offline(roster:
         assert (status.state, status.run_id) == (NodeState.RUNNING, "run-1")
         await grid.end("run-1")
         await until(lambda: node.run is None, "the run ended")
-    times = [r.time_s for r in grid.bodies(topics.report_topic("RO"), ThreatReport)]
+    times = [r.time_s for r in grid.reports(topics.report_topic("RO"))]
     assert any(t < 20.0 for t in times)
     assert any(t >= 40.0 for t in times)
     assert not [t for t in times if 20.0 <= t < 40.0], "nothing measured during the outage was sent"

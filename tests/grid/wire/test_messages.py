@@ -30,8 +30,10 @@ from grid.wire.messages import (
     RunAction,
     RunControl,
     RunResults,
+    SensorScan,
     ThreatReport,
     new_message_id,
+    reports_in,
 )
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -165,8 +167,20 @@ node_pictures = st.builds(
     threats=st.dictionaries(text(), picture_entries, max_size=SHORT_LIST),
 )
 
+
+@st.composite
+def sensor_scans(draw: st.DrawFn) -> SensorScan:
+    """Valid scans: one to four reports of one sensor at one time."""
+    first = draw(threat_reports())
+    others = draw(st.lists(threat_reports(), max_size=3))
+    same = {"run_id": first.run_id, "sensor_id": first.sensor_id, "time_s": first.time_s}
+    reports = (first, *(msgspec.structs.replace(r, **same) for r in others))
+    return SensorScan(run_id=first.run_id, reports=reports)
+
+
 BODIES: dict[str, st.SearchStrategy[Any]] = {
     "report": threat_reports(),
+    "scan": sensor_scans(),
     "track": fused_tracks,
     "status": node_statuses,
     "control": run_controls,
@@ -784,3 +798,46 @@ def test_rejected_bytes_are_rejected_every_time() -> None:
     data = msgpack.packb(raw_envelope(report_body(bearing_deg=400.0)))
     assert rejected(data).reason == "out_of_range"
     assert rejected(data).reason == "out_of_range"
+
+
+# ------------------------------------------------------------------------------------ sensor scans
+
+
+def scan_body(*reports: dict[str, Any], run_id: str = "run-1") -> dict[str, Any]:
+    """A scan body as a plain map around ``reports`` (default: two valid reports of one scan)."""
+    return {"run_id": run_id, "reports": list(reports or (report_body(), report_body(bearing_deg=10.0)))}
+
+
+def test_scan_reports_have_their_own_ids() -> None:
+    """Report i of a scan is ``<message id>.<i>``; a lone report keeps the message id."""
+    env = Envelope.from_bytes(msgpack.packb(raw_envelope(scan_body(), type_="scan", id="m1")))
+    assert [(rid, r.bearing_deg) for rid, r in reports_in(env)] == [("m1.0", 120.0), ("m1.1", 10.0)]
+    lone = Envelope.from_bytes(msgpack.packb(raw_envelope(id="m2")))
+    assert [rid for rid, _ in reports_in(lone)] == ["m2"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (scan_body(report_body(), report_body(time_s=13.0)), "bad_value"),  # two scan times
+        (scan_body(report_body(), report_body(sensor_id="RO-RF-X")), "bad_value"),  # two sensors
+        (scan_body(report_body(run_id="run-2")), "bad_value"),  # a report of another run
+        ({"run_id": "run-1", "reports": []}, "bad_value"),  # an empty scan
+        (scan_body(report_body(), report_body(bearing_deg=400.0)), "out_of_range"),
+        (scan_body(report_body(), report_body(bearing_deg=...)), "missing_field"),
+        (scan_body(report_body(), report_body(extra=1)), "unknown_field"),
+    ],
+)
+def test_bad_scans_are_rejected_with_a_reason(body: dict[str, Any], reason: str) -> None:
+    """A scan is one sensor's reports at one time, each checked as a lone report is."""
+    assert reason_of(raw_envelope(body, type_="scan")) == reason
+
+
+def test_a_scan_built_in_code_is_checked() -> None:
+    """Building a scan whose reports disagree raises as receiving it would."""
+    first = Envelope.from_bytes(msgpack.packb(raw_envelope())).body
+    assert isinstance(first, ThreatReport)
+    later = msgspec.structs.replace(first, time_s=first.time_s + 1)
+    with pytest.raises(MessageRejected) as info:
+        SensorScan(run_id=first.run_id, reports=(first, later))
+    assert info.value.reason == "bad_value"

@@ -40,6 +40,9 @@ CHANGED = {t.TYPE for t in typing.get_args(Body) if list(t.__struct_fields__) !=
 # fusion_stats changed on purpose after the recording: grid_copies went with one publish per report,
 # the air picture's fields came (issue 9). Any other change must show up as a failure, not a gap.
 CHANGED_ON_PURPOSE = {"fusion_stats"}
+# Body types new since the recording (left out of both comparisons as changed ones are): the
+# sensor scan, one message for all of a scan's reports (issue 9).
+ADDED_ON_PURPOSE = {"scan"}
 COMPARED = [n for n, e in enumerate(EXAMPLES) if e.body.TYPE not in CHANGED]
 
 
@@ -56,12 +59,13 @@ def recorded_type(data: bytes) -> Any:
 def test_one_golden_encoding_per_example() -> None:
     """The recorded bytes and the examples pair up one to one; every recorded body type still exists."""
     assert len(ENVELOPES) == len(EXAMPLES)
-    assert set(RECORDED_FIELDS) == {t.TYPE for t in typing.get_args(Body)}
+    assert set(RECORDED_FIELDS) | ADDED_ON_PURPOSE == {t.TYPE for t in typing.get_args(Body)}
+    assert not set(RECORDED_FIELDS) & ADDED_ON_PURPOSE
 
 
 def test_only_the_body_types_changed_on_purpose_left_the_comparison() -> None:
     """A body type drops out of the golden comparisons only by a deliberate, listed change."""
-    assert CHANGED == CHANGED_ON_PURPOSE
+    assert CHANGED == CHANGED_ON_PURPOSE | ADDED_ON_PURPOSE
     assert len(COMPARED) >= len(EXAMPLES) - 2
 
 
