@@ -118,11 +118,16 @@ def write_plots(results: dict[str, Any], scale_png: Path, load_png: Path) -> Non
 
     sizes = [int(n) for n in results["knees"]]
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    found = False
     for kind, marker in (("grid", "o"), ("baseline", "s")):
         xs = [n for n in sizes if results["knees"][str(n)][kind] is not None]
+        found = found or bool(xs)
         ax.plot(xs, [results["knees"][str(n)][kind] for n in xs], marker=marker, label=kind)
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    if found:
+        ax.set_yscale("log")
+    else:  # a log axis needs a value: say why the plot is empty instead
+        ax.text(0.5, 0.5, "no rate passed at any size", ha="center", transform=ax.transAxes)
     ax.set_xticks(sizes, [str(n) for n in sizes])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("nodes")

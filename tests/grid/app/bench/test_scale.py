@@ -18,6 +18,7 @@ from grid.app.bench.scale import passes, scale, summarize
 from grid.app.bench.scale_config import ScaleConfig, ensure_fds, parse_nodes
 from grid.app.bench.scale_fleet import PhaseSpec, PhaseStamps
 from grid.app.bench.scale_knee import KneeSearch, SearchPlan
+from grid.app.bench.scale_report import write_plots
 from grid.app.bench.scale_topology import GRID_MAX, Topology, scale_topology
 from grid.errors import ConfigError
 from grid.mqtt.broker import BrokerInfo
@@ -309,3 +310,16 @@ async def test_workers_run_the_grid_nodes_and_leave_no_children(
     assert all(p["broker_cpu_s"] is not None for p in results["points"])  # our own broker: /proc read
     assert results["target"]["ratio_min"] == 1.5
     assert multiprocessing.active_children() == []
+
+
+def test_plots_are_drawn_when_no_rate_passed(tmp_path: Path) -> None:
+    """A search in which nothing passed still writes both plots (an empty log axis cannot be drawn)."""
+    results = {
+        "knees": {"100": {"grid": None, "baseline": None}},
+        "config": {"workers": 1, "p99_limit_ms": 50.0},
+        "points": [{"nodes": 100, "kind": "grid", "rate_hz": 300.0, "p99_ms": 1536.6}],
+    }
+    scale_png, load_png = tmp_path / "scale.png", tmp_path / "load.png"
+    write_plots(results, scale_png, load_png)
+    assert scale_png.stat().st_size > 0
+    assert load_png.stat().st_size > 0
