@@ -156,6 +156,17 @@ def print_cyber(console: Console, cyber: Mapping[str, Any] | None) -> None:
         console.print(f"cyber reports rejected: {sum(rejected.values())} ({reasons})")
     if taxii := cyber.get("taxii"):
         console.print(_taxii_line(taxii))
+    if export := cyber.get("export"):
+        console.print(_export_line(export))
+
+
+def _export_line(export: Mapping[str, Any]) -> str:
+    """One line of an export report (:meth:`grid.results.cyber_export.ExportReport.as_dict`)."""
+    line = f"STIX bundle: {export['objects']} objects in {escape(str(export['path']))}"
+    if (v := export.get("validator")) is None:
+        return line + "; stix2-validator not installed"
+    verdict = "valid" if not v["errors"] else f"[red]{_count(v['errors'], 'error')}[/red]"
+    return line + f"; stix2-validator: {verdict}, {_count(v['warnings'], 'warning')}"
 
 
 def _taxii_line(taxii: Mapping[str, Any]) -> str:
@@ -167,6 +178,10 @@ def _taxii_line(taxii: Mapping[str, Any]) -> str:
     if failures := taxii.get("failures"):
         parts.append(f"[red]{failures} failed pushes[/red]")
     return "TAXII feed: " + (" ".join(parts) or "no push")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def print_export(console: Console, report: ExportReport) -> None:
@@ -183,11 +198,11 @@ def print_export(console: Console, report: ExportReport) -> None:
     if v is None:
         console.print("stix2-validator: [yellow]not installed[/yellow] (pip install stix2-validator)")
     else:
-        codes = ", ".join(f"{{{code}}} {n}" for code, n in v.warning_codes.items())
-        verdict = "[green]valid[/green]" if not v.errors else f"[red]{len(v.errors)} errors[/red]"
+        codes = ", ".join(f"{code}: {n}" for code, n in v.warning_codes.items())
+        verdict = "[green]valid[/green]" if not v.errors else f"[red]{_count(len(v.errors), 'error')}[/red]"
         console.print(
-            f"stix2-validator: {verdict}, {len(v.warnings)} warnings"
-            + (f" ({escape(codes)})" if codes else "")
+            f"stix2-validator: {verdict}, {_count(len(v.warnings), 'warning')}"
+            + (f" by check code ({escape(codes)})" if codes else "")
         )
         for error in v.errors:
             console.print(f"  [red]error[/red] {escape(error)}", soft_wrap=True)
