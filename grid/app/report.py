@@ -193,7 +193,8 @@ def print_export(console: Console, report: ExportReport) -> None:
         table.add_row(kind, str(count))
     table.add_row("[bold]total[/bold]", f"[bold]{report.objects}[/bold]")
     console.print(table)
-    console.print(f"id {report.bundle_id}; stix2: parsed back, no custom content")
+    console.print(f"bundle id {report.bundle_id}")
+    console.print("stix2: parsed back, no custom content")
     v = report.validator
     if v is None:
         console.print("stix2-validator: [yellow]not installed[/yellow] (pip install stix2-validator)")

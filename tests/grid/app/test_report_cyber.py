@@ -109,7 +109,7 @@ def test_export_rendering(tmp_path: Path) -> None:
     rows = _rows(text)
     assert rows["indicator"] == ["4"]
     assert rows["total"] == [str(report.objects)]
-    assert f"id {report.bundle_id}; stix2: parsed back" in text
+    assert f"bundle id {report.bundle_id}\nstix2: parsed back, no custom content" in text
     assert report.validator is not None
     n = len(report.validator.warnings)
     assert f"stix2-validator: valid, {n} warnings by check code (103: " in text
