@@ -6,7 +6,8 @@ The hierarchy::
     ├── ConfigError (ValueError)            bad input files or arguments, refused before anything starts
     │   ├── ScenarioError                   a scenario file breaks the schema (each problem: line, field)
     │   ├── RosterError                     a roster file in nodes/ breaks the schema (each problem: line)
-    │   └── UnknownNodeError                a node id that is not in the roster
+    │   ├── UnknownNodeError                a node id that is not in the roster
+    │   └── CyberExportError                a run's cyber-objects.json is missing or not STIX 2.1 objects
     ├── MessageRejected (ValueError)        a wire message failed decoding or validation (reason code)
     ├── CyberRejected (ValueError)          a cyber report or request the exchange refused (reason code)
     ├── BrokerError (ConnectionError)
@@ -29,6 +30,7 @@ __all__ = [
     "BrokerStartError",
     "BrokerUnavailable",
     "ConfigError",
+    "CyberExportError",
     "CyberRejected",
     "FileProblem",
     "GridError",
@@ -132,6 +134,20 @@ class UnknownNodeError(ConfigError):
         self.node_id = node_id
         self.known = known
         super().__init__(f"unknown node id {node_id!r}; known ids: {', '.join(known)}")
+
+
+class CyberExportError(ConfigError):
+    """A run's STIX objects file cannot be exported as a bundle.
+
+    Attributes:
+        file: the objects file (``RUN_DIR/cyber-objects.json``).
+        problem: what is wrong, e.g. ``objects[3] (indicator--...): invalid pattern``.
+    """
+
+    def __init__(self, file: str, problem: str) -> None:
+        self.file = file
+        self.problem = problem
+        super().__init__(f"{file}: {problem}")
 
 
 class MessageRejected(GridError, ValueError):

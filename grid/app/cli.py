@@ -260,6 +260,15 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     return _EXIT_CONFIG if any(error is not None for _, error in results) else 0
 
 
+def _cmd_cyber(args: argparse.Namespace) -> int:
+    from grid.app.report import print_export
+    from grid.results.cyber_export import export_bundle
+
+    report = export_bundle(args.run_dir)
+    print_export(_stdout(), report)
+    return 0 if report.valid else _EXIT_ERROR
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grid.app.bench import run_bench
 
@@ -330,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fusion": _cmd_fusion,
         "scenario": _cmd_scenario,
         "bench": _cmd_bench,
+        "cyber": _cmd_cyber,
     }
     try:
         return commands[args.command](args)

@@ -214,6 +214,25 @@ def _add_bench_parser(subparsers: Any) -> None:
     add_codec_parser(benchmarks)
 
 
+def _add_cyber_parser(subparsers: Any) -> None:
+    cyber = subparsers.add_parser(
+        "cyber", help="work with a run's cyber exchange", description="Work with a run's cyber exchange."
+    )
+    actions = cyber.add_subparsers(dest="cyber_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="write a run's shared STIX objects as a STIX 2.1 bundle and check it",
+        description=(
+            "Read RUN_DIR/cyber-objects.json (what the run's cyber-exchange hub shared), write "
+            "RUN_DIR/cyber-bundle.json, a STIX 2.1 bundle, then check it: stix2 parses it back with no "
+            "custom content, and stix2-validator (when installed) reports its errors and warnings. "
+            "Exit 0 when it is valid, 1 when the validator finds errors, 2 when the objects file is "
+            "missing or not STIX."
+        ),
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's output folder")
+
+
 # The fusion centre's default (grid.participants.air_picture.DEFAULT_TRACK_INTERVAL_S, which
 # imports numpy: this module must not). tests/grid/app/test_cli.py checks the two agree.
 TRACK_INTERVAL_HELP_DEFAULT = 1.0
@@ -370,4 +389,5 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check scenario files without running them", description="Check scenario files."
     )
     validate.add_argument("files", nargs="+", type=Path)
+    _add_cyber_parser(sub)
     return p

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import statistics
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 if TYPE_CHECKING:
     from grid.app.run import Progress as RunProgress
+    from grid.results.cyber_export import ExportReport
     from grid.world.scenario import Scenario
 
-__all__ = ["print_summary", "progress_display"]
+__all__ = ["print_cyber", "print_export", "print_summary", "progress_display"]
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -109,5 +112,99 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             f"air picture: {air['published']} fused tracks published ({every}) "
             f"for {air['tracker_updates']} tracker updates"
         )
+    print_cyber(console, summary.get("cyber"))
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def print_cyber(console: Console, cyber: Mapping[str, Any] | None) -> None:
+    """The cyber exchange's indicators, then its savings, warning times, rejections and TAXII feed.
+
+    Prints nothing when the run had no cyber section or no shared indicator.
+    """
+    if not cyber or not cyber.get("indicators"):
+        return
+    table = Table(title="Cyber indicators (sim s from first observation; - : not yet)", title_justify="left")
+    table.add_column("indicator")
+    for col in ("observed by", "sightings", "flagged s", "mitigated s"):
+        table.add_column(col, justify="right")
+    for ind in cyber["indicators"]:
+        table.add_row(
+            escape(str(ind["pattern"])),
+            str(len(ind["observed_by"])),
+            str(ind["sightings"]),
+            _fmt(ind["time_to_flag_s"]),
+            _fmt(ind["time_to_mitigate_s"]),
+        )
+    console.print(table)
+    line = (
+        f"cyber: {cyber['duplicates_absorbed']} duplicates absorbed, "
+        f"analysis saved {cyber['analysis_saved']:.0%} (sightings and duplicates over reports)"
+    )
+    per_member = cyber.get("time_to_warning_s") or {}
+    warned = [float(s) for s in per_member.values() if s is not None]
+    if warned:
+        line += (
+            f"; time to warning p50 {statistics.median(warned):.1f} s, max {max(warned):.1f} s "
+            f"over {len(warned)} of {len(per_member)} members warned"
+        )
+    elif per_member:
+        line += f"; none of {len(per_member)} members warned"
+    console.print(line)
+    if rejected := {k: v for k, v in (cyber.get("rejected") or {}).items() if v}:
+        reasons = ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(rejected.items()))
+        console.print(f"cyber reports rejected: {sum(rejected.values())} ({reasons})")
+    if taxii := cyber.get("taxii"):
+        console.print(_taxii_line(taxii))
+    if export := cyber.get("export"):
+        console.print(_export_line(export))
+
+
+def _export_line(export: Mapping[str, Any]) -> str:
+    """One line of an export report (:meth:`grid.results.cyber_export.ExportReport.as_dict`)."""
+    line = f"STIX bundle: {export['objects']} objects in {escape(str(export['path']))}"
+    if (v := export.get("validator")) is None:
+        return line + "; stix2-validator not installed"
+    verdict = "valid" if not v["errors"] else f"[red]{_count(v['errors'], 'error')}[/red]"
+    return line + f"; stix2-validator: {verdict}, {_count(v['warnings'], 'warning')}"
+
+
+def _taxii_line(taxii: Mapping[str, Any]) -> str:
+    parts = []
+    if (pushed := taxii.get("pushed")) is not None:
+        parts.append(f"{pushed} objects pushed")
+    if (seconds := taxii.get("seconds")) is not None:
+        parts.append(f"in {float(seconds):.2f} s")
+    if failures := taxii.get("failures"):
+        parts.append(f"[red]{failures} failed pushes[/red]")
+    return "TAXII feed: " + (" ".join(parts) or "no push")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def print_export(console: Console, report: ExportReport) -> None:
+    """What ``gridsim cyber export`` wrote: objects by type, then the validator's verdict."""
+    table = Table(title="STIX 2.1 bundle", title_justify="left")
+    table.add_column("type")
+    table.add_column("objects", justify="right")
+    for kind, count in report.objects_by_type.items():
+        table.add_row(kind, str(count))
+    table.add_row("[bold]total[/bold]", f"[bold]{report.objects}[/bold]")
+    console.print(table)
+    console.print(f"bundle id {report.bundle_id}")
+    console.print("stix2: parsed back, no custom content")
+    v = report.validator
+    if v is None:
+        console.print("stix2-validator: [yellow]not installed[/yellow] (pip install stix2-validator)")
+    else:
+        codes = ", ".join(f"{code}: {n}" for code, n in v.warning_codes.items())
+        verdict = "[green]valid[/green]" if not v.errors else f"[red]{_count(len(v.errors), 'error')}[/red]"
+        console.print(
+            f"stix2-validator: {verdict}, {_count(len(v.warnings), 'warning')}"
+            + (f" by check code ({escape(codes)})" if codes else "")
+        )
+        for error in v.errors:
+            console.print(f"  [red]error[/red] {escape(error)}", soft_wrap=True)
+    console.print(f"bundle written to [bold]{escape(str(report.path))}[/bold]")
