@@ -233,6 +233,25 @@ class TrackEstimator:
             track.record(new)
         self._prune(history)
 
+    def retrodict(self, track: Track, detection: Detection) -> None:
+        """Fuse ``detection``, older than all of a young track's history (its base the initiation).
+
+        The initiation is predicted back to the detection's time (the motion model's noise grows
+        with the gap either way) and updated with it: that is the new base. The initiation stays
+        in the history as a step of weight 0 (its information is in the new base), so replays
+        and the one-detection-per-scan rule still see it; the later steps are replayed after it.
+        """
+        history = track.history
+        base, later = history[0], history[1:]
+        first = self._step(base, detection, None, None)
+        history[:] = [first, self._step(first, base.detections[0], None, None, weight=0.0)]
+        for entry in later:
+            history.append(self._step(history[-1], entry.detections[0], None, None, entry.weight))
+        track.nis += self.nis_weight * (first.nis - track.nis)
+        track.record([detection])
+        track.hit_times.sort()
+        self._prune(history)
+
     def _predict(self, base: HistoryEntry, detection: Detection, *, fusable: bool = True) -> Prior:
         dt = detection.time - base.key[0]
         estimate = self.filter.predict(self.motion, base.estimate, dt)

@@ -171,10 +171,12 @@ class Tracker:
                 self.counters["too_late"] += 1
             else:
                 by_sensor.setdefault(det.sensor_id, []).append(det)
-        assigned, leftovers = self._associate(by_sensor)
+        assigned, early, leftovers = self._associate(by_sensor)
         for track, dets in assigned:
             self._fuse(track, dets)
             changed[track.track_id] = track
+        for track, det in early:
+            self._before_birth(track, det, changed)
         for track in self._start_tracks(sorted(leftovers, key=_key), time):
             changed[track.track_id] = track
 
@@ -219,7 +221,7 @@ class Tracker:
             held = estimator.held(track, det) if self._one_per_scan else -1
             if held < 0:
                 if not fusable:
-                    self.counters["too_late"] += 1
+                    self._before_birth(track, det, changed)
                     return
                 self._fuse(track, [det])
                 changed[track.track_id] = track
@@ -273,11 +275,13 @@ class Tracker:
 
     def _associate(
         self, by_sensor: dict[str, list[Detection]]
-    ) -> tuple[list[tuple[Track, list[Detection]]], list[Detection]]:
-        """Per-sensor assignment against the live tracks: each track with its detections, and
-        the detections that fell in no gate."""
+    ) -> tuple[list[tuple[Track, list[Detection]]], list[tuple[Track, Detection]], list[Detection]]:
+        """Per-sensor assignment against the live tracks: each track with its detections, each
+        detection assigned to a track it is older than (with the track), and the detections that
+        fell in no gate."""
         tracks = list(self._tracks.values())
         assigned: dict[int, list[Detection]] = {}
+        early: list[tuple[Track, Detection]] = []
         leftovers: list[Detection] = []
         counters = self.counters
         for dets in by_sensor.values():
@@ -294,7 +298,7 @@ class Tracker:
             for i, j in pairs:
                 used[i] = True
                 if not next(f for _, jj, f, _ in gated[i] if jj == j):
-                    counters["too_late"] += 1
+                    early.append((tracks[j], dets[i]))
                     continue
                 assigned.setdefault(j, []).append(dets[i])
             for i, det in enumerate(dets):
@@ -303,7 +307,28 @@ class Tracker:
                         counters["unassigned"] += 1
                     else:
                         leftovers.append(det)
-        return [(tracks[j], dets) for j, dets in assigned.items()], leftovers
+        return [(tracks[j], dets) for j, dets in assigned.items()], early, leftovers
+
+    def _before_birth(self, track: Track, det: Detection, changed: dict[str, Track]) -> None:
+        """Fuse a detection that fits ``track`` but is older than all of its history, if it may be.
+
+        Reports from many nodes arrive out of measurement order: a plot measured just before the
+        one that started a track can arrive after it. A young track (its base still its
+        initiation) takes it by retrodiction, within the replay window; anything else older than
+        a track's history (or a repeat of a step) is too late.
+        """
+        base, latest = track.history[0], track.history[-1]
+        young = base.key[0] == track.created_time
+        if not (young and det.key < base.key and det.time >= latest.key[0] - self._replay_window_s):
+            self.counters["too_late"] += 1
+            return
+        self._estimator.retrodict(track, det)
+        track.created_time = det.time
+        track.associations += 1
+        track.ranged_updates += det.has_range
+        self._bank.touch(track)
+        self.counters["associated"] += 1
+        changed[track.track_id] = track
 
     def _candidates(
         self, det: Detection, tracks: Sequence[Track], *, prechecked: bool = False
