@@ -10,6 +10,12 @@
     grid/v1/control/run             retained run control: start (scenario, seed, speed, epoch) and end
     grid/v1/stats/fusion            the fusion centre's account of a run, sent when the run ends
     grid/v1/results/<run>           retained summary of a run injected into ``gridsim up``
+    grid/v1/cyber/reports/<node>    a member CERT's indicator, STIX 2.1 JSON (QoS 1)
+    grid/v1/cyber/jcc               the hub's new shared indicators, for the Joint Cyber Centre (QoS 1)
+    grid/v1/cyber/flags             the Joint Cyber Centre's flag of a shared indicator, to the hub
+    grid/v1/cyber/mitigations/<node>  the hub's mitigation (course of action + ``mitigates``) to <node>
+    grid/v1/cyber/acks/<node>       <node>'s acknowledgement of a mitigation, to the hub
+    grid/v1/stats/cyber             the hub's account of a run (metrics, rejections, TAXII, objects)
 
 A report is published once, on its node's topic, and the broker fans it out: every node
 subscribes to the report topic of each of its peers (the members sharing a grid with it,
@@ -36,17 +42,25 @@ from grid.errors import MessageRejected
 
 __all__ = [
     "ALL_AWARENESS",
+    "ALL_CYBER_ACKS",
+    "ALL_CYBER_REPORTS",
     "ALL_PICTURES",
     "ALL_REPORTS",
     "ALL_RESULTS",
     "ALL_STATUS",
     "CONTROL",
+    "CYBER_FLAGS",
+    "CYBER_JCC",
+    "CYBER_STATS",
     "FUSION_STATS",
     "ROOT",
     "TRACKS",
     "ParsedTopic",
     "TopicKind",
     "awareness_topic",
+    "cyber_ack_topic",
+    "cyber_report_topic",
+    "mitigation_topic",
     "parse_topic",
     "picture_topic",
     "report_topic",
@@ -63,6 +77,11 @@ ALL_STATUS = f"{ROOT}/status/+"
 ALL_AWARENESS = f"{ROOT}/awareness/+"
 ALL_RESULTS = f"{ROOT}/results/+"
 ALL_PICTURES = f"{ROOT}/picture/+"
+CYBER_JCC = f"{ROOT}/cyber/jcc"
+CYBER_FLAGS = f"{ROOT}/cyber/flags"
+CYBER_STATS = f"{ROOT}/stats/cyber"
+ALL_CYBER_REPORTS = f"{ROOT}/cyber/reports/+"
+ALL_CYBER_ACKS = f"{ROOT}/cyber/acks/+"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
 
@@ -78,6 +97,12 @@ class TopicKind(StrEnum):
     FUSION_STATS = "fusion_stats"
     RESULTS = "results"
     PICTURE = "picture"
+    CYBER_REPORT = "cyber_report"
+    CYBER_JCC = "cyber_jcc"
+    CYBER_FLAG = "cyber_flag"
+    MITIGATION = "mitigation"
+    CYBER_ACK = "cyber_ack"
+    CYBER_STATS = "cyber_stats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +144,29 @@ def picture_topic(node: str) -> str:
     return f"{ROOT}/picture/{_segment(node, 'node id')}"
 
 
-_FIXED = {TRACKS: TopicKind.TRACK, CONTROL: TopicKind.CONTROL, FUSION_STATS: TopicKind.FUSION_STATS}
+def cyber_report_topic(node: str) -> str:
+    """Where ``node``'s CERT publishes its indicators, for the cyber-exchange hub."""
+    return f"{ROOT}/cyber/reports/{_segment(node, 'node id')}"
+
+
+def mitigation_topic(node: str) -> str:
+    """Where the hub sends ``node`` the mitigations it may receive."""
+    return f"{ROOT}/cyber/mitigations/{_segment(node, 'node id')}"
+
+
+def cyber_ack_topic(node: str) -> str:
+    """Where ``node`` acknowledges the mitigations it received."""
+    return f"{ROOT}/cyber/acks/{_segment(node, 'node id')}"
+
+
+_FIXED = {
+    TRACKS: TopicKind.TRACK,
+    CONTROL: TopicKind.CONTROL,
+    FUSION_STATS: TopicKind.FUSION_STATS,
+    CYBER_JCC: TopicKind.CYBER_JCC,
+    CYBER_FLAGS: TopicKind.CYBER_FLAG,
+    CYBER_STATS: TopicKind.CYBER_STATS,
+}
 
 
 def parse_topic(topic: str) -> ParsedTopic:
@@ -140,4 +187,11 @@ def parse_topic(topic: str) -> ParsedTopic:
                 return ParsedTopic(TopicKind.PICTURE, node=node)
             case ["results", _run]:
                 return ParsedTopic(TopicKind.RESULTS)
+            case ["cyber", "reports", node]:
+                return ParsedTopic(TopicKind.CYBER_REPORT, node=node)
+            case ["cyber", "acks", node]:
+                return ParsedTopic(TopicKind.CYBER_ACK, node=node)
+            case ["cyber", "mitigations", _node]:
+                # Published by the hub to <node>: the node segment names the recipient, not the origin.
+                return ParsedTopic(TopicKind.MITIGATION)
     raise MessageRejected("bad_topic", f"not a gridsim topic: {topic!r}")
