@@ -233,6 +233,19 @@ def _add_track_interval(p: Any) -> None:
     )
 
 
+def _add_taxii(p: Any) -> None:
+    p.add_argument(
+        "--taxii",
+        metavar="URL",
+        default=None,
+        help=(
+            "the cyber-exchange hub also pushes its shared indicators and sightings to this TAXII 2.1 "
+            "collection: http[s]://[user:password@]host[:port]/api-root/collections/<id or title>/ "
+            "(credentials also from GRIDSIM_TAXII_USER and GRIDSIM_TAXII_PASSWORD)"
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -294,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_workers_argument(run)
     _add_track_interval(run)
+    _add_taxii(run)
 
     node = sub.add_parser(
         "node",
@@ -312,6 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
     _add_track_interval(fusion)
+
+    hub = sub.add_parser(
+        "hub",
+        help="run the cyber-exchange hub and the Joint Cyber Centre in this process",
+        description=(
+            "Run the cyber-exchange hub and the Joint Cyber Centre: the hub shares each CERT indicator of "
+            "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
+        ),
+    )
+    hub.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+    _add_taxii(hub)
 
     up = sub.add_parser(
         "up",
@@ -335,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_workers_argument(up)
     _add_track_interval(up)
+    _add_taxii(up)
 
     inject = sub.add_parser(
         "inject",

@@ -38,6 +38,7 @@ __all__ = [
     "HUB_ID",
     "JCC_ID",
     "PUBLISH_WINDOW",
+    "SERVICE_IDS",
     "ActiveRun",
     "ClockFactory",
     "GridService",
@@ -48,6 +49,7 @@ FUSION_ID = "fusion"
 CONTROLLER_ID = "gridsim"
 HUB_ID = "hub"  # the cyber-exchange hub
 JCC_ID = "jcc"  # the Joint Cyber Centre
+SERVICE_IDS = (FUSION_ID, HUB_ID, JCC_ID)  # the grid's services beside its member nodes
 
 log = logging.getLogger(__name__)
 

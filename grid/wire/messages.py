@@ -40,6 +40,8 @@ from grid.wire.validation import (
 )
 
 __all__ = [
+    "CYBER_OBJECTS_MAX_BYTES",
+    "CYBER_STATS_MAX_BYTES",
     "MAX_MESSAGE_BYTES",
     "OUTAGE_RECORD_MAX",
     "SCAN_REPORTS_MAX",
@@ -50,8 +52,6 @@ __all__ = [
     "Awareness",
     "AwarenessSource",
     "Body",
-    "CYBER_OBJECTS_MAX_BYTES",
-    "CYBER_STATS_MAX_BYTES",
     "CyberAck",
     "CyberFlag",
     "CyberObjects",

@@ -169,29 +169,29 @@ _FIXED = {
 }
 
 
+# Topics ending in the node that publishes on them, and topics whose last segment is no origin
+# (a run id, or the node a mitigation is sent to).
+_NODE_KINDS = {
+    ("reports",): TopicKind.REPORT,
+    ("status",): TopicKind.STATUS,
+    ("awareness",): TopicKind.AWARENESS,
+    ("picture",): TopicKind.PICTURE,
+    ("cyber", "reports"): TopicKind.CYBER_REPORT,
+    ("cyber", "acks"): TopicKind.CYBER_ACK,
+}
+_UNNAMED_KINDS = {("results",): TopicKind.RESULTS, ("cyber", "mitigations"): TopicKind.MITIGATION}
+
+
 def parse_topic(topic: str) -> ParsedTopic:
     """Take a received topic apart; raises :class:`MessageRejected` (``bad_topic``) if it is not ours."""
     fixed = _FIXED.get(topic)
     if fixed is not None:
         return ParsedTopic(fixed)
     parts = topic.split("/")
-    if parts[:2] == ["grid", "v1"] and all(_SEGMENT.match(p) for p in parts[3:]):
-        match parts[2:]:
-            case ["reports", node]:
-                return ParsedTopic(TopicKind.REPORT, node=node)
-            case ["status", node]:
-                return ParsedTopic(TopicKind.STATUS, node=node)
-            case ["awareness", node]:
-                return ParsedTopic(TopicKind.AWARENESS, node=node)
-            case ["picture", node]:
-                return ParsedTopic(TopicKind.PICTURE, node=node)
-            case ["results", _run]:
-                return ParsedTopic(TopicKind.RESULTS)
-            case ["cyber", "reports", node]:
-                return ParsedTopic(TopicKind.CYBER_REPORT, node=node)
-            case ["cyber", "acks", node]:
-                return ParsedTopic(TopicKind.CYBER_ACK, node=node)
-            case ["cyber", "mitigations", _node]:
-                # Published by the hub to <node>: the node segment names the recipient, not the origin.
-                return ParsedTopic(TopicKind.MITIGATION)
+    if len(parts) >= 4 and parts[:2] == ["grid", "v1"] and all(_SEGMENT.match(p) for p in parts[3:]):
+        head = tuple(parts[2:-1])
+        if head in _NODE_KINDS:
+            return ParsedTopic(_NODE_KINDS[head], node=parts[-1])
+        if head in _UNNAMED_KINDS:
+            return ParsedTopic(_UNNAMED_KINDS[head])
     raise MessageRejected("bad_topic", f"not a gridsim topic: {topic!r}")
