@@ -246,6 +246,26 @@ def _add_taxii(p: Any) -> None:
     )
 
 
+def _add_service_options(p: Any) -> None:
+    """The options of the services ``run`` and ``up`` start: workers, air picture, TAXII feed."""
+    _add_workers_argument(p)
+    _add_track_interval(p)
+    _add_taxii(p)
+
+
+def _add_hub_parser(sub: Any) -> None:
+    hub = sub.add_parser(
+        "hub",
+        help="run the cyber-exchange hub and the Joint Cyber Centre in this process",
+        description=(
+            "Run the cyber-exchange hub and the Joint Cyber Centre: the hub shares each CERT indicator of "
+            "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
+        ),
+    )
+    hub.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+    _add_taxii(hub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -305,9 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
-    _add_workers_argument(run)
-    _add_track_interval(run)
-    _add_taxii(run)
+    _add_service_options(run)
 
     node = sub.add_parser(
         "node",
@@ -327,16 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
     _add_track_interval(fusion)
 
-    hub = sub.add_parser(
-        "hub",
-        help="run the cyber-exchange hub and the Joint Cyber Centre in this process",
-        description=(
-            "Run the cyber-exchange hub and the Joint Cyber Centre: the hub shares each CERT indicator of "
-            "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
-        ),
-    )
-    hub.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
-    _add_taxii(hub)
+    _add_hub_parser(sub)
 
     up = sub.add_parser(
         "up",
@@ -358,9 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
     )
-    _add_workers_argument(up)
-    _add_track_interval(up)
-    _add_taxii(up)
+    _add_service_options(up)
 
     inject = sub.add_parser(
         "inject",
