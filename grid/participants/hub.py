@@ -204,7 +204,7 @@ class CyberHub(GridService):
             return
         now = run.clock.now()
         if parsed.kind is topics.TopicKind.CYBER_REPORT and isinstance(body, CyberObjects):
-            self._on_report(run, now, body)
+            self._on_report(run, now, env.origin, body)
         elif parsed.kind is topics.TopicKind.CYBER_FLAG and isinstance(body, CyberFlag):
             if env.origin != JCC_ID:
                 self._rejected["not_from_jcc"] += 1
@@ -229,7 +229,7 @@ class CyberHub(GridService):
             log.info("hub refused a request: %s", exc)
             return None
 
-    def _on_report(self, run: ActiveRun, now: float, body: CyberObjects) -> None:
+    def _on_report(self, run: ActiveRun, now: float, origin: str, body: CyberObjects) -> None:
         try:
             objects = json.loads(body.objects)
         except ValueError:
@@ -240,12 +240,23 @@ class CyberHub(GridService):
             self._rejected["invalid_stix"] += 1
             return
         for obj in objects:
+            if self._impersonates(origin, obj):
+                self._rejected["creator_mismatch"] += 1
+                log.info("hub: %s sent an indicator created by another member", origin)
+                continue
             try:
                 outcome = self.exchange.receive(now, obj if isinstance(obj, dict) else json.dumps(obj))
             except CyberRejected as exc:  # counted by the exchange
                 log.info("hub rejected a report: %s", exc)
                 continue
             self._share(run, outcome)
+
+    def _impersonates(self, origin: str, obj: Any) -> bool:
+        """Whether ``origin`` sends an object another member created (an unknown creator is the
+        exchange's to refuse, as ``unknown_creator``)."""
+        creator = obj.get("created_by_ref") if isinstance(obj, dict) else None
+        ids = {m: self.exchange.identity(m).id for m in self.exchange.members}
+        return creator in ids.values() and creator != ids.get(origin)
 
     def _share(self, run: ActiveRun, outcome: Outcome) -> None:
         if outcome.kind == "new":
