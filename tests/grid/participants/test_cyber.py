@@ -286,3 +286,19 @@ async def test_a_mitigation_not_from_the_hub_is_not_acknowledged(roster: Roster)
         assert node.counters["mitigations_acked"] == 1
         (ack,) = acks()
         assert (ack.node_id, ack.key) == ("RO", "url--x")
+
+
+async def test_a_run_without_a_campaign_gets_an_empty_account(roster: Roster) -> None:
+    """The default drone scenario has no cyber campaign: the hub still accounts for the run, with
+    no indicators and no objects."""
+    grid = MemoryGrid()
+    hub = make_hub(grid, roster)
+    async with grid.serving(hub):
+        await grid.start("run-1", load_scenario())
+        await until(lambda: hub.run is not None, "the run started")
+        await grid.end("run-1")
+        await until(lambda: grid.bodies(topics.CYBER_STATS, CyberStats) != [], "the hub's account")
+        (stats,) = grid.bodies(topics.CYBER_STATS, CyberStats)
+        assert stats.metrics["indicators"] == []
+        assert stats.metrics["analysis_saved"] == 0.0
+        assert stats.objects == "[]"
