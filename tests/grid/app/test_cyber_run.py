@@ -11,7 +11,6 @@ import pytest
 import stix2
 from taxii2client.v21 import Collection
 
-from grid.app.cli import main
 from grid.app.run import CYBER_OBJECTS_NAME, RunOptions, run_grid
 from grid.cyber.observables import observable_key
 from grid.cyber.taxii import TaxiiFeed, TaxiiTarget
@@ -135,9 +134,3 @@ async def test_phishing_in_workers_with_a_taxii_feed(
     sightings = reader.get_objects(added_after=cut, type="sighting")["objects"]
     assert sorted(s["count"] for s in sightings) == [1, 4], "the domain's and the URL's latest versions"
     assert all(o["object_marking_refs"] for o in indicators)
-
-
-def test_a_bad_taxii_url_is_a_config_error_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
-    """`gridsim run --taxii ftp://...` exits 2 with a ConfigError, no broker started."""
-    assert main(["run", "--taxii", "ftp://example.com/x", "--quiet", "--workers", "0"]) == 2
-    assert "ConfigError" in capsys.readouterr().err
