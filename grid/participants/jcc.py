@@ -65,8 +65,8 @@ class JointCyberCentre(GridService):
         """Nothing under analysis yet."""
         self._queue = asyncio.Queue()
         self._keys = set()
-        self.counters["indicators_received"] = 0
-        self.counters["flags"] = 0
+        self.counters[CounterName.INDICATORS_RECEIVED] = 0
+        self.counters[CounterName.FLAGS] = 0
 
     async def play(self, run: ActiveRun) -> None:
         """Flag each indicator when its analysis is done (arrivals are in time order: FIFO suffices)."""
@@ -74,7 +74,7 @@ class JointCyberCentre(GridService):
             due_s, key = await self._queue.get()
             await run.clock.sleep_until(due_s)
             self.post(topics.CYBER_FLAGS, CyberFlag(run_id=run.run_id, key=key, time_s=run.clock.now()))
-            self.counters["flags"] += 1
+            self.counters[CounterName.FLAGS] += 1
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
         """A new shared indicator from the hub: queue it for analysis (a repeat of a key is ignored)."""
@@ -88,5 +88,5 @@ class JointCyberCentre(GridService):
         if body.key in self._keys:
             return
         self._keys.add(body.key)
-        self.counters["indicators_received"] += 1
+        self.counters[CounterName.INDICATORS_RECEIVED] += 1
         self._queue.put_nowait((run.clock.now() + self.analysis_s, body.key))

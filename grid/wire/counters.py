@@ -38,6 +38,8 @@ class CounterName(StrEnum):
     CYBER_REPORTS_SUPPRESSED_OUTAGE = "cyber_reports_suppressed_outage"
     MITIGATIONS_RECEIVED = "mitigations_received"
     MITIGATIONS_ACKED = "mitigations_acked"
+    INDICATORS_RECEIVED = "indicators_received"  # the Joint Cyber Centre: new shared indicators
+    FLAGS = "flags"  # the Joint Cyber Centre: indicators flagged
     # The connection.
     RECONNECTS = "reconnects"
 
