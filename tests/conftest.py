@@ -118,11 +118,12 @@ async def amqtt_broker() -> AsyncIterator[BrokerInfo]:
 async def _member_processes(
     gridsim: GridsimProcesses, broker_url: str, roster: Roster, log_dir: Path
 ) -> AsyncIterator[list[int | None]]:
-    """`gridsim fusion` and one `gridsim node` per member state as child processes on ``broker_url``.
+    """`gridsim fusion`, `gridsim hub` and one `gridsim node` per member state as child processes on
+    ``broker_url``.
 
     Yields the list that, after exit, holds each process's exit code (Ctrl-C'd on exit, as a user would).
     """
-    commands = [["fusion", "--broker", broker_url]]
+    commands = [["fusion", "--broker", broker_url], ["hub", "--broker", broker_url]]
     commands += [["node", "--id", node_id, "--broker", broker_url] for node_id in roster]
     procs = []
     codes: list[int | None] = []

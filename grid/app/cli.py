@@ -96,6 +96,17 @@ def _track_interval(args: argparse.Namespace) -> float:
     return check_track_interval(args.track_interval, what="--track-interval")
 
 
+def _taxii(args: argparse.Namespace) -> Any:
+    """``--taxii``, parsed into its target (a bad URL is a ConfigError before anything starts)."""
+    from grid.cyber.taxii import TaxiiTarget
+
+    if args.taxii is None:
+        return None
+    if getattr(args, "external", False):
+        raise ConfigError("--taxii sets the hub started here; with --external, give it to `gridsim hub`")
+    return TaxiiTarget.parse(args.taxii)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
@@ -123,6 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fuse_locally=args.distributed,
         workers=_workers(args),
         track_interval_s=_track_interval(args),
+        taxii=_taxii(args),
     )
     if args.quiet:
         summary = _run_async(run_grid(options))
@@ -184,6 +196,27 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_hub(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from grid.mqtt.address import parse_broker_url
+    from grid.participants.hub import CyberHub
+    from grid.participants.jcc import JointCyberCentre
+
+    roster = _load_roster(args.roster)
+    host, port = parse_broker_url(args.broker)
+    taxii = _taxii(args)
+
+    async def serve_both() -> None:
+        await asyncio.gather(
+            _serve_forever(lambda: CyberHub(roster=roster, host=host, port=port, taxii=taxii), "hub"),
+            _serve_forever(lambda: JointCyberCentre(roster=roster, host=host, port=port), "jcc"),
+        )
+
+    _run_async(serve_both())
+    return 0
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary
     from grid.app.run import RunOptions, serve_grid
@@ -200,6 +233,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         local_services=not args.external,
         workers=_workers(args),
         track_interval_s=_track_interval(args),
+        taxii=_taxii(args),
     )
     out = _stdout()
 
@@ -337,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "results": _cmd_results,
         "node": _cmd_node,
         "fusion": _cmd_fusion,
+        "hub": _cmd_hub,
         "scenario": _cmd_scenario,
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,

@@ -8,6 +8,7 @@ One controller serves ``gridsim run`` (one announced run) and ``gridsim up`` (ru
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.outage import play_broker_outages
 from grid.mqtt.session import Session
 from grid.mqtt.transport import Publisher
-from grid.participants.service import CONTROLLER_ID, FUSION_ID, ActiveRun
+from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun
 from grid.results.observed import Observed, Progress
 from grid.results.summary import build_summary
 from grid.wire import topics
@@ -45,6 +46,18 @@ async def publish_control(transport: Publisher, control: RunControl) -> None:
     )
 
 
+def _shared_objects(seen: Observed) -> list[Any]:
+    """The hub's shared objects as dicts; none without its account (or with an unreadable one)."""
+    if seen.cyber is None:
+        return []
+    try:
+        objects = json.loads(seen.cyber.objects)
+    except ValueError:
+        log.warning("the hub's account carried objects that are not JSON: none written")
+        return []
+    return objects if isinstance(objects, list) else []
+
+
 class RunController:
     """Watches the broker; conducts one run at a time."""
 
@@ -58,6 +71,8 @@ class RunController:
         self._current: Observed | None = None
         self._clock: Clock | None = None
         self._announced: set[str] = set()
+        # run id -> every STIX object the hub shared in it (its account's), until the caller takes them
+        self.cyber_objects: dict[str, list[Any]] = {}
 
     async def subscribe(self) -> None:
         """Subscribe to everything a run produces, and to the control topic."""
@@ -68,6 +83,7 @@ class RunController:
             topics.ALL_AWARENESS,
             topics.FUSION_STATS,
             topics.ALL_PICTURES,
+            topics.CYBER_STATS,
             topics.CONTROL,
         )
 
@@ -96,8 +112,8 @@ class RunController:
             self._changed.set()
 
     async def await_online(self, timeout_s: float) -> None:
-        """Wait until every member node and the fusion centre say they are online."""
-        expected = {FUSION_ID, *self.roster}
+        """Wait until every member node, the fusion centre, the hub and the JCC say they are online."""
+        expected = {*SERVICE_IDS, *self.roster}
         try:
             async with asyncio.timeout(timeout_s):
                 while not expected <= self.online:
@@ -107,7 +123,8 @@ class RunController:
             missing = ", ".join(sorted(expected - self.online))
             raise RunError(
                 f"not online on {self.broker.url} after {timeout_s:.0f} s: {missing} "
-                "(start them with `gridsim node --id ID --broker URL` and `gridsim fusion --broker URL`)"
+                "(start them with `gridsim node --id ID --broker URL`, `gridsim fusion --broker URL` and "
+                "`gridsim hub --broker URL`)"
             ) from None
 
     async def conduct(
@@ -149,7 +166,7 @@ class RunController:
             action=RunAction.END, run_id=start.run_id, epoch_ns=start.epoch_ns, speed=start.speed
         )
         await publish_control(self.transport, end)
-        while not seen.accounts_complete(len(self.roster) + 1):
+        while not seen.accounts_complete(len(self.roster) + len(SERVICE_IDS)):
             self._changed.clear()
             try:
                 async with asyncio.timeout(_ACCOUNT_IDLE_S):
@@ -160,6 +177,7 @@ class RunController:
                 )
                 break
         self._current = None
+        self.cyber_objects[start.run_id] = _shared_objects(seen)
         return build_summary(
             scenario=run.scenario,
             roster=self.roster,

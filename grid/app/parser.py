@@ -252,6 +252,39 @@ def _add_track_interval(p: Any) -> None:
     )
 
 
+def _add_taxii(p: Any) -> None:
+    p.add_argument(
+        "--taxii",
+        metavar="URL",
+        default=None,
+        help=(
+            "the cyber-exchange hub also pushes its shared indicators and sightings to this TAXII 2.1 "
+            "collection: http[s]://[user:password@]host[:port]/api-root/collections/<id or title>/ "
+            "(credentials also from GRIDSIM_TAXII_USER and GRIDSIM_TAXII_PASSWORD)"
+        ),
+    )
+
+
+def _add_service_options(p: Any) -> None:
+    """The options of the services ``run`` and ``up`` start: workers, air picture, TAXII feed."""
+    _add_workers_argument(p)
+    _add_track_interval(p)
+    _add_taxii(p)
+
+
+def _add_hub_parser(sub: Any) -> None:
+    hub = sub.add_parser(
+        "hub",
+        help="run the cyber-exchange hub and the Joint Cyber Centre in this process",
+        description=(
+            "Run the cyber-exchange hub and the Joint Cyber Centre: the hub shares each CERT indicator of "
+            "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
+        ),
+    )
+    hub.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+    _add_taxii(hub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -311,8 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
-    _add_workers_argument(run)
-    _add_track_interval(run)
+    _add_service_options(run)
 
     node = sub.add_parser(
         "node",
@@ -331,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
     _add_track_interval(fusion)
+
+    _add_hub_parser(sub)
 
     up = sub.add_parser(
         "up",
@@ -352,8 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
     )
-    _add_workers_argument(up)
-    _add_track_interval(up)
+    _add_service_options(up)
 
     inject = sub.add_parser(
         "inject",

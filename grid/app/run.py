@@ -1,4 +1,5 @@
-"""``gridsim run`` and ``gridsim up``: a broker, fifteen nodes and the fusion centre.
+"""``gridsim run`` and ``gridsim up``: a broker, fifteen nodes, the fusion centre, the cyber-exchange
+hub and the Joint Cyber Centre.
 
 ``run`` announces one scenario on the retained control topic (scenario, seed, speed and the
 wall-clock epoch of simulation time 0), follows it and writes ``summary.json``. ``up`` keeps the
@@ -26,20 +27,23 @@ from typing import Any, Literal
 
 from grid.app.controller import RunController
 from grid.app.workers import WorkerPool, worker_processes, worker_specs
+from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, RunError
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
 from grid.participants.centre import FusionCentre
+from grid.participants.hub import CyberHub
+from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre, check_analysis
 from grid.participants.node import MemberNode
-from grid.participants.service import CONTROLLER_ID, FUSION_ID, ActiveRun, GridService
+from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun, GridService
 from grid.results.observed import Progress
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
 
-__all__ = ["Progress", "RunOptions", "new_start", "run_grid", "serve_grid"]
+__all__ = ["CYBER_OBJECTS_NAME", "Progress", "RunOptions", "new_start", "run_grid", "serve_grid"]
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +70,14 @@ class RunOptions:
     # process (the library's default, so in-process callers and tests stay in one process).
     workers: int = 0
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S  # the fusion centre's air picture (0: every update)
+    taxii: TaxiiTarget | None = None  # the hub pushes its feed to this TAXII 2.1 collection
+    analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay, simulation s
 
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
         check_track_interval(self.track_interval_s)
+        check_analysis(self.analysis_s)
 
 
 def _slug(name: str) -> str:
@@ -109,6 +116,8 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
             port=broker.port,
             fuse_locally=options.fuse_locally,
             track_interval_s=options.track_interval_s,
+            taxii=options.taxii,
+            analysis_s=options.analysis_s,
         )
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
@@ -119,7 +128,11 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
             host=broker.host,
             port=broker.port,
             track_interval_s=options.track_interval_s,
-        )
+        ),
+        CyberHub(roster=options.roster, host=broker.host, port=broker.port, taxii=options.taxii),
+        JointCyberCentre(
+            roster=options.roster, host=broker.host, port=broker.port, analysis_s=options.analysis_s
+        ),
     ]
     services += [
         MemberNode(
@@ -149,7 +162,7 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
     try:
         await controller.await_online(timeout_s)
     except RunError:
-        raise pool.not_online({FUSION_ID, *controller.roster} - controller.online, timeout_s) from None
+        raise pool.not_online({*SERVICE_IDS, *controller.roster} - controller.online, timeout_s) from None
 
 
 @contextlib.asynccontextmanager
@@ -184,10 +197,18 @@ def _worker_count(options: RunOptions) -> int:
     return min(options.workers, len(options.roster)) if options.local_services else 0
 
 
-def _write(out_dir: Path | None, summary: dict[str, Any]) -> None:
+CYBER_OBJECTS_NAME = "cyber-objects.json"
+
+
+def _write(out_dir: Path | None, summary: dict[str, Any], cyber_objects: list[Any]) -> None:
+    """``summary.json``, and ``cyber-objects.json``: every object the hub shared, as a JSON list of
+    STIX 2.1 objects in bundle order (``[]`` for a run without indicators or without the hub's account)."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (out_dir / CYBER_OBJECTS_NAME).write_text(
+            json.dumps(cyber_objects, indent=2) + "\n", encoding="utf-8"
+        )
 
 
 async def run_grid(
@@ -199,9 +220,10 @@ async def run_grid(
     async with _grid(options) as controller:
         start = new_start(options.scenario, speed=options.speed)
         summary = await controller.conduct(start, announce=True, on_progress=on_progress)
+        objects = controller.cyber_objects.pop(start.run_id, [])
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
-    _write(options.out_dir, summary)
+    _write(options.out_dir, summary, objects)
     return summary
 
 
@@ -231,6 +253,7 @@ async def serve_grid(
                 Envelope(body=results, origin=CONTROLLER_ID).to_bytes(),
                 retain=True,
             )
-            _write(None if options.out_dir is None else options.out_dir / start.run_id, summary)
+            objects = controller.cyber_objects.pop(start.run_id, [])
+            _write(None if options.out_dir is None else options.out_dir / start.run_id, summary, objects)
             if on_summary is not None:
                 on_summary(summary)

@@ -1,4 +1,5 @@
-"""Worker processes: the member nodes spread over N child processes, the fusion centre in one more.
+"""Worker processes: the member nodes spread over N child processes, the fusion centre in one more
+(with the cyber-exchange hub and the Joint Cyber Centre, which cost little beside it).
 
 One Python process caps the grid at one core (the GIL). With ``gridsim run --workers N`` the
 parent keeps the controller and the broker it started; each child runs its share of the grid's
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -30,12 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.participants.centre import FusionCentre
+from grid.participants.hub import CyberHub
+from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre
 from grid.participants.node import MemberNode
-from grid.participants.service import FUSION_ID, GridService
+from grid.participants.service import SERVICE_IDS, GridService
 from grid.world.roster import MemberState, Roster
 
 __all__ = [
@@ -77,7 +82,8 @@ def plan_workers(node_ids: Iterable[str], workers: int) -> list[tuple[str, ...]]
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerSpec:
-    """What one child process runs: some member nodes, or the fusion centre, on one broker."""
+    """What one child process runs: some member nodes, or the grid's services (the fusion centre,
+    the cyber-exchange hub and the Joint Cyber Centre), on one broker."""
 
     name: str  # worker-<k> or fusion: its log file's name
     host: str
@@ -86,6 +92,8 @@ class WorkerSpec:
     fusion: bool = False
     fuse_locally: bool = False
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S
+    taxii: TaxiiTarget | None = None  # the hub's TAXII collection
+    analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay
     log_level: int = logging.WARNING
 
     def __post_init__(self) -> None:
@@ -95,7 +103,7 @@ class WorkerSpec:
     @property
     def services(self) -> tuple[str, ...]:
         """The service ids this child should bring online."""
-        return ((FUSION_ID,) if self.fusion else ()) + self.nodes
+        return (SERVICE_IDS if self.fusion else ()) + self.nodes
 
     def to_json(self, roster: Roster) -> bytes:
         """The spec and the roster, as the child reads them from stdin."""
@@ -109,6 +117,9 @@ class WorkerSpec:
             "fusion": self.fusion,
             "fuse_locally": self.fuse_locally,
             "track_interval_s": self.track_interval_s,
+            # Credentials travel on the child's stdin, never on its command line.
+            "taxii": None if self.taxii is None else dataclasses.asdict(self.taxii),
+            "analysis_s": self.analysis_s,
             "log_level": self.log_level,
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
@@ -119,7 +130,8 @@ class WorkerSpec:
         loaded: dict[str, Any] = json.loads(data)
         spec = loaded["spec"]
         roster = Roster([MemberState.model_validate(m) for m in loaded["roster"]])
-        return cls(**{**spec, "nodes": tuple(spec["nodes"])}), roster
+        taxii = None if spec.get("taxii") is None else TaxiiTarget(**spec["taxii"])
+        return cls(**{**spec, "nodes": tuple(spec["nodes"]), "taxii": taxii}), roster
 
 
 def worker_specs(
@@ -130,11 +142,20 @@ def worker_specs(
     port: int,
     fuse_locally: bool = False,
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
+    taxii: TaxiiTarget | None = None,
+    analysis_s: float = DEFAULT_ANALYSIS_S,
 ) -> list[WorkerSpec]:
-    """The fusion centre's process and ``workers`` node processes for a grid on ``host:port``."""
+    """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``."""
     level = logging.getLogger("grid").getEffectiveLevel()
     fusion = WorkerSpec(
-        name="fusion", host=host, port=port, fusion=True, track_interval_s=track_interval_s, log_level=level
+        name="fusion",
+        host=host,
+        port=port,
+        fusion=True,
+        track_interval_s=track_interval_s,
+        taxii=taxii,
+        analysis_s=analysis_s,
+        log_level=level,
     )
     specs = [fusion]
     specs += [
@@ -298,11 +319,13 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
     """Run the spec's services in one TaskGroup until SIGTERM or SIGINT."""
     services: list[GridService] = []
     if spec.fusion:
-        services.append(
+        services += [
             FusionCentre(
                 roster=roster, host=spec.host, port=spec.port, track_interval_s=spec.track_interval_s
-            )
-        )
+            ),
+            CyberHub(roster=roster, host=spec.host, port=spec.port, taxii=spec.taxii),
+            JointCyberCentre(roster=roster, host=spec.host, port=spec.port, analysis_s=spec.analysis_s),
+        ]
     services += [
         MemberNode(
             roster.member(node_id),

@@ -27,16 +27,19 @@ from grid.evaluation.truth_table import TruthTable
 from grid.fusion import Tracker, TrackStatus, default_tracker
 from grid.geo import LocalFrame
 from grid.mqtt.session import SessionFactory
+from grid.participants.cert import cert_indicator, epoch_of
 from grid.participants.detections import detection_from_report
 from grid.participants.link import Link
 from grid.participants.seen import SeenReports
-from grid.participants.service import ActiveRun, ClockFactory, GridService, scaled_clock
+from grid.participants.service import HUB_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
-from grid.wire.counters import CounterName
+from grid.wire.counters import CounterName, rejected_counter
 from grid.wire.messages import (
     OUTAGE_RECORD_MAX,
     Awareness,
     AwarenessSource,
+    CyberAck,
+    CyberObjects,
     Envelope,
     FusedTrack,
     NodePicture,
@@ -46,6 +49,7 @@ from grid.wire.messages import (
     ThreatReport,
     reports_in,
 )
+from grid.world.cert import cert_observations_for
 from grid.world.events import NodeOutage
 from grid.world.roster import MemberState, Roster
 from grid.world.sensors import Measurement, SimulatedSensor
@@ -107,11 +111,16 @@ class _Picture:
 
 
 def node_subscriptions(node_id: str, roster: Roster) -> list[str]:
-    """Every topic filter the node of ``node_id`` subscribes to: each peer's reports, and the tracks.
+    """Every topic filter the node of ``node_id`` subscribes to: each peer's reports, the tracks,
+    and the mitigations the cyber-exchange hub sends it.
 
     Not its own report topic: a node's reports do not come back to it.
     """
-    return [*(topics.report_topic(p) for p in roster.peers(node_id)), topics.TRACKS]
+    return [
+        *(topics.report_topic(p) for p in roster.peers(node_id)),
+        topics.TRACKS,
+        topics.mitigation_topic(node_id),
+    ]
 
 
 class MemberNode(GridService):
@@ -170,6 +179,9 @@ class MemberNode(GridService):
             CounterName.PUBLISHED,
             CounterName.RECEIVED_REPORTS,
             CounterName.RECEIVED_TRACKS,
+            CounterName.CYBER_REPORTS,
+            CounterName.MITIGATIONS_RECEIVED,
+            CounterName.MITIGATIONS_ACKED,
         ):
             self.counters[key] = 0
 
@@ -187,6 +199,7 @@ class MemberNode(GridService):
                 )
                 for spec in self.member.sensors
             ]
+            scans.append(group.create_task(self._cert(run), name=f"grid[{self.service_id}].cert"))
             await asyncio.gather(*scans)
             self._scans_done.set()
 
@@ -219,6 +232,25 @@ class MemberNode(GridService):
                 self.counters[CounterName.SCANS_JAMMED] += 1
             if detections:
                 self._share(run, sensor, t, detections)
+
+    async def _cert(self, run: ActiveRun) -> None:
+        """Report each of the CERT's observations to the cyber-exchange hub when it is made.
+
+        A report falls under the node's outages (none while it is out) but not under its link
+        impairments, which model the sensor uplink: the CERT's traffic is small and rare.
+        """
+        epoch = epoch_of(run.epoch_ns)
+        topic = topics.cyber_report_topic(self.service_id)
+        for obs in cert_observations_for(run.scenario, self.service_id):
+            if obs.at_s > run.scenario.duration_s:
+                break
+            await run.clock.sleep_until(obs.at_s)
+            if self._timeline.is_node_out(self.service_id, obs.at_s):
+                self.counters[CounterName.CYBER_REPORTS_SUPPRESSED_OUTAGE] += 1
+                continue
+            objects = f"[{cert_indicator(obs, epoch).serialize()}]"
+            self.post(topic, CyberObjects(run_id=run.run_id, objects=objects))
+            self.counters[CounterName.CYBER_REPORTS] += 1
 
     async def _uplink(self, run: ActiveRun) -> None:
         """Send reports held back by an impaired link when they are due."""
@@ -349,11 +381,23 @@ class MemberNode(GridService):
             for _, report in shared:
                 if report.truth_id is not None:
                     self._learn(run, report.truth_id, arrival, AwarenessSource.GRID_REPORT)
+        elif isinstance(body, CyberObjects) and parsed.kind is topics.TopicKind.MITIGATION:
+            self._acknowledge(run, env, body, arrival)
         elif isinstance(body, FusedTrack):
             self.counters[CounterName.RECEIVED_TRACKS] += 1
             if body.status == TrackStatus.CONFIRMED:
                 for threat_id in body.truth_ids:
                     self._learn(run, threat_id, arrival, AwarenessSource.FUSED_TRACK)
+
+    def _acknowledge(self, run: ActiveRun, env: Envelope, body: CyberObjects, arrival: float) -> None:
+        """Acknowledge a mitigation from the hub at once (the node is warned when it arrives)."""
+        if env.origin != HUB_ID or body.key is None:
+            self.counters[rejected_counter("not_from_hub")] += 1
+            return
+        self.counters[CounterName.MITIGATIONS_RECEIVED] += 1
+        ack = CyberAck(run_id=run.run_id, node_id=self.service_id, key=body.key, time_s=max(0.0, arrival))
+        self.post(topics.cyber_ack_topic(self.service_id), ack)
+        self.counters[CounterName.MITIGATIONS_ACKED] += 1
 
     def _learn(self, run: ActiveRun, threat_id: str, time_s: float, source: AwarenessSource) -> None:
         if threat_id in self.awareness:

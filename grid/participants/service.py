@@ -35,7 +35,10 @@ from grid.world.scenario import Scenario, scenario_from_dict
 __all__ = [
     "CONTROLLER_ID",
     "FUSION_ID",
+    "HUB_ID",
+    "JCC_ID",
     "PUBLISH_WINDOW",
+    "SERVICE_IDS",
     "ActiveRun",
     "ClockFactory",
     "GridService",
@@ -44,6 +47,9 @@ __all__ = [
 
 FUSION_ID = "fusion"
 CONTROLLER_ID = "gridsim"
+HUB_ID = "hub"  # the cyber-exchange hub
+JCC_ID = "jcc"  # the Joint Cyber Centre
+SERVICE_IDS = (FUSION_ID, HUB_ID, JCC_ID)  # the grid's services beside its member nodes
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,7 @@ class ActiveRun:
     run_id: str
     scenario: Scenario
     clock: Clock
+    epoch_ns: int = 0  # wall time of simulation time 0 (the STIX objects' timestamps derive from it)
 
     def is_over(self) -> bool:
         """Whether the clock is past the scenario's end (a retained start of a finished run)."""
@@ -81,7 +88,7 @@ class ActiveRun:
             scenario = scenario_from_dict(control.scenario, source=f"<run {control.run_id}>")
         except ScenarioError as exc:
             raise MessageRejected("bad_scenario", str(exc)) from exc
-        return cls(control.run_id, scenario.with_seed(control.seed), clock_factory(control))
+        return cls(control.run_id, scenario.with_seed(control.seed), clock_factory(control), control.epoch_ns)
 
 
 class GridService:
@@ -117,7 +124,7 @@ class GridService:
             subscriptions=[topics.CONTROL, *subscriptions],
             on_connect=self._on_connect,
         )
-        self._known_origins = {*roster, FUSION_ID, CONTROLLER_ID}
+        self._known_origins = {*roster, FUSION_ID, CONTROLLER_ID, HUB_ID, JCC_ID}
         self._run_group: asyncio.TaskGroup | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[tuple[str, bytes, Callable[[], None] | None]] = asyncio.Queue()

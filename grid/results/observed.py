@@ -11,6 +11,7 @@ from grid.mqtt.outage import PlayedOutage
 from grid.participants.track_log import updates_from_log
 from grid.wire.messages import (
     Awareness,
+    CyberStats,
     Envelope,
     FusedTrack,
     FusionStats,
@@ -49,6 +50,7 @@ class Observed:
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
+    cyber: CyberStats | None = None  # the cyber-exchange hub's account
     pictures: dict[str, NodePicture] = field(default_factory=dict)  # node id -> its own picture
     reports_seen: set[str] = field(default_factory=set)
     reports_by_truth: dict[str, int] = field(default_factory=dict)
@@ -98,9 +100,15 @@ class Observed:
         elif isinstance(body, NodeStatus):
             if body.state is NodeState.ONLINE:
                 self.final_status[body.node_id] = body
-        elif isinstance(body, FusionStats):
+        elif isinstance(body, FusionStats | CyberStats | NodePicture):
+            self._note_account(body)
+
+    def _note_account(self, body: FusionStats | CyberStats | NodePicture) -> None:
+        if isinstance(body, FusionStats):
             self.fusion = body
-        elif isinstance(body, NodePicture):
+        elif isinstance(body, CyberStats):
+            self.cyber = body
+        else:
             self.pictures[body.node_id] = body
 
     @property
@@ -135,8 +143,8 @@ class Observed:
                 changes.append((now, status.state))
 
     def accounts_complete(self, participants: int) -> bool:
-        """Whether the fusion centre's account and every participant's final status are in."""
-        return self.fusion is not None and len(self.final_status) >= participants
+        """Whether the fusion centre's and the hub's accounts and every participant's final status are in."""
+        return self.fusion is not None and self.cyber is not None and len(self.final_status) >= participants
 
     def measurement_digest(self) -> str:
         """A fingerprint of every measurement of the run, independent of arrival order and speed."""

@@ -16,16 +16,16 @@ from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
 from grid.mqtt.broker import BrokerInfo
 from grid.participants.detections import detection_from_report
-from grid.participants.service import FUSION_ID
+from grid.participants.service import SERVICE_IDS
 from grid.results.event_effects import event_effects
 from grid.results.observed import Observed
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName
-from grid.wire.messages import Awareness, NodePicture
+from grid.wire.messages import Awareness, CyberStats, NodePicture
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
 from grid.world.truth import GroundTruth
 
-__all__ = ["build_summary"]
+__all__ = ["build_summary", "cyber_section"]
 
 
 def build_summary(
@@ -79,7 +79,7 @@ def build_summary(
         }
         for node_id in roster
     }
-    node_counters = {n: dict(s.counters) for n, s in seen.final_status.items() if n != FUSION_ID}
+    node_counters = {n: dict(s.counters) for n, s in seen.final_status.items() if n not in SERVICE_IDS}
     fusion = seen.fusion
     rejected: Counter[str] = Counter(fusion.rejected if fusion else {})
     for counters in node_counters.values():
@@ -90,7 +90,7 @@ def build_summary(
                 if k.startswith((REJECTED_PREFIX, ERRORS_PREFIX))
             }
         )
-    missing = sorted({FUSION_ID, *roster} - set(seen.final_status))
+    missing = sorted({*SERVICE_IDS, *roster} - set(seen.final_status))
     published = sum(c.get(CounterName.PUBLISHED, 0) for c in node_counters.values())
     delivered = fusion.delivered if fusion else 0
     summary: dict[str, Any] = {
@@ -131,6 +131,7 @@ def build_summary(
             "track_updates": len(track_updates),
         },
         "air_picture": _air_picture(seen),
+        "cyber": cyber_section(seen.cyber, roster),
         "measurement_digest": seen.measurement_digest(),
         "events": event_effects(
             list(scenario.events),
@@ -149,6 +150,21 @@ def build_summary(
     if seen.pictures:  # distributed mode only; the key is absent otherwise
         summary["pictures"] = _pictures(seen.pictures, threats)
     return summary
+
+
+def cyber_section(cyber: CyberStats | None, roster: Roster) -> dict[str, Any]:
+    """The cyber exchange's figures: the hub's metrics (:meth:`grid.cyber.CyberExchange.metrics`),
+    its rejections by reason and its TAXII figures. Without the hub's account (the summary names
+    it in ``missing_accounts``), the same keys with nothing in them."""
+    if cyber is None:
+        metrics: dict[str, Any] = {
+            "indicators": [],
+            "duplicates_absorbed": 0,
+            "analysis_saved": 0.0,
+            "time_to_warning_s": dict.fromkeys(roster),
+        }
+        return {**metrics, "rejected": {}, "taxii": {}}
+    return {**cyber.metrics, "rejected": dict(cyber.rejected), "taxii": dict(cyber.taxii)}
 
 
 def _air_picture(seen: Observed) -> dict[str, Any] | None:

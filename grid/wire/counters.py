@@ -33,6 +33,13 @@ class CounterName(StrEnum):
     DELIVERED = "delivered"  # the fusion centre: reports fused
     DUPLICATES = "duplicates"  # the same message again (a QoS 1 redelivery)
     OTHER_RUN = "other_run"
+    # A member's CERT and the cyber exchange.
+    CYBER_REPORTS = "cyber_reports"  # indicators the CERT published
+    CYBER_REPORTS_SUPPRESSED_OUTAGE = "cyber_reports_suppressed_outage"
+    MITIGATIONS_RECEIVED = "mitigations_received"
+    MITIGATIONS_ACKED = "mitigations_acked"
+    INDICATORS_RECEIVED = "indicators_received"  # the Joint Cyber Centre: new shared indicators
+    FLAGS = "flags"  # the Joint Cyber Centre: indicators flagged
     # The connection.
     RECONNECTS = "reconnects"
 

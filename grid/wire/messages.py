@@ -40,6 +40,8 @@ from grid.wire.validation import (
 )
 
 __all__ = [
+    "CYBER_OBJECTS_MAX_BYTES",
+    "CYBER_STATS_MAX_BYTES",
     "MAX_MESSAGE_BYTES",
     "OUTAGE_RECORD_MAX",
     "SCAN_REPORTS_MAX",
@@ -50,6 +52,10 @@ __all__ = [
     "Awareness",
     "AwarenessSource",
     "Body",
+    "CyberAck",
+    "CyberFlag",
+    "CyberObjects",
+    "CyberStats",
     "Envelope",
     "FusedTrack",
     "FusionStats",
@@ -75,6 +81,10 @@ TRACK_LOG_COLUMNS = ("time", "issued", "track", "east", "north", "vel_east", "ve
 TRACK_LOG_STATUSES = ("tentative", "confirmed", "deleted")  # a row's "status" is an index into these
 TRACK_LOG_MAX = 200_000
 SCAN_REPORTS_MAX = 1000  # reports in one sensor scan (a radar over a swarm sees a dozen)
+# STIX JSON of one cyber message (an indicator is under 2 KiB; the hub checks each at 16 KiB), and
+# of the hub's account, which carries every shared object of a run (about 1 KiB each).
+CYBER_OBJECTS_MAX_BYTES = 64 * 1024
+CYBER_STATS_MAX_BYTES = 4 * 1024 * 1024
 
 
 def new_message_id() -> str:
@@ -325,6 +335,55 @@ class RunResults(_Body, frozen=True, kw_only=True):
     summary: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
+class CyberObjects(_Body, frozen=True, kw_only=True):
+    """STIX 2.1 objects, as the JSON text of a list: a CERT's indicator, a shared indicator, a mitigation.
+
+    ``key`` is the observable key the objects are about (None in a CERT's report: the hub derives
+    it). The JSON is parsed and checked by the receiver (:func:`grid.cyber.check_indicator`), not here.
+    """
+
+    TYPE: ClassVar[str] = "cyber_objects"
+    run_id: Text
+    key: Text | None = None
+    objects: Annotated[str, msgspec.Meta(max_length=CYBER_OBJECTS_MAX_BYTES)]
+
+
+class CyberFlag(_Body, frozen=True, kw_only=True):
+    """The Joint Cyber Centre flags the shared indicator of ``key`` at simulation time ``time_s``."""
+
+    TYPE: ClassVar[str] = "cyber_flag"
+    run_id: Text
+    key: Text
+    time_s: SimTime
+
+
+class CyberAck(_Body, frozen=True, kw_only=True):
+    """``node_id`` acknowledges the mitigation of ``key`` at simulation time ``time_s``."""
+
+    TYPE: ClassVar[str] = "cyber_ack"
+    run_id: Text
+    node_id: Text
+    key: Text
+    time_s: SimTime
+
+
+class CyberStats(_Body, frozen=True, kw_only=True):
+    """The cyber-exchange hub's account of a run, sent when the run ends.
+
+    ``metrics`` is :meth:`grid.cyber.CyberExchange.metrics`, ``rejected`` counts refused reports by
+    reason, ``taxii`` the TAXII push figures (empty without a TAXII target), and ``objects`` the
+    JSON text of every shared STIX object, in bundle order.
+    """
+
+    TYPE: ClassVar[str] = "cyber_stats"
+    FREE_FORM: ClassVar[bool] = True
+    run_id: Text
+    metrics: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    rejected: Annotated[dict[Text, Int64], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    taxii: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
+    objects: Annotated[str, msgspec.Meta(max_length=CYBER_STATS_MAX_BYTES)] = "[]"
+
+
 Body = (
     ThreatReport
     | SensorScan
@@ -335,6 +394,10 @@ Body = (
     | FusionStats
     | RunResults
     | NodePicture
+    | CyberObjects
+    | CyberFlag
+    | CyberAck
+    | CyberStats
 )
 _BODY_TYPES: dict[str, type[Body]] = {
     c.TYPE: c
@@ -348,6 +411,10 @@ _BODY_TYPES: dict[str, type[Body]] = {
         FusionStats,
         RunResults,
         NodePicture,
+        CyberObjects,
+        CyberFlag,
+        CyberAck,
+        CyberStats,
     )
 }
 

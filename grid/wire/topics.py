@@ -10,6 +10,12 @@
     grid/v1/control/run             retained run control: start (scenario, seed, speed, epoch) and end
     grid/v1/stats/fusion            the fusion centre's account of a run, sent when the run ends
     grid/v1/results/<run>           retained summary of a run injected into ``gridsim up``
+    grid/v1/cyber/reports/<node>    a member CERT's indicator, STIX 2.1 JSON (QoS 1)
+    grid/v1/cyber/jcc               the hub's new shared indicators, for the Joint Cyber Centre (QoS 1)
+    grid/v1/cyber/flags             the Joint Cyber Centre's flag of a shared indicator, to the hub
+    grid/v1/cyber/mitigations/<node>  the hub's mitigation (course of action + ``mitigates``) to <node>
+    grid/v1/cyber/acks/<node>       <node>'s acknowledgement of a mitigation, to the hub
+    grid/v1/stats/cyber             the hub's account of a run (metrics, rejections, TAXII, objects)
 
 A report is published once, on its node's topic, and the broker fans it out: every node
 subscribes to the report topic of each of its peers (the members sharing a grid with it,
@@ -36,17 +42,25 @@ from grid.errors import MessageRejected
 
 __all__ = [
     "ALL_AWARENESS",
+    "ALL_CYBER_ACKS",
+    "ALL_CYBER_REPORTS",
     "ALL_PICTURES",
     "ALL_REPORTS",
     "ALL_RESULTS",
     "ALL_STATUS",
     "CONTROL",
+    "CYBER_FLAGS",
+    "CYBER_JCC",
+    "CYBER_STATS",
     "FUSION_STATS",
     "ROOT",
     "TRACKS",
     "ParsedTopic",
     "TopicKind",
     "awareness_topic",
+    "cyber_ack_topic",
+    "cyber_report_topic",
+    "mitigation_topic",
     "parse_topic",
     "picture_topic",
     "report_topic",
@@ -63,6 +77,11 @@ ALL_STATUS = f"{ROOT}/status/+"
 ALL_AWARENESS = f"{ROOT}/awareness/+"
 ALL_RESULTS = f"{ROOT}/results/+"
 ALL_PICTURES = f"{ROOT}/picture/+"
+CYBER_JCC = f"{ROOT}/cyber/jcc"
+CYBER_FLAGS = f"{ROOT}/cyber/flags"
+CYBER_STATS = f"{ROOT}/stats/cyber"
+ALL_CYBER_REPORTS = f"{ROOT}/cyber/reports/+"
+ALL_CYBER_ACKS = f"{ROOT}/cyber/acks/+"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}\Z")
 
@@ -78,6 +97,12 @@ class TopicKind(StrEnum):
     FUSION_STATS = "fusion_stats"
     RESULTS = "results"
     PICTURE = "picture"
+    CYBER_REPORT = "cyber_report"
+    CYBER_JCC = "cyber_jcc"
+    CYBER_FLAG = "cyber_flag"
+    MITIGATION = "mitigation"
+    CYBER_ACK = "cyber_ack"
+    CYBER_STATS = "cyber_stats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +144,42 @@ def picture_topic(node: str) -> str:
     return f"{ROOT}/picture/{_segment(node, 'node id')}"
 
 
-_FIXED = {TRACKS: TopicKind.TRACK, CONTROL: TopicKind.CONTROL, FUSION_STATS: TopicKind.FUSION_STATS}
+def cyber_report_topic(node: str) -> str:
+    """Where ``node``'s CERT publishes its indicators, for the cyber-exchange hub."""
+    return f"{ROOT}/cyber/reports/{_segment(node, 'node id')}"
+
+
+def mitigation_topic(node: str) -> str:
+    """Where the hub sends ``node`` the mitigations it may receive."""
+    return f"{ROOT}/cyber/mitigations/{_segment(node, 'node id')}"
+
+
+def cyber_ack_topic(node: str) -> str:
+    """Where ``node`` acknowledges the mitigations it received."""
+    return f"{ROOT}/cyber/acks/{_segment(node, 'node id')}"
+
+
+_FIXED = {
+    TRACKS: TopicKind.TRACK,
+    CONTROL: TopicKind.CONTROL,
+    FUSION_STATS: TopicKind.FUSION_STATS,
+    CYBER_JCC: TopicKind.CYBER_JCC,
+    CYBER_FLAGS: TopicKind.CYBER_FLAG,
+    CYBER_STATS: TopicKind.CYBER_STATS,
+}
+
+
+# Topics ending in the node that publishes on them, and topics whose last segment is no origin
+# (a run id, or the node a mitigation is sent to).
+_NODE_KINDS = {
+    ("reports",): TopicKind.REPORT,
+    ("status",): TopicKind.STATUS,
+    ("awareness",): TopicKind.AWARENESS,
+    ("picture",): TopicKind.PICTURE,
+    ("cyber", "reports"): TopicKind.CYBER_REPORT,
+    ("cyber", "acks"): TopicKind.CYBER_ACK,
+}
+_UNNAMED_KINDS = {("results",): TopicKind.RESULTS, ("cyber", "mitigations"): TopicKind.MITIGATION}
 
 
 def parse_topic(topic: str) -> ParsedTopic:
@@ -128,16 +188,10 @@ def parse_topic(topic: str) -> ParsedTopic:
     if fixed is not None:
         return ParsedTopic(fixed)
     parts = topic.split("/")
-    if parts[:2] == ["grid", "v1"] and all(_SEGMENT.match(p) for p in parts[3:]):
-        match parts[2:]:
-            case ["reports", node]:
-                return ParsedTopic(TopicKind.REPORT, node=node)
-            case ["status", node]:
-                return ParsedTopic(TopicKind.STATUS, node=node)
-            case ["awareness", node]:
-                return ParsedTopic(TopicKind.AWARENESS, node=node)
-            case ["picture", node]:
-                return ParsedTopic(TopicKind.PICTURE, node=node)
-            case ["results", _run]:
-                return ParsedTopic(TopicKind.RESULTS)
+    if len(parts) >= 4 and parts[:2] == ["grid", "v1"] and all(_SEGMENT.match(p) for p in parts[3:]):
+        head = tuple(parts[2:-1])
+        if head in _NODE_KINDS:
+            return ParsedTopic(_NODE_KINDS[head], node=parts[-1])
+        if head in _UNNAMED_KINDS:
+            return ParsedTopic(_UNNAMED_KINDS[head])
     raise MessageRejected("bad_topic", f"not a gridsim topic: {topic!r}")

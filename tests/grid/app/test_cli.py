@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from tests.conftest import GridsimProcesses
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["node", "--help"], ["fusion", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["node", "--help"], ["fusion", "--help"], ["hub", "--help"]]
+)
 def test_help_says_what_it_does(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """``gridsim --help`` and each subcommand's help describe the command."""
     with pytest.raises(SystemExit) as exit_info:
@@ -286,3 +288,17 @@ def test_child_started_with_sigint_ignored_still_stops(
     assert "RO connected" in err_seen
     (code,) = gridsim.stop(proc)
     assert code == 130, "the child stopped on Ctrl-C, not by the kill after the grace"
+
+
+@pytest.mark.parametrize("command", [["run", "--quiet"], ["up"], ["hub", "--broker", "mqtt://127.0.0.1:1"]])
+def test_bad_taxii_url(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``--taxii`` URL that names no TAXII collection is refused before anything starts."""
+    code = main([*command, "--taxii", "http://127.0.0.1:1/no-collection"])
+    _one_line_error(capsys, code, 2, "ConfigError", "TAXII URL")
+
+
+def test_taxii_with_external_hub(capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``--external`` the hub is another process: the TAXII URL belongs to `gridsim hub`."""
+    url = "http://127.0.0.1:1/api/collections/feed/"
+    code = main(["run", "--external", "--broker", "mqtt://127.0.0.1:1", "--taxii", url, "--quiet"])
+    _one_line_error(capsys, code, 2, "ConfigError", "gridsim hub")

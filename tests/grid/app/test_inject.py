@@ -85,12 +85,12 @@ async def test_inject_into_one_process_per_node(
             with pytest.raises(asyncio.CancelledError):
                 await grid
     assert summary is not None
-    assert summary["missing_accounts"] == [], "every node process and the fusion process reported"
+    assert summary["missing_accounts"] == [], "every node process, the fusion and the hub processes reported"
     assert summary["messages"]["delivered"] == summary["messages"]["published"] > 0
     (threat,) = summary["threats"]
     assert threat["time_to_locate_s"] is not None
     assert set(summary["per_node"]) == set(roster)
-    assert codes == [130] * (len(roster) + 1), "every process stopped cleanly on Ctrl-C"
+    assert codes == [130] * (len(roster) + 2), "every process stopped cleanly on Ctrl-C"
 
 
 async def test_injected_broker_outage_is_played_by_up(roster: Roster, tmp_path: Path) -> None:

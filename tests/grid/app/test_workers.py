@@ -21,6 +21,7 @@ import pytest
 from grid.app.cli import main
 from grid.app.run import RunOptions, run_grid
 from grid.app.workers import WorkerSpec, plan_workers, worker_processes, worker_specs
+from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
@@ -101,6 +102,21 @@ def test_spec_carries_the_roster_exactly(roster: Roster) -> None:
     assert spec == nodes[1]
     assert list(rebuilt) == list(roster)
     assert all(rebuilt[n] == roster[n] for n in roster)
+
+
+def test_services_spec_carries_the_hub_options(roster: Roster) -> None:
+    """The services' child runs the fusion centre, the hub and the JCC; the TAXII target (with its
+    password) and the analysis delay reach it on stdin."""
+    target = TaxiiTarget.parse("http://cert:s3cret@127.0.0.1:9/gridsim/collections/feed/")
+    (services, *_) = worker_specs(
+        roster, workers=1, host="127.0.0.1", port=1883, taxii=target, analysis_s=2.0
+    )
+    assert services.services == ("fusion", "hub", "jcc")
+    spec, _ = WorkerSpec.from_json(services.to_json(roster))
+    assert spec == services
+    assert spec.taxii is not None
+    assert spec.taxii.password == "s3cret"
+    assert spec.analysis_s == 2.0
 
 
 def test_negative_workers_is_a_config_error(roster: Roster) -> None:

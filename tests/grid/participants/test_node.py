@@ -86,7 +86,11 @@ def test_a_node_subscribes_to_its_peers_reports_and_the_tracks(roster: Roster) -
     """CZ (eastern-flank only) subscribes to each eastern-flank peer's topic and the tracks, not its own."""
     subscriptions = node_subscriptions("CZ", roster)
     peers = ["BG", "DE", "HU", "NL", "PL", "RO", "SK", "US"]
-    assert subscriptions == [*(topics.report_topic(p) for p in peers), topics.TRACKS]
+    assert subscriptions == [
+        *(topics.report_topic(p) for p in peers),
+        topics.TRACKS,
+        topics.mitigation_topic("CZ"),
+    ]
     assert topics.report_topic("CZ") not in subscriptions
 
 

@@ -11,8 +11,8 @@ from grid.geo import LocalFrame
 from grid.mqtt.broker import BrokerInfo
 from grid.participants.track_log import TrackLog
 from grid.results.observed import Observed
-from grid.results.summary import build_summary, run_warnings
-from grid.wire.messages import Envelope, FusedTrack, FusionStats
+from grid.results.summary import build_summary, cyber_section, run_warnings
+from grid.wire.messages import CyberStats, Envelope, FusedTrack, FusionStats
 from grid.world.roster import Roster
 from grid.world.scenario import load_scenario
 from grid.world.truth import GroundTruth
@@ -130,3 +130,21 @@ def test_track_measures_use_every_tracker_update_from_the_account(roster: Roster
     assert entry["rmse_m"] == round(math.sqrt((0 + 30**2 + 60**2 + 90**2 + 120**2) / 5), 2)
     assert summary["messages"]["track_updates"] == 5
     assert summary["air_picture"] == {"interval_s": 1.0, "published": 1, "tracker_updates": 5}
+
+
+def test_cyber_section_without_the_hubs_account_has_every_key_empty(roster: Roster) -> None:
+    """No account from the hub: the section is present, with the metrics' keys and nothing in them."""
+    section = cyber_section(None, roster)
+    assert section["indicators"] == []
+    assert section["duplicates_absorbed"] == 0
+    assert section["analysis_saved"] == 0.0
+    assert section["time_to_warning_s"] == dict.fromkeys(roster)
+    assert section["rejected"] == {}
+    assert section["taxii"] == {}
+
+
+def test_cyber_section_is_the_hubs_metrics_with_rejections_and_taxii(roster: Roster) -> None:
+    """The hub's metrics, key for key, then its rejections and TAXII figures."""
+    metrics = {"indicators": [], "duplicates_absorbed": 2, "analysis_saved": 0.5, "time_to_warning_s": {}}
+    stats = CyberStats(run_id="r", metrics=metrics, rejected={"bad_pattern": 1}, taxii={"pushed": 3})
+    assert cyber_section(stats, roster) == {**metrics, "rejected": {"bad_pattern": 1}, "taxii": {"pushed": 3}}

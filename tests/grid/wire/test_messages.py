@@ -21,6 +21,10 @@ from grid.wire.messages import (
     Awareness,
     AwarenessSource,
     Body,
+    CyberAck,
+    CyberFlag,
+    CyberObjects,
+    CyberStats,
     Envelope,
     FusedTrack,
     FusionStats,
@@ -168,6 +172,19 @@ node_pictures = st.builds(
 )
 
 
+cyber_objects = st.builds(CyberObjects, run_id=text(), key=st.none() | text(), objects=text(2000))
+cyber_flags = st.builds(CyberFlag, run_id=text(), key=text(), time_s=number(0, 1e7))
+cyber_acks = st.builds(CyberAck, run_id=text(), node_id=text(), key=text(), time_s=number(0, 1e7))
+cyber_stats = st.builds(
+    CyberStats,
+    run_id=text(),
+    metrics=st.dictionaries(text(), summary_values, max_size=SHORT_LIST),
+    rejected=st.dictionaries(text(), INT64, max_size=SHORT_LIST),
+    taxii=st.dictionaries(text(), summary_values, max_size=SHORT_LIST),
+    objects=text(2000),
+)
+
+
 @st.composite
 def sensor_scans(draw: st.DrawFn) -> SensorScan:
     """Valid scans: one to four reports of one sensor at one time."""
@@ -188,6 +205,10 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
     "fusion_stats": fusion_stats,
     "results": run_results,
     "picture": node_pictures,
+    "cyber_objects": cyber_objects,
+    "cyber_flag": cyber_flags,
+    "cyber_ack": cyber_acks,
+    "cyber_stats": cyber_stats,
 }
 
 

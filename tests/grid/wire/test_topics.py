@@ -13,17 +13,25 @@ from grid.errors import MessageRejected
 from grid.wire import topics as topics_module
 from grid.wire.topics import (
     ALL_AWARENESS,
+    ALL_CYBER_ACKS,
+    ALL_CYBER_REPORTS,
     ALL_PICTURES,
     ALL_REPORTS,
     ALL_RESULTS,
     ALL_STATUS,
     CONTROL,
+    CYBER_FLAGS,
+    CYBER_JCC,
+    CYBER_STATS,
     FUSION_STATS,
     ROOT,
     TRACKS,
     ParsedTopic,
     TopicKind,
     awareness_topic,
+    cyber_ack_topic,
+    cyber_report_topic,
+    mitigation_topic,
     parse_topic,
     picture_topic,
     report_topic,
@@ -46,6 +54,12 @@ def _topic_of_each_kind(node: str) -> dict[TopicKind, str]:
         TopicKind.TRACK: TRACKS,
         TopicKind.CONTROL: CONTROL,
         TopicKind.FUSION_STATS: FUSION_STATS,
+        TopicKind.CYBER_REPORT: cyber_report_topic(node),
+        TopicKind.CYBER_JCC: CYBER_JCC,
+        TopicKind.CYBER_FLAG: CYBER_FLAGS,
+        TopicKind.MITIGATION: mitigation_topic(node),
+        TopicKind.CYBER_ACK: cyber_ack_topic(node),
+        TopicKind.CYBER_STATS: CYBER_STATS,
     }
 
 
@@ -55,6 +69,8 @@ FILTERS = {
     ALL_AWARENESS: TopicKind.AWARENESS,
     ALL_PICTURES: TopicKind.PICTURE,
     ALL_RESULTS: TopicKind.RESULTS,
+    ALL_CYBER_REPORTS: TopicKind.CYBER_REPORT,
+    ALL_CYBER_ACKS: TopicKind.CYBER_ACK,
 }
 
 
@@ -121,6 +137,14 @@ def test_awareness_round_trip(node: str) -> None:
 
 
 @given(segments)
+def test_cyber_topics_round_trip(node: str) -> None:
+    """A CERT's report and ack topics parse back to their node; a mitigation topic names a recipient."""
+    assert parse_topic(cyber_report_topic(node)) == ParsedTopic(TopicKind.CYBER_REPORT, node=node)
+    assert parse_topic(cyber_ack_topic(node)) == ParsedTopic(TopicKind.CYBER_ACK, node=node)
+    assert parse_topic(mitigation_topic(node)) == ParsedTopic(TopicKind.MITIGATION)
+
+
+@given(segments)
 def test_picture_round_trip(node: str) -> None:
     """A picture topic parses back to its node."""
     assert parse_topic(picture_topic(node)) == ParsedTopic(TopicKind.PICTURE, node=node)
@@ -146,6 +170,12 @@ def test_every_kind_has_a_topic() -> None:
         TRACKS,
         CONTROL,
         FUSION_STATS,
+        cyber_report_topic("n"),
+        CYBER_JCC,
+        CYBER_FLAGS,
+        mitigation_topic("n"),
+        cyber_ack_topic("n"),
+        CYBER_STATS,
     ]
     assert {parse_topic(t).kind for t in topics} == set(TopicKind)
 
@@ -161,6 +191,9 @@ BUILDERS: dict[str, Callable[[str], str]] = {
     "status": status_topic,
     "awareness": awareness_topic,
     "picture": picture_topic,
+    "cyber_report": cyber_report_topic,
+    "mitigation": mitigation_topic,
+    "cyber_ack": cyber_ack_topic,
 }
 
 
