@@ -107,6 +107,19 @@ def _taxii(args: argparse.Namespace) -> Any:
     return TaxiiTarget.parse(args.taxii)
 
 
+def _analysis(args: argparse.Namespace) -> float:
+    """``--analysis``, checked; the Joint Cyber Centre's default when it is not given."""
+    from grid.participants.jcc import DEFAULT_ANALYSIS_S, check_analysis
+
+    if args.analysis is None:
+        return DEFAULT_ANALYSIS_S
+    if getattr(args, "external", False):
+        raise ConfigError(
+            "--analysis sets the centre started here; with --external, give it to `gridsim hub`"
+        )
+    return check_analysis(args.analysis, what="--analysis")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
@@ -135,6 +148,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         workers=_workers(args),
         track_interval_s=_track_interval(args),
         taxii=_taxii(args),
+        analysis_s=_analysis(args),
     )
     if args.quiet:
         summary = _run_async(run_grid(options))
@@ -206,11 +220,14 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     host, port = parse_broker_url(args.broker)
     taxii = _taxii(args)
+    analysis_s = _analysis(args)
 
     async def serve_both() -> None:
         await asyncio.gather(
             _serve_forever(lambda: CyberHub(roster=roster, host=host, port=port, taxii=taxii), "hub"),
-            _serve_forever(lambda: JointCyberCentre(roster=roster, host=host, port=port), "jcc"),
+            _serve_forever(
+                lambda: JointCyberCentre(roster=roster, host=host, port=port, analysis_s=analysis_s), "jcc"
+            ),
         )
 
     _run_async(serve_both())
@@ -234,6 +251,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         workers=_workers(args),
         track_interval_s=_track_interval(args),
         taxii=_taxii(args),
+        analysis_s=_analysis(args),
     )
     out = _stdout()
 

@@ -265,11 +265,30 @@ def _add_taxii(p: Any) -> None:
     )
 
 
+# The Joint Cyber Centre's default (grid.participants.jcc.DEFAULT_ANALYSIS_S; that module imports
+# aiomqtt). tests/grid/app/test_cli.py checks the two agree.
+ANALYSIS_HELP_DEFAULT = 5.0
+
+
+def _add_analysis(p: Any) -> None:
+    p.add_argument(
+        "--analysis",
+        type=float,
+        default=None,
+        metavar="S",
+        help=(
+            "the Joint Cyber Centre flags each new shared indicator S simulation seconds after it "
+            f"arrives (default {ANALYSIS_HELP_DEFAULT:g})"
+        ),
+    )
+
+
 def _add_service_options(p: Any) -> None:
-    """The options of the services ``run`` and ``up`` start: workers, air picture, TAXII feed."""
+    """The options of the services ``run`` and ``up`` start: workers, air picture, cyber exchange."""
     _add_workers_argument(p)
     _add_track_interval(p)
     _add_taxii(p)
+    _add_analysis(p)
 
 
 def _add_hub_parser(sub: Any) -> None:
@@ -283,6 +302,7 @@ def _add_hub_parser(sub: Any) -> None:
     )
     hub.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
     _add_taxii(hub)
+    _add_analysis(hub)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -124,13 +124,19 @@ def print_cyber(console: Console, cyber: Mapping[str, Any] | None) -> None:
     """
     if not cyber or not cyber.get("indicators"):
         return
-    table = Table(title="Cyber indicators (sim s from first observation; - : not yet)", title_justify="left")
-    table.add_column("indicator")
-    for col in ("observed by", "sightings", "flagged s", "mitigated s"):
+    table = Table(
+        title="Cyber indicators (flagged, mitigated: sim s from first observation; - : not yet)",
+        title_justify="left",
+    )
+    table.add_column("type")
+    table.add_column("value", overflow="fold", min_width=21)
+    for col in ("members", "sightings", "flagged", "mitigated"):
         table.add_column(col, justify="right")
     for ind in cyber["indicators"]:
+        kind, value = _observable(ind)
         table.add_row(
-            escape(str(ind["pattern"])),
+            escape(kind),
+            escape(value),
             str(len(ind["observed_by"])),
             str(ind["sightings"]),
             _fmt(ind["time_to_flag_s"]),
@@ -158,6 +164,16 @@ def print_cyber(console: Console, cyber: Mapping[str, Any] | None) -> None:
         console.print(_taxii_line(taxii))
     if export := cyber.get("export"):
         console.print(_export_line(export))
+
+
+def _observable(indicator: Mapping[str, Any]) -> tuple[str, str]:
+    """An indicator's observable type and value, read from its pattern (the pattern when it is not
+    one comparison)."""
+    from grid.cyber.stix import observable_of_pattern  # stix2 loads only when there is a cyber table
+
+    pattern = str(indicator["pattern"])
+    found = observable_of_pattern(pattern)
+    return ("?", pattern) if found is None else (str(found[0]), found[1])
 
 
 def _export_line(export: Mapping[str, Any]) -> str:

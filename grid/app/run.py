@@ -28,7 +28,7 @@ from typing import Any, Literal
 from grid.app.controller import RunController
 from grid.app.workers import WorkerPool, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
-from grid.errors import ConfigError, RunError
+from grid.errors import ConfigError, CyberExportError, RunError
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
@@ -37,13 +37,14 @@ from grid.participants.hub import CyberHub
 from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre, check_analysis
 from grid.participants.node import MemberNode
 from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun, GridService
+from grid.results.cyber_export import OBJECTS_FILE, export_bundle
 from grid.results.observed import Progress
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
 
-__all__ = ["CYBER_OBJECTS_NAME", "Progress", "RunOptions", "new_start", "run_grid", "serve_grid"]
+__all__ = ["Progress", "RunOptions", "new_start", "run_grid", "serve_grid"]
 
 log = logging.getLogger(__name__)
 
@@ -197,18 +198,22 @@ def _worker_count(options: RunOptions) -> int:
     return min(options.workers, len(options.roster)) if options.local_services else 0
 
 
-CYBER_OBJECTS_NAME = "cyber-objects.json"
-
-
 def _write(out_dir: Path | None, summary: dict[str, Any], cyber_objects: list[Any]) -> None:
-    """``summary.json``, and ``cyber-objects.json``: every object the hub shared, as a JSON list of
-    STIX 2.1 objects in bundle order (``[]`` for a run without indicators or without the hub's account)."""
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (out_dir / CYBER_OBJECTS_NAME).write_text(
-            json.dumps(cyber_objects, indent=2) + "\n", encoding="utf-8"
-        )
+    """``summary.json``, ``cyber-objects.json`` (every object the hub shared, a JSON list of STIX 2.1
+    objects in bundle order; ``[]`` for a run without indicators or without the hub's account) and,
+    when the hub shared anything, ``cyber-bundle.json``: the STIX bundle, checked, its report in
+    ``summary["cyber"]["export"]``."""
+    if out_dir is None:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / OBJECTS_FILE).write_text(json.dumps(cyber_objects, indent=2) + "\n", encoding="utf-8")
+    if cyber_objects and isinstance(cyber := summary.get("cyber"), dict):
+        try:
+            cyber["export"] = export_bundle(out_dir).as_dict()
+        except CyberExportError as exc:  # the run's result stands; the export says what failed
+            log.warning("%s", exc)
+            cyber["export"] = {"error": str(exc)}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 async def run_grid(

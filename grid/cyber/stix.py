@@ -189,19 +189,23 @@ def indicator(
     )
 
 
-def indicates(indicator_obj: Any, kind: ObservableType, *, at: datetime, creator: str) -> Any:
-    """The ``indicates`` relationship of an indicator of a ``kind`` observable to its ATT&CK technique."""
-    technique = attack_pattern_for(kind)
+def _relationship(kind: str, source: Any, target_id: str, *, at: datetime, creator: str) -> Any:
+    """``source`` --kind--> ``target_id``, under ``source``'s markings, its id fixed by all three."""
     return stix2.Relationship(
-        id=stix_id("relationship", "indicates", indicator_obj.id, technique.id),
-        relationship_type="indicates",
-        source_ref=indicator_obj.id,
-        target_ref=technique.id,
+        id=stix_id("relationship", kind, source.id, target_id),
+        relationship_type=kind,
+        source_ref=source.id,
+        target_ref=target_id,
         created=at,
         modified=at,
         created_by_ref=creator,
-        object_marking_refs=indicator_obj.object_marking_refs,
+        object_marking_refs=source.object_marking_refs,
     )
+
+
+def indicates(indicator_obj: Any, kind: ObservableType, *, at: datetime, creator: str) -> Any:
+    """The ``indicates`` relationship of an indicator of a ``kind`` observable to its ATT&CK technique."""
+    return _relationship("indicates", indicator_obj, attack_pattern_for(kind).id, at=at, creator=creator)
 
 
 def sighting(
@@ -246,16 +250,7 @@ def course_of_action(observed: Observed, *, at: datetime, tlp: Tlp, creator: str
 
 def mitigates(coa: Any, indicator_obj: Any, *, at: datetime, creator: str) -> Any:
     """The ``mitigates`` relationship of a course of action to the indicator it answers."""
-    return stix2.Relationship(
-        id=stix_id("relationship", "mitigates", coa.id, indicator_obj.id),
-        relationship_type="mitigates",
-        source_ref=coa.id,
-        target_ref=indicator_obj.id,
-        created=at,
-        modified=at,
-        created_by_ref=creator,
-        object_marking_refs=coa.object_marking_refs,
-    )
+    return _relationship("mitigates", coa, indicator_obj.id, at=at, creator=creator)
 
 
 def parse(text: str | bytes | dict[str, Any]) -> Any:

@@ -34,6 +34,7 @@ The tree suits per-node access control and one broker per grid:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -182,6 +183,8 @@ _NODE_KINDS = {
 _UNNAMED_KINDS = {("results",): TopicKind.RESULTS, ("cyber", "mitigations"): TopicKind.MITIGATION}
 
 
+# A grid receives on a few hundred topics at most; a refused topic raises, and is not cached.
+@functools.lru_cache(maxsize=4096)
 def parse_topic(topic: str) -> ParsedTopic:
     """Take a received topic apart; raises :class:`MessageRejected` (``bad_topic``) if it is not ours."""
     fixed = _FIXED.get(topic)

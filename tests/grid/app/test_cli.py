@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grid.app.cli import main
-from grid.app.parser import TRACK_INTERVAL_HELP_DEFAULT
+from grid.app.parser import ANALYSIS_HELP_DEFAULT, TRACK_INTERVAL_HELP_DEFAULT
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.session import Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
+from grid.participants.jcc import DEFAULT_ANALYSIS_S
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
 from tests.processes import alive, children
@@ -47,7 +48,7 @@ _HEAVY = ("numpy", "scipy", "aiomqtt", "pydantic", "rich", "grid.app.bench")
 _IMPORTED_BY_HELP = """
 import sys
 from grid.app.cli import main
-from grid.app.parser import TRACK_INTERVAL_HELP_DEFAULT
+from grid.app.parser import ANALYSIS_HELP_DEFAULT, TRACK_INTERVAL_HELP_DEFAULT
 try:
     main(sys.argv[1:])
 except SystemExit:
@@ -302,3 +303,25 @@ def test_taxii_with_external_hub(capsys: pytest.CaptureFixture[str]) -> None:
     url = "http://127.0.0.1:1/api/collections/feed/"
     code = main(["run", "--external", "--broker", "mqtt://127.0.0.1:1", "--taxii", url, "--quiet"])
     _one_line_error(capsys, code, 2, "ConfigError", "gridsim hub")
+
+
+@pytest.mark.parametrize("command", [["run", "--quiet"], ["up"], ["hub", "--broker", "mqtt://127.0.0.1:1"]])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_bad_analysis_delay(command: list[str], value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """An ``--analysis`` delay that is not a finite number of seconds >= 0 is refused up front."""
+    code = main([*command, "--analysis", value])
+    _one_line_error(capsys, code, 2, "ConfigError", "--analysis")
+
+
+def test_analysis_with_external_hub(capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``--external`` the Joint Cyber Centre runs in `gridsim hub`: the delay belongs there."""
+    code = main(["run", "--external", "--broker", "mqtt://127.0.0.1:1", "--analysis", "2", "--quiet"])
+    _one_line_error(capsys, code, 2, "ConfigError", "gridsim hub")
+
+
+def test_analysis_help_gives_the_centres_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """The parser (which must not import aiomqtt) states the Joint Cyber Centre's own default."""
+    with pytest.raises(SystemExit):
+        main(["hub", "--help"])
+    assert ANALYSIS_HELP_DEFAULT == DEFAULT_ANALYSIS_S
+    assert f"arrives (default {DEFAULT_ANALYSIS_S:g})" in " ".join(capsys.readouterr().out.split())

@@ -11,10 +11,11 @@ import pytest
 import stix2
 from taxii2client.v21 import Collection
 
-from grid.app.run import CYBER_OBJECTS_NAME, RunOptions, run_grid
+from grid.app.run import RunOptions, run_grid
 from grid.cyber.observables import observable_key
 from grid.cyber.taxii import TaxiiFeed, TaxiiTarget
 from grid.mqtt.broker import BrokerInfo
+from grid.results.cyber_export import BUNDLE_FILE, OBJECTS_FILE
 from grid.world.events import ObservableType
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
@@ -55,6 +56,7 @@ def _assert_cyber(summary: dict[str, Any], roster: Roster) -> dict[str, Any]:
         "time_to_warning_s",
         "rejected",
         "taxii",
+        "export",
     }
     by_pattern = {i["pattern"]: i for i in cyber["indicators"]}
     assert len(by_pattern) == 4, "url, sender address, domain, hash: each shared once"
@@ -80,7 +82,7 @@ def _assert_cyber(summary: dict[str, Any], roster: Roster) -> dict[str, Any]:
 
 
 def _objects(out: Path) -> list[dict[str, Any]]:
-    objects = json.loads((out / CYBER_OBJECTS_NAME).read_text())
+    objects = json.loads((out / OBJECTS_FILE).read_text())
     assert isinstance(objects, list)
     return objects
 
@@ -99,6 +101,13 @@ async def test_phishing_in_one_process(mosquitto: BrokerInfo, roster: Roster, tm
     assert len(url_sighting["where_sighted_refs"]) == 4
     for obj in objects:
         stix2.parse(obj, allow_custom=False)
+    export = cyber["export"]
+    assert export["path"] == str(tmp_path / BUNDLE_FILE)
+    assert export["objects"] == len(objects)
+    assert export["validator"]["errors"] == 0
+    bundle = stix2.parse((tmp_path / BUNDLE_FILE).read_text(), allow_custom=False)
+    assert [o.id for o in bundle.objects] == [o["id"] for o in objects]
+    assert json.loads((tmp_path / "summary.json").read_text())["cyber"]["export"] == export
 
 
 async def test_phishing_in_workers_with_a_taxii_feed(

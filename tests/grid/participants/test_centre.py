@@ -189,6 +189,25 @@ async def test_a_new_start_mid_run_ends_the_current_run_promptly_and_starts_the_
     assert second.rejected == {}
 
 
+async def _bg_ends_with_outage_record(
+    grid: MemoryGrid, roster: Roster, published: int, outage_reports: tuple[str, str]
+) -> None:
+    """BG's final status of run-1 names two reports made during a broker outage (at 61 and 62.5 s);
+    every other node's final status follows."""
+    final = NodeStatus(
+        node_id="BG",
+        state=NodeState.ONLINE,
+        run_id="run-1",
+        counters={"published": published},
+        outage_reports=outage_reports,
+        outage_published_s=(61.0, 62.5),
+    )
+    await grid.send(topics.status_topic("BG"), final, origin="BG", retain=True)
+    for node_id in roster:
+        if node_id != "BG":
+            await grid.node_online(node_id, "run-1")
+
+
 async def test_the_account_names_outage_reports_that_never_arrived(roster: Roster) -> None:
     """Of the reports a node recorded after a broker outage, those never received are in lost_published_s."""
     grid = MemoryGrid()
@@ -198,18 +217,7 @@ async def test_the_account_names_outage_reports_that_never_arrived(roster: Roste
         await until(lambda: centre.run is not None, "the run started")
         arrived = await grid.send(topics.report_topic("BG"), report("run-1", "BG-RFDF-SHABLA"), origin="BG")
         await grid.end("run-1")
-        final = NodeStatus(
-            node_id="BG",
-            state=NodeState.ONLINE,
-            run_id="run-1",
-            counters={"published": 1},
-            outage_reports=(arrived.msg_id, "never-arrived"),
-            outage_published_s=(61.0, 62.5),
-        )
-        await grid.send(topics.status_topic("BG"), final, origin="BG", retain=True)
-        for node_id in roster:
-            if node_id != "BG":
-                await grid.node_online(node_id, "run-1")
+        await _bg_ends_with_outage_record(grid, roster, 1, (arrived.msg_id, "never-arrived"))
         await until(lambda: centre.run is None, "the run ended")
     (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
     assert stats.delivered == 1
@@ -231,18 +239,7 @@ async def test_a_scan_is_fused_in_one_update_and_accounted_per_report(roster: Ro
         for _ in range(2):
             await grid.wire.publish(topics.report_topic("BG"), env.to_bytes())
         await grid.end("run-1")
-        final = NodeStatus(
-            node_id="BG",
-            state=NodeState.ONLINE,
-            run_id="run-1",
-            counters={"published": 3},
-            outage_reports=(f"{env.msg_id}.2", f"{env.msg_id}.3"),
-            outage_published_s=(61.0, 62.5),
-        )
-        await grid.send(topics.status_topic("BG"), final, origin="BG", retain=True)
-        for node_id in roster:
-            if node_id != "BG":
-                await grid.node_online(node_id, "run-1")
+        await _bg_ends_with_outage_record(grid, roster, 3, (f"{env.msg_id}.2", f"{env.msg_id}.3"))
         await until(lambda: centre.run is None, "the run ended")
     (stats,) = grid.bodies(topics.FUSION_STATS, FusionStats)
     assert (stats.delivered, stats.duplicates) == (3, 3)
