@@ -82,17 +82,20 @@ def _workers(args: argparse.Namespace) -> int:
     return default_workers() if args.workers is None else int(args.workers)
 
 
+def _not_with_external(args: argparse.Namespace, option: str, service: str, command: str) -> None:
+    """A ConfigError when ``option``, which configures a ``service`` this command starts, comes with
+    ``--external`` (the service is then another process: ``command``)."""
+    if getattr(args, "external", False):
+        raise ConfigError(f"{option} sets {service} started here; with --external, give it to `{command}`")
+
+
 def _track_interval(args: argparse.Namespace) -> float:
     """``--track-interval``, checked; the fusion centre's default when not given."""
     from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
 
     if args.track_interval is None:
         return DEFAULT_TRACK_INTERVAL_S
-    if getattr(args, "external", False):
-        raise ConfigError(
-            "--track-interval sets the fusion centre started here; with --external, give it to "
-            "`gridsim fusion`"
-        )
+    _not_with_external(args, "--track-interval", "the fusion centre", "gridsim fusion")
     return check_track_interval(args.track_interval, what="--track-interval")
 
 
@@ -102,8 +105,7 @@ def _taxii(args: argparse.Namespace) -> Any:
 
     if args.taxii is None:
         return None
-    if getattr(args, "external", False):
-        raise ConfigError("--taxii sets the hub started here; with --external, give it to `gridsim hub`")
+    _not_with_external(args, "--taxii", "the hub", "gridsim hub")
     return TaxiiTarget.parse(args.taxii)
 
 
@@ -113,10 +115,7 @@ def _analysis(args: argparse.Namespace) -> float:
 
     if args.analysis is None:
         return DEFAULT_ANALYSIS_S
-    if getattr(args, "external", False):
-        raise ConfigError(
-            "--analysis sets the centre started here; with --external, give it to `gridsim hub`"
-        )
+    _not_with_external(args, "--analysis", "the Joint Cyber Centre", "gridsim hub")
     return check_analysis(args.analysis, what="--analysis")
 
 

@@ -51,6 +51,16 @@ def make_hub(grid: MemoryGrid, roster: Roster) -> CyberHub:
     )
 
 
+def member_node(grid: MemoryGrid, roster: Roster, node_id: str) -> MemberNode:
+    """A member's node on the memory broker and its virtual clock."""
+    return MemberNode(
+        roster.member(node_id),
+        roster=roster,
+        session_factory=grid.broker.session,
+        clock_factory=grid.clock_factory,
+    )
+
+
 def report_of(member: str, value: str = URL, *, tlp: Tlp = Tlp.AMBER, **changes: Any) -> str:
     """``member``'s indicator of the URL ``value`` as the JSON text of a one-object list, fields changed."""
     obj = json.loads(
@@ -101,12 +111,7 @@ async def test_cert_indicator_holds_the_reported_form_and_the_hub_sees_through_i
 async def test_member_cert_reports_at_its_observation_times(roster: Roster) -> None:
     """RO's CERT publishes one indicator per observation, each when the run's clock reaches it."""
     grid = MemoryGrid()
-    node = MemberNode(
-        roster.member("RO"),
-        roster=roster,
-        session_factory=grid.broker.session,
-        clock_factory=grid.clock_factory,
-    )
+    node = member_node(grid, roster, "RO")
     async with grid.serving(node):
         await grid.start("run-1", phishing())
         await until(lambda: node.run is not None, "the run started")
@@ -219,10 +224,7 @@ async def test_jcc_flags_after_its_analysis_and_members_acknowledge(roster: Rost
     jcc = JointCyberCentre(
         roster=roster, session_factory=grid.broker.session, clock_factory=grid.clock_factory, analysis_s=5.0
     )
-    nodes = [
-        MemberNode(m, roster=roster, session_factory=grid.broker.session, clock_factory=grid.clock_factory)
-        for m in roster.values()
-    ]
+    nodes = [member_node(grid, roster, m.id) for m in roster.values()]
     scenario = phishing()
     async with grid.serving(hub, jcc, *nodes):
         await grid.start("run-1", scenario)
@@ -264,12 +266,7 @@ async def test_jcc_flags_after_its_analysis_and_members_acknowledge(roster: Rost
 async def test_a_mitigation_not_from_the_hub_is_not_acknowledged(roster: Roster) -> None:
     """A node acknowledges only what the hub sends it."""
     grid = MemoryGrid()
-    node = MemberNode(
-        roster.member("RO"),
-        roster=roster,
-        session_factory=grid.broker.session,
-        clock_factory=grid.clock_factory,
-    )
+    node = member_node(grid, roster, "RO")
     async with grid.serving(node):
         await grid.start("run-1", phishing())
         await until(lambda: node.run is not None, "the run started")
