@@ -161,6 +161,14 @@ def add_scale_parser(subparsers: Any) -> None:
         default=None,
         help="measurements of a rate before it counts as failed (default 2: one stall is not a knee)",
     )
+    scale.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        metavar="R",
+        help="knee searches per kind and size, grid and baseline interleaved; the ratio compares "
+        "the median knees (default 1; 3 for recorded figures)",
+    )
     _add_bench_broker(scale)
     scale.add_argument(
         "--out",

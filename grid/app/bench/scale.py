@@ -8,6 +8,8 @@ over every delivery (each peer's and the centre's receipt) is at most 50 ms, and
 publishers' lateness behind their schedule is at most 50 ms (a publisher that falls behind would
 hide the queueing from the latency). With ``--workers N`` the grid's nodes run in N processes
 (:mod:`grid.app.bench.scale_workers`) and the centre in this one; the baseline stays in this one.
+With ``--repeats R`` each size runs R searches of each kind, interleaved (grid, baseline, baseline,
+grid, ...), and the ratio compares the median knees: one noisy search no longer decides a size.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from grid.app.bench.scale_fleet import (
     phase_offsets,
     raw_topic,
 )
-from grid.app.bench.scale_knee import KneeSearch
+from grid.app.bench.scale_knee import KneeSearch, interleave, median_knee
 from grid.app.bench.scale_topology import RULE, Topology, scale_topology
 from grid.app.bench.scale_workers import WorkerPool
 from grid.app.bench.traffic import bench_scan
@@ -178,7 +180,7 @@ def _fleet_specs(
 
 
 async def _search(
-    run: _Run, kind: Kind, topology: Topology, sizes: tuple[int, ...]
+    run: _Run, kind: Kind, topology: Topology, sizes: tuple[int, ...], repeat: int
 ) -> tuple[list[dict[str, Any]], KneeSearch]:
     config, n = run.config, len(topology.nodes)
     here, remote = _fleet_specs(run, kind, topology, sizes)
@@ -211,6 +213,7 @@ async def _search(
             point = summarize(topology, phase, mine, theirs, kind=kind, rate_hz=rate, broker_cpu_s=broker_cpu)
             point["passed"] = passes(point, config)
             point["attempt"] = attempt
+            point["repeat"] = repeat
             points.append(point)
             run.log(point)
             return point
@@ -249,19 +252,26 @@ async def scale(
         )
         sizes_bytes.append(sum(sizes) / len(sizes))
         mine: list[dict[str, Any]] = []
-        found: dict[str, KneeSearch] = {}
-        for kind in ("grid", "baseline"):
-            kind_points, found[kind] = await _search(run, kind, topology, sizes)
+        found: dict[Kind, list[KneeSearch]] = {"grid": [], "baseline": []}
+        kinds: tuple[Kind, Kind] = ("grid", "baseline")
+        for kind, repeat in interleave(*kinds, config.repeats):
+            kind_points, search = await _search(run, kind, topology, sizes, repeat)
+            found[kind].append(search)
             mine += kind_points
         points += mine
-        grid, base = found["grid"], found["baseline"]
-        r = ratio(grid.knee_hz, base.knee_hz)
+        grid_knees = [s.knee_hz for s in found["grid"]]
+        base_knees = [s.knee_hz for s in found["baseline"]]
+        grid, base = median_knee(grid_knees), median_knee(base_knees)
+        r = ratio(grid, base)
         knees[str(n)] = {
-            "grid": grid.knee_hz,
-            "baseline": base.knee_hz,
+            "grid": grid,
+            "baseline": base,
             "ratio": r,
-            "grid_capped": grid.capped,
-            "baseline_capped": base.capped,
+            "grid_knees": grid_knees,
+            "baseline_knees": base_knees,
+            # the median knee is a cap when the search that found it stopped at max_hz
+            "grid_capped": grid is not None and grid >= config.plan.max_hz,
+            "baseline_capped": base is not None and base >= config.plan.max_hz,
             "passed": r is not None and r >= config.target,
             "topology": topology.source,
             "grids": len(topology.grids),
@@ -283,6 +293,7 @@ async def scale(
             "p99_limit_ms": config.p99_limit_ms,
             "lag_limit_ms": config.lag_limit_ms,
             "attempts": config.attempts,
+            "repeats": config.repeats,
             "topology_rule": RULE,
             "payload_bytes_mean": sum(sizes_bytes) / len(sizes_bytes),
         },
@@ -316,7 +327,10 @@ async def _main(args: argparse.Namespace, config: ScaleConfig, console: Console)
         task = progress.add_task("bench scale", total=len(config.nodes))
 
         def log(point: dict[str, Any]) -> None:
-            progress.update(task, description=f"{point['nodes']} nodes, {point['kind']}")
+            description = f"{point['nodes']} nodes, {point['kind']}"
+            if config.repeats > 1:
+                description += f" (repeat {point['repeat'] + 1} of {config.repeats})"
+            progress.update(task, description=description)
             if not args.quiet:
                 progress.console.print(point_line(point), highlight=False)
 

@@ -60,6 +60,7 @@ class ScaleConfig:
     p99_limit_ms: float = 50.0
     lag_limit_ms: float = 50.0
     attempts: int = 2  # a rate fails only when every attempt fails
+    repeats: int = 1  # knee searches per kind and size; the verdict compares the medians
     quick: bool = False
 
     def __post_init__(self) -> None:
@@ -78,6 +79,8 @@ class ScaleConfig:
             )
         if self.attempts < 1:
             problems.append(f"--attempts must be at least 1, got {self.attempts}")
+        if self.repeats < 1:
+            problems.append(f"--repeats must be at least 1, got {self.repeats}")
         problems += phase_problems(qos=self.qos, duration_s=self.duration_s, warmup_s=self.warmup_s)
         if problems:
             raise ConfigError("; ".join(problems))
@@ -128,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> ScaleConfig:
         duration_s=pick(args.duration, 3.0, 1.5),
         seed=args.seed,
         attempts=pick(args.attempts, 2, 2),
+        repeats=pick(args.repeats, 1, 1),
         plan=plan,
         quick=quick,
     )

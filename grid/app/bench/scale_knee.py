@@ -4,17 +4,22 @@ Pure: :class:`KneeSearch` proposes the next rate from the verdicts so far, so th
 against a fake measure. Rates go up geometrically from ``start_hz`` until one fails (or
 ``max_hz`` passes), then the gap between the highest pass and the lowest fail is bisected
 geometrically ``bisections`` times. When the first rate fails, rates go down by the same factor
-until one passes or ``min_hz`` is reached.
+until one passes or ``min_hz`` is reached. With repeats, :func:`interleave` orders the searches so
+neither kind always goes first and :func:`median_knee` takes each kind's middle knee.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from grid.errors import ConfigError
 
-__all__ = ["KneeSearch", "SearchPlan"]
+__all__ = ["KneeSearch", "SearchPlan", "interleave", "knee_spread", "median_knee"]
+
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,3 +88,34 @@ class KneeSearch:
             self.passed = rate_hz if self.passed is None else max(self.passed, rate_hz)
         else:
             self.failed = rate_hz if self.failed is None else min(self.failed, rate_hz)
+
+
+def interleave(first: _K, second: _K, repeats: int) -> list[tuple[_K, int]]:
+    """``repeats`` searches of each kind as (kind, repeat), pairs alternating which kind goes first.
+
+    ``a, b, b, a, a, b, ...``: a machine that drifts (warms up, gets busier) over the run then
+    favours neither kind, and each pair's two searches still run back to back.
+    """
+    order: list[tuple[_K, int]] = []
+    for r in range(repeats):
+        pair = (first, second) if r % 2 == 0 else (second, first)
+        order += [(kind, r) for kind in pair]
+    return order
+
+
+def median_knee(knees: Sequence[float | None]) -> float | None:
+    """The median of one kind's knees, a search in which nothing passed (None) counting as lowest.
+
+    With an even count it is the lower of the two middle knees, so the median is always a rate that
+    was measured and passed (or None), never an average of two rates no phase ran at.
+    """
+    if not knees:
+        return None
+    ranked = sorted(knees, key=lambda k: -math.inf if k is None else k)
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def knee_spread(knees: Sequence[float | None]) -> tuple[float, float] | None:
+    """The lowest and highest knee that was found (None when no search found one)."""
+    found = [k for k in knees if k is not None]
+    return (min(found), max(found)) if found else None

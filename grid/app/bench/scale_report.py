@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grid.app.bench.scale_knee import knee_spread
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -29,7 +31,7 @@ def point_line(p: dict[str, Any]) -> str:
 
 
 def print_size(console: Console, nodes: int, points: list[dict[str, Any]]) -> None:
-    """Every phase measured at one roster size, grid then baseline."""
+    """Every phase measured at one roster size, grid then baseline (each repeat's phases together)."""
     from rich.table import Table
 
     table = Table(
@@ -37,8 +39,10 @@ def print_size(console: Console, nodes: int, points: list[dict[str, Any]]) -> No
         caption="Hz: offered aggregate reports/s; latency and lag99 (publishers behind schedule) in ms; "
         "cpu, wrk, brk: CPU us per delivery of this process, the workers, the broker",
     )
+    repeated = any(p.get("repeat", 0) > 0 for p in points)
     headers = [
         "kind",
+        *(["rep"] if repeated else []),
         "Hz",
         "sent Hz",
         "dlv/s",
@@ -54,9 +58,10 @@ def print_size(console: Console, nodes: int, points: list[dict[str, Any]]) -> No
     ]
     for h in headers:
         table.add_column(h, justify="left" if h == "kind" else "right")
-    for p in sorted(points, key=lambda p: (p["kind"] != "grid", p["rate_hz"])):
+    for p in sorted(points, key=lambda p: (p["kind"] != "grid", p.get("repeat", 0), p["rate_hz"])):
         table.add_row(
             p["kind"],
+            *([str(p["repeat"])] if repeated else []),
             _fmt(p["rate_hz"]),
             _fmt(p["achieved_hz"]),
             _fmt(p["deliveries_per_s"], 0),
@@ -74,15 +79,20 @@ def print_size(console: Console, nodes: int, points: list[dict[str, Any]]) -> No
 
 
 def print_knees(console: Console, results: dict[str, Any]) -> None:
-    """The knee of every size, grid against baseline, and the target's PASS/FAIL."""
+    """The knee of every size, grid against baseline, and the target's PASS/FAIL.
+
+    With repeats the knees are the medians, each followed by the spread of its searches (min-max).
+    """
     from rich.table import Table
 
     c, t = results["config"], results["target"]
+    repeats = c.get("repeats", 1)
     table = Table(
         title=(
             f"bench scale knees (aggregate reports/s): QoS {c['qos']}, {c['broker']['kind']} "
             f"({results['versions']['broker'] or 'version unknown'}), workers {c['workers']}, "
             f"{c['duration_s']:g} s phases after {c['warmup_s']:g} s warm-up"
+            + (f"; median of {repeats} searches (min-max)" if repeats > 1 else "")
         )
     )
     for h in (
@@ -95,13 +105,17 @@ def print_knees(console: Console, results: dict[str, Any]) -> None:
         table.add_column(h, justify="right")
     for n, k in results["knees"].items():
 
-        def knee(value: float | None, capped: bool) -> str:
-            return ("none" if value is None else f"{value:.1f}") + (" (cap)" if capped else "")
+        def knee(value: float | None, capped: bool, every: list[float | None]) -> str:
+            text = ("none" if value is None else f"{value:.1f}") + (" (cap)" if capped else "")
+            if len(every) > 1:
+                spread = knee_spread(every)
+                text += " (none)" if spread is None else f" ({spread[0]:.0f}-{spread[1]:.0f})"
+            return text
 
         table.add_row(
             n,
-            knee(k["grid"], k["grid_capped"]),
-            knee(k["baseline"], k["baseline_capped"]),
+            knee(k["grid"], k["grid_capped"], k.get("grid_knees", [])),
+            knee(k["baseline"], k["baseline_capped"], k.get("baseline_knees", [])),
             _fmt(k["ratio"], 2),
             "[green]PASS[/green]" if k["passed"] else "[red]FAIL[/red]",
         )
@@ -122,7 +136,16 @@ def write_plots(results: dict[str, Any], scale_png: Path, load_png: Path) -> Non
     for kind, marker in (("grid", "o"), ("baseline", "s")):
         xs = [n for n in sizes if results["knees"][str(n)][kind] is not None]
         found = found or bool(xs)
-        ax.plot(xs, [results["knees"][str(n)][kind] for n in xs], marker=marker, label=kind)
+        (line,) = ax.plot(xs, [results["knees"][str(n)][kind] for n in xs], marker=marker, label=kind)
+        every = [
+            (n, k)
+            for n in sizes
+            if len(ks := results["knees"][str(n)].get(f"{kind}_knees", [])) > 1
+            for k in ks
+            if k is not None
+        ]
+        if every:  # with repeats the line joins the medians; each search's knee is a faint dot
+            ax.scatter([n for n, _ in every], [k for _, k in every], color=line.get_color(), alpha=0.35, s=14)
     ax.set_xscale("log")
     if found:
         ax.set_yscale("log")

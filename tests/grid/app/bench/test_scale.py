@@ -17,7 +17,7 @@ from grid.app.bench.__main__ import main
 from grid.app.bench.scale import passes, scale, summarize
 from grid.app.bench.scale_config import ScaleConfig, ensure_fds, parse_nodes
 from grid.app.bench.scale_fleet import PhaseSpec, PhaseStamps
-from grid.app.bench.scale_knee import KneeSearch, SearchPlan
+from grid.app.bench.scale_knee import KneeSearch, SearchPlan, interleave, knee_spread, median_knee
 from grid.app.bench.scale_report import write_plots
 from grid.app.bench.scale_topology import GRID_MAX, Topology, scale_topology
 from grid.errors import ConfigError
@@ -38,8 +38,20 @@ POINT = LATENCY | {
     "broker_cpu_s_per_delivery",
     "passed",
     "attempt",
+    "repeat",
 }
-CONFIG = {"nodes", "qos", "broker", "workers", "warmup_s", "duration_s", "seed", "search", "topology_rule"}
+CONFIG = {
+    "nodes",
+    "qos",
+    "broker",
+    "workers",
+    "warmup_s",
+    "duration_s",
+    "seed",
+    "search",
+    "topology_rule",
+    "repeats",
+}
 
 
 # ------------------------------------------------------------------------------------ topology
@@ -158,6 +170,54 @@ def test_knee_search_brackets_the_threshold(
         assert search.failed / search.knee_hz <= factor ** (1 / 2**bisections) * (1 + 1e-9)
 
 
+def test_repeats_interleave_so_neither_kind_always_goes_first() -> None:
+    """grid, baseline, baseline, grid, grid, baseline: each repeat once per kind, firsts alternating."""
+    assert interleave("grid", "baseline", 1) == [("grid", 0), ("baseline", 0)]
+    assert interleave("grid", "baseline", 3) == [
+        ("grid", 0),
+        ("baseline", 0),
+        ("baseline", 1),
+        ("grid", 1),
+        ("grid", 2),
+        ("baseline", 2),
+    ]
+
+
+@given(repeats=st.integers(min_value=1, max_value=20))
+def test_interleaving_runs_every_repeat_once_and_balances_the_firsts(repeats: int) -> None:
+    """Each kind runs repeats 0..R-1 in order, a pair per repeat; ``a`` is first in ceil(R/2) pairs."""
+    order = interleave("a", "b", repeats)
+    assert [r for k, r in order if k == "a"] == list(range(repeats))
+    assert [r for k, r in order if k == "b"] == list(range(repeats))
+    assert all({order[i][1], order[i + 1][1]} == {i // 2} for i in range(0, len(order), 2))
+    assert all({order[i][0], order[i + 1][0]} == {"a", "b"} for i in range(0, len(order), 2))
+    firsts = [order[i][0] for i in range(0, len(order), 2)]
+    assert firsts.count("a") - firsts.count("b") in (0, 1)
+
+
+def test_median_knee_is_a_measured_knee_and_none_counts_lowest() -> None:
+    """Odd counts: the middle; even: the lower middle; a search with no knee ranks below every knee."""
+    assert median_knee([238.0]) == 238.0
+    assert median_knee([400.0, 238.0, 336.0]) == 336.0
+    assert median_knee([400.0, 238.0]) == 238.0
+    assert median_knee([None, 300.0, 200.0]) == 200.0
+    assert median_knee([None, None, 300.0]) is None
+    assert median_knee([]) is None
+    assert knee_spread([400.0, None, 238.0]) == (238.0, 400.0)
+    assert knee_spread([None]) is None
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(min_value=1, max_value=1e5)), min_size=1, max_size=9))
+def test_median_knee_has_as_many_knees_above_as_below(knees: list[float | None]) -> None:
+    """At least half the knees are >= the median and at least half <= it (None as the lowest)."""
+    median = median_knee(knees)
+    assert median in knees
+    rank = [float("-inf") if k is None else k for k in knees]
+    m = float("-inf") if median is None else median
+    assert 2 * sum(k >= m for k in rank) >= len(knees)
+    assert 2 * sum(k <= m for k in rank) >= len(knees)
+
+
 def test_bad_search_plans_are_config_errors() -> None:
     """Factor 1, negative bisections and start outside [min, max] are refused."""
     for bad in ({"factor": 1.0}, {"bisections": -1}, {"start_hz": 2.0, "min_hz": 5.0}, {"max_hz": 10.0}):
@@ -215,8 +275,17 @@ def test_summary_counts_every_delivery_and_judges_the_point(roster: Roster) -> N
 def test_bad_options_are_config_errors() -> None:
     """Too few nodes, repeats, bad QoS, workers beyond the smallest roster, bad phases: one error."""
     with pytest.raises(ConfigError) as caught:
-        ScaleConfig(nodes=(1, 50, 50), qos=3, duration_s=0, warmup_s=-1, attempts=0)
-    for flag in ("--nodes sizes must be in", "distinct", "--qos", "--duration", "--warmup", "--attempts"):
+        ScaleConfig(nodes=(1, 50, 50), qos=3, duration_s=0, warmup_s=-1, attempts=0, repeats=0)
+    flags = (
+        "--nodes sizes must be in",
+        "distinct",
+        "--qos",
+        "--duration",
+        "--warmup",
+        "--attempts",
+        "--repeats",
+    )
+    for flag in flags:
         assert flag in str(caught.value)
     with pytest.raises(ConfigError, match="smallest roster"):
         ScaleConfig(nodes=(4, 50), workers=5)
@@ -243,6 +312,14 @@ def test_bad_nodes_on_the_command_line_exit_2(capsys: pytest.CaptureFixture[str]
     """``--nodes 1`` is refused before any broker starts: one line, exit code 2."""
     assert main(["scale", "--nodes", "1,15"]) == 2
     assert "ConfigError" in capsys.readouterr().err
+
+
+def test_zero_repeats_on_the_command_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--repeats 0`` is refused before any broker starts: a ConfigError naming the option, exit 2."""
+    assert main(["scale", "--nodes", "4", "--repeats", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "ConfigError" in err
+    assert "--repeats must be at least 1" in err
 
 
 # ------------------------------------------------------------------------------------ real runs
@@ -283,6 +360,37 @@ async def test_tiny_scale_run_on_mosquitto_writes_every_field(mosquitto: BrokerI
         assert knee["deliveries_per_report"] == int(n)  # one grid of everyone: n - 1 peers and the centre
     for name in ("bench-scale.png", "bench-scale-load.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.timeout(180)
+async def test_repeats_interleave_the_searches_and_report_median_knees(
+    mosquitto: BrokerInfo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--repeats 2``: grid, baseline, then baseline, grid; each search's knee kept, the medians compared."""
+    argv = [*_tiny("--broker", mosquitto.url, "--out", str(tmp_path), "--repeats", "2")]
+    argv[argv.index("4,6")] = "4"
+    assert await asyncio.to_thread(main, argv) == 0
+    results = json.loads((tmp_path / "bench-scale.json").read_text(encoding="utf-8"))
+    assert results["config"]["repeats"] == 2
+    points = results["points"]
+    runs = [(p["kind"], p["repeat"]) for p in points]
+    searches = [run for i, run in enumerate(runs) if i == 0 or runs[i - 1] != run]  # one entry per search
+    assert searches == [("grid", 0), ("baseline", 0), ("baseline", 1), ("grid", 1)]
+    knee = results["knees"]["4"]
+    for kind in ("grid", "baseline"):
+        found = knee[f"{kind}_knees"]
+        assert len(found) == 2
+        for repeat, k in enumerate(found):  # each knee is the highest passing rate of its own search
+            passed = [
+                p["rate_hz"] for p in points if (p["kind"], p["repeat"]) == (kind, repeat) and p["passed"]
+            ]
+            assert k == (max(passed) if passed else None)
+        assert knee[kind] == median_knee(found)
+    assert knee["ratio"] == (
+        None if knee["grid"] is None or knee["baseline"] is None else knee["grid"] / knee["baseline"]
+    )
+    assert "median of 2 searches" in capsys.readouterr().out
+    assert (tmp_path / "bench-scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.timeout(180)
