@@ -1,5 +1,5 @@
 """``python -m grid``: the ``gridsim`` command."""
 
-from grid.app.cli import main
+from grid.app.cli import console_main
 
-raise SystemExit(main())
+console_main()

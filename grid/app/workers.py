@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from grid.app.signals import Stopped, run_async, stop_signals
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
@@ -336,11 +336,6 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
         )
         for node_id in spec.nodes
     ]
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    assert main is not None
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, main.cancel)
     try:
         async with asyncio.TaskGroup() as group:
             for service in services:
@@ -348,6 +343,7 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
             log.info("%s: serving %s", spec.name, ", ".join(spec.services))
     except asyncio.CancelledError:
         log.info("%s: stopped", spec.name)  # by the parent: every service said offline
+        raise
 
 
 def _first_grid_error(exc: BaseException) -> GridError | None:
@@ -361,12 +357,24 @@ def _first_grid_error(exc: BaseException) -> GridError | None:
 
 
 def main() -> int:
-    """The child: read the spec from stdin, serve it; a GridError becomes one line on stderr."""
+    """The child: read the spec from stdin, serve it until SIGTERM or SIGINT (exit 143 or 130); a
+    GridError becomes one line on stderr."""
+    with stop_signals():
+        try:
+            return _main()
+        except Stopped as stop:  # before serving (reading the spec) or after
+            return stop.exit_code
+
+
+def _main() -> int:
     spec, roster = WorkerSpec.from_json(sys.stdin.buffer.read())
     logging.basicConfig(level=spec.log_level, format=f"%(asctime)s {spec.name} %(levelname)s %(message)s")
     began = time.monotonic()
+    code = 0
     try:
-        asyncio.run(_serve_spec(spec, roster))
+        run_async(_serve_spec(spec, roster))
+    except Stopped as stop:
+        code = stop.exit_code
     except BaseException as exc:
         error = _first_grid_error(exc)
         if error is None:
@@ -381,8 +389,11 @@ def main() -> int:
         file=sys.stderr,
         flush=True,
     )
-    return 0
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Like gridsim's console script: no interpreter teardown (module GC) once the services stopped.
+    exit_code = main()
+    sys.stderr.flush()
+    os._exit(exit_code)

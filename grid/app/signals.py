@@ -1,0 +1,143 @@
+"""Stopping on SIGINT and SIGTERM like a service: the first signal stops the command in order, a
+second one exits at once.
+
+The handlers are installed explicitly, whatever the process inherited: a job started with ``&``
+from a script (or by ``nohup`` or some init systems) inherits SIGINT *ignored*, and a process
+that is PID 1 in a container never gets the default action of SIGTERM (the kernel drops it), so
+neither would stop otherwise.
+
+While :func:`run_async` runs a coroutine, the first signal cancels it (the services say offline,
+brokers and children are stopped and reaped) and :class:`Stopped` is raised once it has unwound;
+outside the event loop (imports, printing) the handler raises :class:`Stopped` where the process
+is, as Python does with KeyboardInterrupt. A second signal while shutting down writes one line
+and ends the process with ``os._exit``: children started by gridsim get SIGTERM from the kernel
+(PDEATHSIG, :func:`grid.mqtt.process.die_with_parent_hook`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["STOP_SIGNALS", "Stopped", "exit_code", "received", "run_async", "stop_signals"]
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_T = TypeVar("_T")
+
+
+def exit_code(signum: int) -> int:
+    """The shell's code for a process ended by ``signum``: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + signum
+
+
+class Stopped(BaseException):
+    """A stop signal arrived and the command has shut down in order.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
+
+    Attributes:
+        signum: the signal, SIGINT or SIGTERM.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def name(self) -> str:
+        """``SIGINT`` or ``SIGTERM``."""
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """130 or 143."""
+        return exit_code(self.signum)
+
+
+@dataclass
+class _State:
+    received: int | None = None  # the first stop signal, once it arrived
+    loop: asyncio.AbstractEventLoop | None = None  # while run_async runs: its loop and main task
+    task: asyncio.Task[Any] | None = None
+
+
+_state = _State()
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    del frame
+    if _state.received is not None:
+        # Already shutting down: the user insists. One line, then out, with no further cleanup.
+        name = signal.Signals(signum).name
+        os.write(2, f"second {name} while stopping: exiting at once\n".encode())
+        os._exit(exit_code(signum))
+    _state.received = signum
+    if _state.loop is not None and _state.task is not None:
+        # Runs in the main thread between two bytecodes, maybe inside the loop's own code: hand
+        # the cancellation to the loop (which also wakes it if it is waiting in select).
+        _state.loop.call_soon_threadsafe(_state.task.cancel)
+        return
+    raise Stopped(signum)
+
+
+def received() -> int | None:
+    """The stop signal received so far, if any."""
+    return _state.received
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """Handle SIGINT and SIGTERM as described above for the block; the previous handlers after it.
+
+    Only in the main thread (Python delivers signals there; elsewhere this does nothing).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    _state.received = None
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _handler)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _state.received = None
+
+
+def run_async(coro: Coroutine[Any, Any, _T]) -> _T:
+    """``asyncio.run(coro)``; a stop signal cancels ``coro``, then raises :class:`Stopped`.
+
+    Raises:
+        Stopped: a stop signal arrived (also one that arrived after ``coro`` returned).
+    """
+    import asyncio  # here: the commands that run nothing (help, scenario validate) start without it
+
+    async def cancelled_by_signal() -> _T:
+        _state.loop, _state.task = asyncio.get_running_loop(), asyncio.current_task()
+        try:
+            if _state.received is not None:  # arrived while the loop was being set up
+                coro.close()
+                raise Stopped(_state.received)
+            return await coro
+        except asyncio.CancelledError:
+            if _state.received is not None:
+                raise Stopped(_state.received) from None
+            raise
+        finally:
+            _state.loop = _state.task = None
+
+    result = asyncio.run(cancelled_by_signal())
+    if _state.received is not None:
+        raise Stopped(_state.received)
+    return result
