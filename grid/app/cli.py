@@ -13,7 +13,6 @@ import contextlib
 import functools
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -32,7 +31,6 @@ __all__ = ["console_main", "main"]
 
 log = logging.getLogger("grid")
 _T = TypeVar("_T")
-_STOPPED: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 _EXIT_CONFIG = 2
 _EXIT_ERROR = 1
@@ -119,8 +117,11 @@ def _analysis(args: argparse.Namespace) -> float:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from grid.app.report import print_summary, progress_display
-    from grid.app.run import RunOptions, run_grid
+    import json
+
+    from grid.app.report import partial_summary, print_partial, print_summary, progress_display
+    from grid.app.run import Progress, RunOptions, run_grid
+    from grid.app.signals import Stopped
     from grid.world.scenario import load_scenario
 
     _check_speed(args.speed)
@@ -148,11 +149,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
     )
-    if args.quiet:
-        summary = _run_async(run_grid(options))
-    else:
-        with progress_display(_stderr(), scenario) as update:
-            summary = _run_async(run_grid(options, on_progress=update))
+    last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
+
+    def seen(progress: Progress) -> None:
+        last[:] = [progress]
+
+    try:
+        if args.quiet:
+            summary = _run_async(run_grid(options, on_progress=seen))
+        else:
+            with progress_display(_stderr(), scenario) as update:
+
+                def shown(progress: Progress) -> None:
+                    seen(progress)
+                    update(progress)
+
+                summary = _run_async(run_grid(options, on_progress=shown))
+    except Stopped as stop:
+        partial = partial_summary(last[0] if last else None, stopped_by=stop.name)
+        print_partial(_stdout(), partial)
+        with contextlib.suppress(OSError):
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "partial.json").write_text(json.dumps(partial, indent=2) + "\n", encoding="utf-8")
+        raise
     print_summary(_stdout(), summary)
     _stdout().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
     return 0
@@ -352,7 +371,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _main(argv)
         except Stopped as stop:  # outside a command's own handling: while starting, or printing
-            _stderr().print(f"[yellow]{_STOPPED[stop.signum]}[/yellow]: stopped by {stop.name}")
             return stop.exit_code
 
 
@@ -400,8 +418,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:  # raised by code that ran its own SIGINT handling (asyncio.run in a bench)
         console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; shut down cleanly")
         return _EXIT_INTERRUPTED
-    except Stopped as stop:
-        console.print(f"[yellow]{_STOPPED[stop.signum]}[/yellow]: stopped by {stop.name}; shut down cleanly")
+    except Stopped as stop:  # the handler said so on stderr when the signal came
         return stop.exit_code
     except BaseException as exc:
         error = _first_grid_error(exc)

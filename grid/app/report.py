@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from grid.results.cyber_export import ExportReport
     from grid.world.scenario import Scenario
 
-__all__ = ["print_cyber", "print_export", "print_summary", "progress_display"]
+__all__ = [
+    "partial_summary",
+    "print_cyber",
+    "print_export",
+    "print_partial",
+    "print_summary",
+    "progress_display",
+]
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -49,6 +56,36 @@ def progress_display(console: Console, scenario: Scenario) -> Iterator[Callable[
             bar.update(task, completed=p.sim_time_s, detail=detail)
 
         yield update
+
+
+def partial_summary(progress: RunProgress | None, *, stopped_by: str) -> dict[str, Any]:
+    """What a run stopped by a signal got to (``DIR/partial.json``): the live figures, no scoring."""
+    if progress is None:
+        return {"stopped_by": stopped_by, "started": False}
+    return {
+        "stopped_by": stopped_by,
+        "started": True,
+        "sim_time_s": round(progress.sim_time_s, 1),
+        "duration_s": progress.duration_s,
+        "reports": progress.reports,
+        "track_updates": progress.track_updates,
+        "confirmed_tracks": sorted(progress.confirmed_tracks),
+        "aware_nodes": sorted(progress.aware_nodes),
+    }
+
+
+def print_partial(console: Console, partial: Mapping[str, Any]) -> None:
+    """One line: how far a run stopped by a signal got."""
+    if not partial["started"]:
+        console.print(f"partial: stopped by {partial['stopped_by']} before the run started")
+        return
+    console.print(
+        f"partial: stopped by {partial['stopped_by']} at {partial['sim_time_s']:.0f}/"
+        f"{partial['duration_s']:.0f} sim s; reports {partial['reports']}, fused tracks "
+        f"{partial['track_updates']}, confirmed tracks {len(partial['confirmed_tracks'])}, aware nodes "
+        f"{len(partial['aware_nodes'])}",
+        soft_wrap=True,
+    )
 
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:

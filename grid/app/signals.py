@@ -9,7 +9,8 @@ neither would stop otherwise.
 While :func:`run_async` runs a coroutine, the first signal cancels it (the services say offline,
 brokers and children are stopped and reaped) and :class:`Stopped` is raised once it has unwound;
 outside the event loop (imports, printing) the handler raises :class:`Stopped` where the process
-is, as Python does with KeyboardInterrupt. A second signal while shutting down writes one line
+is, as Python does with KeyboardInterrupt. The first signal is announced on stderr at once, in
+one line (``terminated: SIGTERM received, stopping ...``). A second signal while shutting down writes one line
 and ends the process with ``os._exit``: children started by gridsim get SIGTERM from the kernel
 (PDEATHSIG, :func:`grid.mqtt.process.die_with_parent_hook`).
 """
@@ -32,6 +33,7 @@ __all__ = ["STOP_SIGNALS", "Stopped", "exit_code", "received", "run_async", "sto
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _T = TypeVar("_T")
+_WORDS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 def exit_code(signum: int) -> int:
@@ -81,6 +83,9 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         os.write(2, f"second {name} while stopping: exiting at once\n".encode())
         os._exit(exit_code(signum))
     _state.received = signum
+    # Said at once (the stop may take a moment): raw, since rich may be mid-render on stderr.
+    line = f"{_WORDS[signum]}: {signal.Signals(signum).name} received, stopping (again: exit at once)\n"
+    os.write(2, line.encode())
     if _state.loop is not None and _state.task is not None:
         # Runs in the main thread between two bytecodes, maybe inside the loop's own code: hand
         # the cancellation to the loop (which also wakes it if it is waiting in select).
