@@ -66,6 +66,34 @@ def _check_speed(speed: float) -> None:
         raise ConfigError(f"--{exc}") from None
 
 
+def _broker(args: argparse.Namespace, *, needed_by: str | None = None) -> str:
+    """``--broker``, else ``GRID_BROKER_URL``; a ConfigError naming both when neither is given
+    (``needed_by``: the option that needs it, e.g. ``--external``)."""
+    from grid.app.env import BROKER_URL, from_env
+
+    url = from_env(args.broker, flag="--broker", var=BROKER_URL, required=False)
+    if url is None:
+        what = f"{needed_by} needs a broker" if needed_by else "no broker"
+        raise ConfigError(f"{what}: give --broker URL or set {BROKER_URL}")
+    return url
+
+
+def _optional_broker(args: argparse.Namespace) -> str | None:
+    """``--broker``, else ``GRID_BROKER_URL``, else None (gridsim starts its own broker)."""
+    from grid.app.env import BROKER_URL, from_env
+
+    return from_env(args.broker, flag="--broker", var=BROKER_URL, required=False)
+
+
+def _speed(args: argparse.Namespace) -> float:
+    """``--speed``, else ``GRID_SPEED``, else 1; checked."""
+    from grid.app.env import speed_from_env
+
+    speed = speed_from_env(args.speed)
+    _check_speed(speed)
+    return speed
+
+
 def _workers(args: argparse.Namespace) -> int:
     """``--workers``: given, or one per core; none with --external, where the nodes are elsewhere."""
     from grid.app.workers import default_workers
@@ -124,9 +152,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.signals import Stopped
     from grid.world.scenario import load_scenario
 
-    _check_speed(args.speed)
-    if args.external and args.broker is None:
-        raise ConfigError("--external needs --broker URL: the broker the node and fusion processes use")
+    args.speed = _speed(args)
+    if args.external:
+        args.broker = _broker(args, needed_by="--external")
     if args.port is not None and not 0 < args.port < 65536:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     if args.distributed and args.external:
@@ -202,12 +230,13 @@ async def _serve_forever(make: Callable[[], Any], what: str) -> None:
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
+    from grid.app.env import NODE_ID, from_env
     from grid.mqtt.address import parse_broker_url
     from grid.participants.node import MemberNode
 
     roster = _load_roster(args.roster)
-    member = roster.member(args.node_id)
-    host, port = parse_broker_url(args.broker)
+    member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
+    host, port = parse_broker_url(_broker(args))
     _run_async(_serve_forever(lambda: MemberNode(member, roster=roster, host=host, port=port), member.id))
     return 0
 
@@ -217,7 +246,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     from grid.participants.centre import FusionCentre
 
     roster = _load_roster(args.roster)
-    host, port = parse_broker_url(args.broker)
+    host, port = parse_broker_url(_broker(args))
     interval = _track_interval(args)
     _run_async(
         _serve_forever(
@@ -235,7 +264,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     from grid.participants.jcc import JointCyberCentre
 
     roster = _load_roster(args.roster)
-    host, port = parse_broker_url(args.broker)
+    host, port = parse_broker_url(_broker(args))
     taxii = _taxii(args)
     analysis_s = _analysis(args)
 
@@ -255,8 +284,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary
     from grid.app.run import RunOptions, serve_grid
 
-    if args.external and args.broker is None:
-        raise ConfigError("--external needs --broker URL")
+    args.broker = _broker(args, needed_by="--external") if args.external else _optional_broker(args)
     options = RunOptions(
         scenario=None,
         roster=_load_roster(args.roster),
@@ -291,9 +319,10 @@ def _cmd_inject(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary
     from grid.world.scenario import load_scenario
 
-    _check_speed(args.speed)
+    speed = _speed(args)
+    broker = _broker(args)
     scenario = load_scenario(args.scenario, roster=_load_roster(args.roster)).with_seed(args.seed)
-    summary = _run_async(inject(scenario, broker_url=args.broker, speed=args.speed, wait=args.wait))
+    summary = _run_async(inject(scenario, broker_url=broker, speed=speed, wait=args.wait))
     if summary is not None:
         print_summary(_stdout(), summary)
     return 0
@@ -305,7 +334,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from grid.app.inject import fetch_results
     from grid.app.report import print_summary
 
-    summary = _run_async(fetch_results(args.broker, run_id=args.run_id, timeout_s=args.timeout))
+    summary = _run_async(fetch_results(_broker(args), run_id=args.run_id, timeout_s=args.timeout))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

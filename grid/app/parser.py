@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from grid.app.env import env_epilog
 from grid.bundled import bundled_dir
 
 __all__ = [
@@ -308,9 +309,30 @@ def _add_hub_parser(sub: Any) -> None:
             "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
         ),
     )
-    hub.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+    hub.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
     _add_taxii(hub)
     _add_analysis(hub)
+
+
+_SPEED_HELP = "simulation seconds per wall second (default: $GRID_SPEED, else 1)"
+# The commands whose options have environment defaults: their help ends with the variables.
+_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual; keeps the environment table of the epilog as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("environment variables"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_env_epilogs(p: argparse.ArgumentParser, sub: Any) -> None:
+    p.epilog, p.formatter_class = env_epilog(), _Formatter
+    for name in _ENV_COMMANDS:
+        if (command := sub.choices.get(name)) is not None:
+            command.epilog, command.formatter_class = env_epilog(), _Formatter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,11 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario", nargs="?", type=Path, help="scenario YAML (default: the bundled default scenario)"
     )
     run.add_argument(
-        "--broker", metavar="URL", help="use this MQTT broker (mqtt://host:port) instead of starting one"
+        "--broker",
+        metavar="URL",
+        help="use this MQTT broker (mqtt://host:port) instead of starting one (with --external, default: "
+        "$GRID_BROKER_URL)",
     )
-    run.add_argument(
-        "--speed", type=float, default=1.0, help="simulation seconds per wall second (default 1)"
-    )
+    run.add_argument("--speed", type=float, default=None, help=_SPEED_HELP)
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/<timestamp>)"
@@ -379,9 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one member state's node in this process",
         description="Run one member state's node: it waits for runs announced on the broker and plays them.",
     )
-    node.add_argument("--id", required=True, dest="node_id", help="member-state node id, e.g. RO")
+    node.add_argument("--id", dest="node_id", help="member-state node id, e.g. RO (default: $GRID_NODE_ID)")
     node.add_argument(
-        "--broker", required=True, metavar="URL", help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883"
+        "--broker",
+        metavar="URL",
+        help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883 (default: $GRID_BROKER_URL)",
     )
 
     fusion = sub.add_parser(
@@ -389,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the fusion centre in this process",
         description="Run the fusion centre: it fuses the reports of each announced run and publishes tracks.",
     )
-    fusion.add_argument("--broker", required=True, metavar="URL", help="MQTT broker URL")
+    fusion.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
     _add_track_interval(fusion)
 
     _add_hub_parser(sub)
@@ -403,7 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
             "(read it with `gridsim results`) and written to DIR/<run>/summary.json."
         ),
     )
-    up.add_argument("--broker", metavar="URL", help="use this MQTT broker instead of starting one")
+    up.add_argument(
+        "--broker",
+        metavar="URL",
+        help="use this MQTT broker instead of starting one (default: $GRID_BROKER_URL)",
+    )
     up.add_argument(
         "--port", type=int, default=None, help="port for the broker gridsim starts (default 1883)"
     )
@@ -425,10 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     inject.add_argument("scenario", type=Path, help="scenario YAML")
-    inject.add_argument("--broker", required=True, metavar="URL", help="the running grid's MQTT broker")
     inject.add_argument(
-        "--speed", type=float, default=1.0, help="simulation seconds per wall second (default 1)"
+        "--broker", metavar="URL", help="the running grid's MQTT broker (default: $GRID_BROKER_URL)"
     )
+    inject.add_argument("--speed", type=float, default=None, help=_SPEED_HELP)
     inject.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     inject.add_argument("--wait", action="store_true", help="wait for the results and print them")
 
@@ -437,7 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the results of runs injected into a running grid",
         description="Print the summary of an injected run (default: the most recent one seen on the broker).",
     )
-    results.add_argument("--broker", required=True, metavar="URL", help="the running grid's MQTT broker")
+    results.add_argument(
+        "--broker", metavar="URL", help="the running grid's MQTT broker (default: $GRID_BROKER_URL)"
+    )
     results.add_argument("--run", dest="run_id", default=None, help="run id printed by `gridsim inject`")
     results.add_argument("--json", action="store_true", help="print the summary as JSON")
     results.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for results (default 5)")
@@ -451,4 +482,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", type=Path)
     _add_cyber_parser(sub)
+    _add_env_epilogs(p, sub)
     return p
