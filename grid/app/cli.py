@@ -367,6 +367,17 @@ def _cmd_cyber(args: argparse.Namespace) -> int:
     return 0 if report.valid else _EXIT_ERROR
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    """One line; exit 0 healthy, 1 not (broker down included), 2 for bad arguments."""
+    from grid.app.env import NODE_ID, from_env
+    from grid.app.health import check_health
+
+    node = None if args.service else from_env(args.node, flag="--node", var=NODE_ID, required=False)
+    health = _run_async(check_health(_broker(args), node=node, service=args.service, timeout_s=args.timeout))
+    print(health.line, file=sys.stdout if health.ok else sys.stderr, flush=True)
+    return 0 if health.ok else _EXIT_ERROR
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grid.app.bench import run_bench
 
@@ -441,6 +452,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "scenario": _cmd_scenario,
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,
+        "health": _cmd_health,
     }
     try:
         return commands[args.command](args)

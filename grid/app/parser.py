@@ -335,6 +335,29 @@ def _add_env_epilogs(p: argparse.ArgumentParser, sub: Any) -> None:
             command.epilog, command.formatter_class = env_epilog(), _Formatter
 
 
+def _add_health_parser(sub: Any) -> None:
+    health = sub.add_parser(
+        "health",
+        help="container healthcheck: a node's or service's retained status, or just the broker",
+        description=(
+            "Check a participant's retained status on the broker: exit 0 when it says online (or "
+            "running), 1 when it says offline, has none, or the broker does not answer; one line either "
+            "way. With neither --node nor --service (nor GRID_NODE_ID), check only that the broker answers."
+        ),
+    )
+    health.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
+    which = health.add_mutually_exclusive_group()
+    which.add_argument("--node", metavar="ID", help="member-state node id (default: $GRID_NODE_ID)")
+    which.add_argument(
+        "--service",
+        choices=["fusion", "hub"],
+        help="the fusion centre, or the hub (with the Joint Cyber Centre)",
+    )
+    health.add_argument(
+        "--timeout", type=float, default=5.0, metavar="S", help="give up after S seconds (default 5)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -482,5 +505,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", type=Path)
     _add_cyber_parser(sub)
+    _add_health_parser(sub)
     _add_env_epilogs(p, sub)
     return p

@@ -16,6 +16,7 @@
     grid/v1/cyber/mitigations/<node>  the hub's mitigation (course of action + ``mitigates``) to <node>
     grid/v1/cyber/acks/<node>       <node>'s acknowledgement of a mitigation, to the hub
     grid/v1/stats/cyber             the hub's account of a run (metrics, rejections, TAXII, objects)
+    grid/v1/health/<client>         ``gridsim health``'s probe to itself (QoS 1, not retained)
 
 A report is published once, on its node's topic, and the broker fans it out: every node
 subscribes to the report topic of each of its peers (the members sharing a grid with it,
@@ -61,6 +62,7 @@ __all__ = [
     "awareness_topic",
     "cyber_ack_topic",
     "cyber_report_topic",
+    "health_probe_topic",
     "mitigation_topic",
     "parse_topic",
     "picture_topic",
@@ -128,6 +130,11 @@ def report_topic(node: str) -> str:
 def status_topic(node: str) -> str:
     """The retained status topic of ``node``."""
     return f"{ROOT}/status/{_segment(node, 'node id')}"
+
+
+def health_probe_topic(client: str) -> str:
+    """The topic ``gridsim health`` publishes to itself: its echo follows every retained status asked for."""
+    return f"{ROOT}/health/{_segment(client, 'client id')}"
 
 
 def results_topic(run_id: str) -> str:

@@ -38,8 +38,9 @@ _BROKER_COMMANDS = [
     ["inject", _SCENARIO],
     ["run", "--external", "--quiet"],
     ["up", "--external"],
+    ["health"],
 ]
-_IDS = ["node", "fusion", "hub", "results", "inject", "run-external", "up-external"]
+_IDS = ["node", "fusion", "hub", "results", "inject", "run-external", "up-external", "health"]
 
 
 @pytest.mark.parametrize("command", _BROKER_COMMANDS, ids=_IDS)
@@ -113,7 +114,7 @@ def test_resolution_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_help_lists_the_variables(capsys: pytest.CaptureFixture[str]) -> None:
     """``--help`` (top level and each command that reads them) ends with the GRID_* variables."""
-    for argv in (["--help"], ["node", "--help"], ["run", "--help"]):
+    for argv in (["--help"], ["node", "--help"], ["run", "--help"], ["health", "--help"]):
         with pytest.raises(SystemExit):
             main(argv)
         out = capsys.readouterr().out
