@@ -31,15 +31,9 @@ settings.register_profile(
 settings.register_profile("fuzz", deadline=None, max_examples=20_000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# A child started with SIGINT ignored (a job started with `&` from a script inherits that, and
-# exec keeps it) would never see Ctrl-C: Python then installs no KeyboardInterrupt handler. This
-# launcher puts the handler back before gridsim's CLI runs (the CLI installs none of its own).
-_GRIDSIM = [
-    sys.executable,
-    "-c",
-    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "runpy.run_module('grid.app.cli', run_name='__main__', alter_sys=True)",
-]
+# `python -m grid`, as a user runs it. gridsim installs its own SIGINT and SIGTERM handlers, so a
+# child that inherited SIGINT ignored (a job started with `&` from a script) still stops on Ctrl-C.
+_GRIDSIM = [sys.executable, "-m", "grid"]
 STOP_GRACE_S = 20.0  # after Ctrl-C, how long a child may take to shut down before it is killed
 
 

@@ -407,7 +407,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``gridsim`` command; its exit code (130 after SIGINT, 143 after SIGTERM)."""
     from grid.app.signals import Stopped, stop_signals
 
-    with stop_signals():
+    def announce(line: str) -> None:  # through rich, which keeps a live progress display intact
+        _stderr().print(line, markup=False, highlight=False, soft_wrap=True)
+
+    with stop_signals(announce):
         try:
             return _main(argv)
         except Stopped as stop:  # outside a command's own handling: while starting, or printing

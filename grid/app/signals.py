@@ -21,7 +21,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,8 +65,13 @@ class Stopped(BaseException):
         return exit_code(self.signum)
 
 
+def _write_line(line: str) -> None:
+    os.write(2, f"{line}\n".encode())
+
+
 @dataclass
 class _State:
+    announce: Callable[[str], None] = _write_line  # says the first signal's line on stderr
     received: int | None = None  # the first stop signal, once it arrived
     loop: asyncio.AbstractEventLoop | None = None  # while run_async runs: its loop and main task
     task: asyncio.Task[Any] | None = None
@@ -83,14 +88,15 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         os.write(2, f"second {name} while stopping: exiting at once\n".encode())
         os._exit(exit_code(signum))
     _state.received = signum
-    # Said at once (the stop may take a moment): raw, since rich may be mid-render on stderr.
-    line = f"{_WORDS[signum]}: {signal.Signals(signum).name} received, stopping (again: exit at once)\n"
-    os.write(2, line.encode())
+    # Said at once, since the stop may take a moment.
+    line = f"{_WORDS[signum]}: {signal.Signals(signum).name} received, stopping (again: exit at once)"
     if _state.loop is not None and _state.task is not None:
-        # Runs in the main thread between two bytecodes, maybe inside the loop's own code: hand
-        # the cancellation to the loop (which also wakes it if it is waiting in select).
+        # Runs in the main thread between two bytecodes, maybe inside the loop's or rich's own
+        # code: hand the line and the cancellation to the loop (which also wakes it from select).
+        _state.loop.call_soon_threadsafe(_state.announce, line)
         _state.loop.call_soon_threadsafe(_state.task.cancel)
         return
+    _write_line(line)  # raw: rich may be half-way through printing, or not even imported yet
     raise Stopped(signum)
 
 
@@ -100,16 +106,21 @@ def received() -> int | None:
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[None]:
+def stop_signals(announce: Callable[[str], None] = _write_line) -> Iterator[None]:
     """Handle SIGINT and SIGTERM as described above for the block; the previous handlers after it.
 
     Only in the main thread (Python delivers signals there; elsewhere this does nothing).
+
+    Args:
+        announce: says the first signal's line on stderr (by default a raw write; the CLI passes
+            its rich console, which keeps a live progress display intact). Called from the event
+            loop while one runs; outside it the handler writes the line itself.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-    _state.received = None
+    _state.received, _state.announce = None, announce
     for signum in STOP_SIGNALS:
         signal.signal(signum, _handler)
     try:
@@ -117,7 +128,7 @@ def stop_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        _state.received = None
+        _state.received, _state.announce = None, _write_line
 
 
 def run_async(coro: Coroutine[Any, Any, _T]) -> _T:

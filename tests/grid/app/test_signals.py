@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -245,3 +246,33 @@ def test_stop_signals_restores_the_previous_handlers() -> None:
     with stop_signals():
         assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
+def test_node_as_pid_1_stops_on_sigterm(
+    mosquitto: BrokerInfo, started: list[subprocess.Popen[str]], tmpdir_env: dict[str, str]
+) -> None:
+    """As PID 1 of a PID namespace (a container without init), where the kernel drops a SIGTERM
+    that has no handler, the node still stops on it."""
+    unshare = ["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-m", "grid"]
+    proc = subprocess.Popen(
+        [*unshare, "node", "--id", "RO", "--broker", mosquitto.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=tmpdir_env,
+    )
+    started.append(proc)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    if first.startswith("unshare:"):  # no permission for namespaces here (not root, or seccomp)
+        pytest.skip(first.strip())
+    before = first if "RO connected" in first else first + _read_until(proc, "RO connected")
+    (inner,) = children(proc.pid)
+    nspid = next(
+        line for line in Path(f"/proc/{inner}/status").read_text().splitlines() if line.startswith("NSpid")
+    )
+    assert nspid.split()[-1] == "1", nspid
+    os.kill(inner, signal.SIGTERM)
+    _check_stopped(proc, signal.SIGTERM, tmpdir_env, before)  # unshare passes on the node's exit code
