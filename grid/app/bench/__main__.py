@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grid.app.bench.cli import run_bench
 from grid.app.parser import add_codec_parser, add_fusion_parser, add_latency_parser, add_scale_parser
+from grid.app.signals import Stopped, stop_signals
 from grid.errors import GridError
 
 
@@ -24,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     add_codec_parser(benchmarks)
     args = parser.parse_args(argv)
     try:
-        return run_bench(args)
+        with stop_signals():
+            return run_bench(args)
+    except Stopped as stop:  # Ctrl-C or SIGTERM: the benchmark stopped its clients and broker
+        return stop.exit_code
     except GridError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ from grid.app.bench.traffic import (
     raw_payload,
 )
 from grid.app.parser import BENCH_LATENCY_OUT_NAME
+from grid.app.signals import run_async
 from grid.errors import ConfigError
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
@@ -61,7 +62,6 @@ __all__ = ["LatencyConfig", "Target", "bench_members", "judge", "measure", "run_
 
 _RAW_ROOT = "gridsim-bench/raw"
 _DRAIN_S = 3.0
-_EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -364,7 +364,7 @@ def _stdout() -> Console:
 
 
 def run_latency(args: argparse.Namespace) -> int:
-    """``gridsim bench latency``: returns 0 whatever the verdict, 130 on Ctrl-C."""
+    """``gridsim bench latency``: returns 0 whatever the verdict (a stop signal raises Stopped)."""
     from rich.console import Console
 
     config = LatencyConfig(
@@ -376,9 +376,7 @@ def run_latency(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     console = Console(stderr=True)
-    try:
-        asyncio.run(_main(args, config, console))
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; clients and broker shut down")
-        return _EXIT_INTERRUPTED
+    # Ctrl-C or SIGTERM cancels the benchmark, which stops its clients and broker; then
+    # grid.app.signals.Stopped reaches the CLI, which exits 130 or 143.
+    run_async(_main(args, config, console))
     return 0

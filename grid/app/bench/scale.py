@@ -47,6 +47,7 @@ from grid.app.bench.scale_topology import RULE, Topology, scale_topology
 from grid.app.bench.scale_workers import WorkerPool
 from grid.app.bench.traffic import bench_scan
 from grid.app.parser import BENCH_SCALE_OUT_NAME
+from grid.app.signals import run_async
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.wire import topics
 from grid.wire.messages import Envelope
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["passes", "run_scale", "scale", "summarize"]
-
-_EXIT_INTERRUPTED = 130
 
 
 def _proc_cpu_s(pid: int | None) -> float | None:
@@ -360,16 +359,14 @@ def _stdout() -> Console:
 
 
 def run_scale(args: argparse.Namespace) -> int:
-    """``gridsim bench scale``: returns 0 whatever the verdict, 130 on Ctrl-C or SIGTERM."""
+    """``gridsim bench scale``: returns 0 whatever the verdict (a stop signal raises Stopped)."""
     from rich.console import Console
 
     config = config_from_args(args)
     limit = ensure_fds(max(config.nodes) + 1)  # before the broker starts: it inherits the limit
     del limit
     console = Console(stderr=True)
-    try:
-        asyncio.run(_main(args, config, console))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("[yellow]interrupted[/yellow]: clients, workers and broker shut down")
-        return _EXIT_INTERRUPTED
+    # Ctrl-C or SIGTERM cancels the benchmark, which stops its clients, workers and broker; then
+    # grid.app.signals.Stopped reaches the CLI, which exits 130 or 143.
+    run_async(_main(args, config, console))
     return 0
