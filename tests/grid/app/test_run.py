@@ -19,7 +19,7 @@ from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
 # 5x it has 12 s of wall time, over 3x headroom on one core, so its timing-sensitive figures
 # (accuracy, report ages) do not depend on spare CPU. The timeout is far above its loaded wall time.
 SPEED = 5.0
-pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(480)]
 
 MemberProcesses = Callable[[str, Path], AbstractAsyncContextManager[list[int | None]]]
 
@@ -116,7 +116,7 @@ async def test_one_process_per_node(
             broker_url=mosquitto.url,
             out_dir=tmp_path,
             local_services=False,
-            join_timeout_s=60.0,
+            join_timeout_s=240.0,  # seventeen Python processes starting on a loaded 2-core machine
         )
         summary = await run_grid(options)
     fusion_log = (tmp_path / "process-0.log").read_text()
