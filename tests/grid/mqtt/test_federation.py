@@ -150,7 +150,7 @@ def test_bad_homes_and_unknown_broker_are_config_errors(roster: Roster) -> None:
 
 @pytest.mark.timeout(_BOUND_S)
 async def test_reports_reach_exactly_their_grids_and_survive_an_outage(roster: Roster) -> None:
-    """Three brokers: each report reaches exactly its grids' nodes, once; a grid broker's outage loses none."""
+    """Three brokers: each report reaches exactly its grids' nodes, once; an outage loses none."""
     assert mosquitto_path() is not None
     small = _small_roster(roster)
     plan = plan_federation(small)
