@@ -131,6 +131,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     if args.distributed and args.external:
         raise ConfigError("--distributed runs the nodes here: it cannot be combined with --external")
+    if args.federated and (args.external or args.broker is not None or args.port is not None):
+        raise ConfigError(
+            "--federated starts its own brokers: it cannot be combined with --broker, --port, --external"
+        )
     roster = _load_roster(args.roster)
     scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
     out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -148,6 +152,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         track_interval_s=_track_interval(args),
         taxii=_taxii(args),
         analysis_s=_analysis(args),
+        federated=args.federated,
     )
     if args.quiet:
         summary = _run_async(run_grid(options))
@@ -320,6 +325,20 @@ def _cmd_cyber(args: argparse.Namespace) -> int:
     return 0 if report.valid else _EXIT_ERROR
 
 
+def _cmd_federation(args: argparse.Namespace) -> int:
+    from grid.app.federation import write_compose_configs
+
+    plan = write_compose_configs(
+        _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address
+    )
+    for grid in plan.grids:
+        _stdout().print(f"{grid}: {' '.join(plan.home_nodes(grid))}")
+    _stdout().print(
+        f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]"
+    )
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grid.app.bench import run_bench
 
@@ -392,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenario": _cmd_scenario,
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,
+        "federation": _cmd_federation,
     }
     try:
         return commands[args.command](args)

@@ -313,6 +313,37 @@ def _add_hub_parser(sub: Any) -> None:
     _add_analysis(hub)
 
 
+def _add_federation_parser(sub: Any) -> None:
+    federation = sub.add_parser(
+        "federation",
+        help="federated grids: write the bridged Mosquitto configurations for docker compose",
+        description="Federated grids: one Mosquitto per grid plus a core, joined by one-way pulling bridges.",
+    )
+    actions = federation.add_subparsers(dest="action", required=True, metavar="ACTION")
+    configs = actions.add_parser(
+        "configs",
+        help="write mosquitto.conf (core), broker-<grid>.conf per grid, homes.json and homes.env",
+        description=(
+            "Write the federation's Mosquitto configurations into DIR: mosquitto.conf for the core "
+            "(the fusion centre, hub and controller), broker-<grid>.conf for each grid's broker, and "
+            "each node's broker in homes.json and homes.env."
+        ),
+    )
+    configs.add_argument("dir", type=Path, metavar="DIR", help="output folder (created if missing)")
+    configs.add_argument(
+        "--core",
+        default="mosquitto:1883",
+        metavar="HOST:PORT",
+        help="the core broker (default mosquitto:1883)",
+    )
+    configs.add_argument(
+        "--grid-address",
+        default="broker-{grid}:1883",
+        metavar="TEMPLATE",
+        help="a grid's broker, {grid} standing for its name (default broker-{grid}:1883)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -328,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_bench_parser(sub)
+    _add_federation_parser(sub)
 
     run = sub.add_parser(
         "run",
@@ -371,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--distributed",
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
+    )
+    run.add_argument(
+        "--federated",
+        action="store_true",
+        help="one Mosquitto per grid plus a core, joined by one-way bridges; each node on its grid's broker",
     )
     _add_service_options(run)
 
