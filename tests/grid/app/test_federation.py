@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,7 @@ from grid.app.cli import main
 from grid.bundled import bundled_dir
 from grid.mqtt.federation import CORE, plan_federation
 from grid.world.roster import Roster
+from tests.processes import alive, children
 
 if TYPE_CHECKING:
     from tests.conftest import GridsimProcesses
@@ -60,6 +63,30 @@ def test_run_federated_locates_and_accounts_for_every_report(
     assert dups["seen"] == dups["dropped"] == dups["at_fusion"] + dups["at_nodes"]
     assert list(tmp.iterdir()) == [], "the brokers' temporary folders were removed"
     assert {p.name for p in out.glob("broker-*.log")} == {f"broker-{b}.log" for b in plan.brokers}
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(180)
+def test_sigterm_stops_every_broker_and_worker(gridsim: GridsimProcesses, tmp_path: Path) -> None:
+    """SIGTERM mid-run: exit 143 saying so; its five Mosquittos and its workers are gone, TMPDIR empty."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = gridsim.start(
+        "run", "--federated", "--workers", "2", "--quiet", "--out", str(tmp_path / "run"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(tmp), "COLUMNS": "200"},
+    )  # fmt: skip
+    # Five brokers first, then the fusion process and two node workers once every bridge is up.
+    while len(spawned := children(proc.pid)) < 8:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated" in err
+    assert "Traceback" not in err
+    assert not [pid for pid in spawned if alive(pid)], "a child process was left behind"
+    assert list(tmp.iterdir()) == []
 
 
 def test_configs_for_compose(tmp_path: Path, roster: Roster) -> None:
