@@ -119,6 +119,13 @@ def _analysis(args: argparse.Namespace) -> float:
     return check_analysis(args.analysis, what="--analysis")
 
 
+def _federated_alone(args: argparse.Namespace) -> None:
+    if args.federated and (args.external or args.broker is not None):
+        raise ConfigError(
+            "--federated starts its own brokers: it cannot be combined with --broker or --external"
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from grid.app.report import print_summary, progress_display
     from grid.app.run import RunOptions, run_grid
@@ -131,10 +138,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     if args.distributed and args.external:
         raise ConfigError("--distributed runs the nodes here: it cannot be combined with --external")
-    if args.federated and (args.external or args.broker is not None or args.port is not None):
-        raise ConfigError(
-            "--federated starts its own brokers: it cannot be combined with --broker, --port, --external"
-        )
+    _federated_alone(args)
     roster = _load_roster(args.roster)
     scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
     out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -244,6 +248,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     if args.external and args.broker is None:
         raise ConfigError("--external needs --broker URL")
+    _federated_alone(args)
     options = RunOptions(
         scenario=None,
         roster=_load_roster(args.roster),
@@ -256,6 +261,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         track_interval_s=_track_interval(args),
         taxii=_taxii(args),
         analysis_s=_analysis(args),
+        federated=args.federated,
     )
     out = _stdout()
 

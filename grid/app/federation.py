@@ -72,7 +72,7 @@ async def open_run_brokers(
     """One broker (:func:`~grid.mqtt.broker.open_broker`), or a federation of Mosquittos on loopback.
 
     Raises:
-        ConfigError: federated with an external broker, amqtt or a fixed port.
+        ConfigError: federated with an external broker or amqtt.
         BrokerStartError: a broker or bridge did not come up.
     """
     if not federated:
@@ -80,9 +80,9 @@ async def open_run_brokers(
         async with open_broker(url, kind=kind, port=port, log_path=log_path) as info:
             yield RunBrokers(core=info)
         return
-    if url is not None or port is not None or kind == "amqtt":
-        raise ConfigError("--federated starts its own Mosquittos on free ports: drop --broker, --port, amqtt")
-    async with start_federation(plan_federation(roster), log_dir=log_dir) as federation:
+    if url is not None or kind == "amqtt":
+        raise ConfigError("--federated starts its own Mosquittos: it cannot use --broker or amqtt")
+    async with start_federation(plan_federation(roster), core_port=port, log_dir=log_dir) as federation:
         yield RunBrokers(core=federation.core, federation=federation)
 
 

@@ -313,6 +313,18 @@ def _add_hub_parser(sub: Any) -> None:
     _add_analysis(hub)
 
 
+def _add_federated(run: argparse.ArgumentParser, up: argparse.ArgumentParser) -> None:
+    for command in (run, up):
+        command.add_argument(
+            "--federated",
+            action="store_true",
+            help=(
+                "one Mosquitto per grid plus a core (--port: the core's), joined by one-way bridges; "
+                "each node on its grid's broker, fusion and hub on the core"
+            ),
+        )
+
+
 def _add_federation_parser(sub: Any) -> None:
     federation = sub.add_parser(
         "federation",
@@ -404,11 +416,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
-    run.add_argument(
-        "--federated",
-        action="store_true",
-        help="one Mosquitto per grid plus a core, joined by one-way bridges; each node on its grid's broker",
-    )
     _add_service_options(run)
 
     node = sub.add_parser(
@@ -452,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
     )
     _add_service_options(up)
+    _add_federated(run, up)
 
     inject = sub.add_parser(
         "inject",

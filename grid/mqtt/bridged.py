@@ -59,12 +59,17 @@ class Federation:
 
 @asynccontextmanager
 async def start_federation(
-    plan: FederationPlan, *, log_dir: Path | None = None, ready_timeout_s: float = 30.0
+    plan: FederationPlan,
+    *,
+    core_port: int | None = None,
+    log_dir: Path | None = None,
+    ready_timeout_s: float = 30.0,
 ) -> AsyncIterator[Federation]:
     """Start every broker of ``plan`` on free loopback ports; yields once every bridge is up.
 
     Args:
         plan: the brokers and bridges.
+        core_port: the core's port (e.g. 1883 for ``gridsim up``); a free one when None.
         log_dir: where ``broker-<name>.log`` goes; temporary files (removed) when None.
         ready_timeout_s: how long the bridges may take to come up.
 
@@ -73,6 +78,8 @@ async def start_federation(
             carry its probe in time.
     """
     ports = {name: free_port(LOOPBACK) for name in plan.brokers}
+    if core_port is not None:
+        ports[CORE] = core_port
     addresses = {name: f"{LOOPBACK}:{port}" for name, port in ports.items()}
     async with contextlib.AsyncExitStack() as stack:
         brokers: dict[str, BrokerInfo] = {}
