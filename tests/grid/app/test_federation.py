@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grid.app.cli import main
+from grid.app.workers import WorkerSpec, worker_specs
 from grid.bundled import bundled_dir
 from grid.mqtt.federation import CORE, plan_federation
 from grid.world.roster import Roster
@@ -128,3 +129,16 @@ def test_federated_refuses_an_external_broker(capsys: pytest.CaptureFixture[str]
     """--federated with --broker is a ConfigError: it starts its own brokers."""
     assert main(["run", "--federated", "--broker", "mqtt://127.0.0.1:1883", "--quiet"]) == 2
     assert "--federated" in capsys.readouterr().err
+
+
+def test_worker_specs_carry_each_nodes_home(roster: Roster) -> None:
+    """Federated workers: each node's home broker travels with its spec; the fusion's stays the core."""
+    homes = {n: ("127.0.0.1", 2000 + k) for k, n in enumerate(roster)}
+    specs = worker_specs(roster, workers=2, host="127.0.0.1", port=1883, homes=homes)
+    fusion, *nodes = specs
+    assert fusion.homes == ()
+    assert fusion.home("DE") == ("127.0.0.1", 1883)
+    for spec in nodes:
+        again, _ = WorkerSpec.from_json(spec.to_json(roster))
+        assert again == spec
+        assert all(again.home(n) == homes[n] for n in spec.nodes)
