@@ -17,10 +17,13 @@ No topic is bridged both ways, so nothing loops (bidirectional bridges loop and 
 mosquitto #204, #1467, #3011); a QoS 1 redelivery after a bridge reconnects can still duplicate,
 and the receivers drop it by message id (:class:`~grid.participants.seen.SeenReports`).
 
-Why pulling: Mosquitto 2.0.11's bridge sockets lack TCP_NODELAY, so a *push* bridge delays
-small reports by Nagle's algorithm (p50 20-25 ms measured); a pull bridge's traffic leaves the
-remote broker's listener socket, which has it (p50 about 2.8 ms). Bridges are persistent
-(``cleansession false``): the remote queues for a receiver that is down, and delivers on return.
+Why pulling: Mosquitto 2.0.11's bridge sockets lack TCP_NODELAY, so a *push* bridge's small
+reports can wait on Nagle's algorithm, while a pull bridge's traffic leaves the remote broker's
+listener socket, which has it set (an earlier attempt measured p50 20-25 ms pushed, 2.8 ms
+pulled; on a machine at load 27-41 both measured alike, p50 4.3 ms pushed, 3.9-5.1 pulled).
+Pulling also lets each broker's configuration name everything it receives. Bridges are
+persistent (``cleansession false``): the remote queues for a receiver that is down, and
+delivers on return.
 
 Homes are derived from the roster, deterministically: the most constrained nodes (fewest grids)
 first, each into the grid among its own with the fewest homes so far (ties: grid name), which
