@@ -144,6 +144,13 @@ def _analysis(args: argparse.Namespace) -> float:
     return check_analysis(args.analysis, what="--analysis")
 
 
+def _federated_alone(args: argparse.Namespace) -> None:
+    if args.federated and (args.external or args.broker is not None):
+        raise ConfigError(
+            "--federated starts its own brokers: it cannot be combined with --broker or --external"
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
@@ -159,6 +166,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     if args.distributed and args.external:
         raise ConfigError("--distributed runs the nodes here: it cannot be combined with --external")
+    _federated_alone(args)
     roster = _load_roster(args.roster)
     scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
     out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -176,6 +184,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         track_interval_s=_track_interval(args),
         taxii=_taxii(args),
         analysis_s=_analysis(args),
+        federated=args.federated,
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -285,6 +294,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from grid.app.run import RunOptions, serve_grid
 
     args.broker = _broker(args, needed_by="--external") if args.external else _optional_broker(args)
+    _federated_alone(args)
     options = RunOptions(
         scenario=None,
         roster=_load_roster(args.roster),
@@ -297,6 +307,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         track_interval_s=_track_interval(args),
         taxii=_taxii(args),
         analysis_s=_analysis(args),
+        federated=args.federated,
     )
     out = _stdout()
 
@@ -378,6 +389,20 @@ def _cmd_health(args: argparse.Namespace) -> int:
     return 0 if health.ok else _EXIT_ERROR
 
 
+def _cmd_federation(args: argparse.Namespace) -> int:
+    from grid.app.federation import write_compose_configs
+
+    plan = write_compose_configs(
+        _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address
+    )
+    for grid in plan.grids:
+        _stdout().print(f"{grid}: {' '.join(plan.home_nodes(grid))}")
+    _stdout().print(
+        f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]"
+    )
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grid.app.bench import run_bench
 
@@ -456,6 +481,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,
         "health": _cmd_health,
+        "federation": _cmd_federation,
     }
     try:
         return commands[args.command](args)

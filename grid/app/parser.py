@@ -358,6 +358,49 @@ def _add_health_parser(sub: Any) -> None:
     )
 
 
+def _add_federated(run: argparse.ArgumentParser, up: argparse.ArgumentParser) -> None:
+    for command in (run, up):
+        command.add_argument(
+            "--federated",
+            action="store_true",
+            help=(
+                "one Mosquitto per grid plus a core (--port: the core's), joined by one-way bridges; "
+                "each node on its grid's broker, fusion and hub on the core"
+            ),
+        )
+
+
+def _add_federation_parser(sub: Any) -> None:
+    federation = sub.add_parser(
+        "federation",
+        help="federated grids: write the bridged Mosquitto configurations for docker compose",
+        description="Federated grids: one Mosquitto per grid plus a core, joined by one-way pulling bridges.",
+    )
+    actions = federation.add_subparsers(dest="action", required=True, metavar="ACTION")
+    configs = actions.add_parser(
+        "configs",
+        help="write mosquitto.conf (core), broker-<grid>.conf per grid, homes.json and homes.env",
+        description=(
+            "Write the federation's Mosquitto configurations into DIR: mosquitto.conf for the core "
+            "(the fusion centre, hub and controller), broker-<grid>.conf for each grid's broker, and "
+            "each node's broker in homes.json and homes.env."
+        ),
+    )
+    configs.add_argument("dir", type=Path, metavar="DIR", help="output folder (created if missing)")
+    configs.add_argument(
+        "--core",
+        default="mosquitto:1883",
+        metavar="HOST:PORT",
+        help="the core broker (default mosquitto:1883)",
+    )
+    configs.add_argument(
+        "--grid-address",
+        default="broker-{grid}:1883",
+        metavar="TEMPLATE",
+        help="a grid's broker, {grid} standing for its name (default broker-{grid}:1883)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -467,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
     )
     _add_service_options(up)
+    _add_federated(run, up)
 
     inject = sub.add_parser(
         "inject",
@@ -504,7 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check scenario files without running them", description="Check scenario files."
     )
     validate.add_argument("files", nargs="+", type=Path)
-    _add_cyber_parser(sub)
-    _add_health_parser(sub)
+    _add_tool_parsers(sub)
     _add_env_epilogs(p, sub)
     return p
+
+
+def _add_tool_parsers(sub: Any) -> None:
+    """The commands around a grid rather than in it: cyber export, federation configs, health."""
+    _add_cyber_parser(sub)
+    _add_federation_parser(sub)
+    _add_health_parser(sub)

@@ -139,6 +139,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             f"report latency at the fusion centre (ms): p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  "
             f"p99 {lat['p99']:.2f}  max {lat['max']:.2f}  (n={lat['count']:.0f})"
         )
+    if fed := summary.get("federation"):
+        _print_federation(console, fed)
     if air := summary.get("air_picture"):
         every = (
             "every update"
@@ -152,6 +154,14 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     print_cyber(console, summary.get("cyber"))
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _print_federation(console: Console, fed: Mapping[str, Any]) -> None:
+    dups = fed["duplicates"]
+    console.print(
+        f"federation: {len(fed['brokers'])} brokers, {len(fed['bridges'])} bridges; duplicates seen "
+        f"{dups['seen']} (fusion {dups['at_fusion']}, nodes {dups['at_nodes']}), dropped {dups['dropped']}"
+    )
 
 
 def print_cyber(console: Console, cyber: Mapping[str, Any] | None) -> None:

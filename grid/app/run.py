@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grid.app.controller import RunController
+from grid.app.federation import RunBrokers, open_run_brokers
 from grid.app.workers import WorkerPool, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, CyberExportError, RunError
-from grid.mqtt.broker import BrokerInfo, open_broker
+from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.session import Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
 from grid.participants.centre import FusionCentre
@@ -39,6 +40,7 @@ from grid.participants.node import MemberNode
 from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun, GridService
 from grid.results.cyber_export import OBJECTS_FILE, export_bundle
 from grid.results.observed import Progress
+from grid.results.summary import federation_section
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
 from grid.world.roster import Roster
@@ -73,8 +75,11 @@ class RunOptions:
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S  # the fusion centre's air picture (0: every update)
     taxii: TaxiiTarget | None = None  # the hub pushes its feed to this TAXII 2.1 collection
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay, simulation s
+    federated: bool = False  # a Mosquitto per grid and a core, bridged (grid.app.federation)
 
     def __post_init__(self) -> None:
+        if self.federated and not self.local_services:
+            raise ConfigError("a federated grid starts its own brokers: its nodes and fusion run here")
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
         check_track_interval(self.track_interval_s)
@@ -104,8 +109,10 @@ async def _run_service(service: GridService) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterator[WorkerPool | None]:
-    """The fusion centre and every member node, serving here or in worker processes (their pool)."""
+async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterator[WorkerPool | None]:
+    """The fusion centre and every member node (each on its home broker when federated), serving
+    here or in worker processes (their pool)."""
+    broker = brokers.core
     if not options.local_services:
         yield None
         return
@@ -119,6 +126,7 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
             track_interval_s=options.track_interval_s,
             taxii=options.taxii,
             analysis_s=options.analysis_s,
+            homes=brokers.homes(options.roster),
         )
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
@@ -139,8 +147,8 @@ async def _participants(options: RunOptions, broker: BrokerInfo) -> AsyncIterato
         MemberNode(
             member,
             roster=options.roster,
-            host=broker.host,
-            port=broker.port,
+            host=brokers.home(member.id)[0],
+            port=brokers.home(member.id)[1],
             fuse_locally=options.fuse_locally,
         )
         for member in options.roster.values()
@@ -167,16 +175,21 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
 
 
 @contextlib.asynccontextmanager
-async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
-    """Broker, participants and a watching controller, all torn down on exit."""
-    log_path = None if options.out_dir is None else options.out_dir / "broker.log"
-    async with open_broker(
-        options.broker_url, kind=options.broker_kind, port=options.broker_port, log_path=log_path
-    ) as broker:
+async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBrokers]]:
+    """Broker(s), participants and a watching controller, all torn down on exit."""
+    async with open_run_brokers(
+        roster=options.roster,
+        federated=options.federated,
+        url=options.broker_url,
+        kind=options.broker_kind,
+        port=options.broker_port,
+        log_dir=options.out_dir,
+    ) as brokers:
+        broker = brokers.core
         session = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
         controller = RunController(roster=options.roster, broker=broker, transport=session)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
-        async with session, _participants(options, broker) as pool, asyncio.TaskGroup() as group:
+        async with session, _participants(options, brokers) as pool, asyncio.TaskGroup() as group:
             await controller.subscribe()
             watcher = group.create_task(controller.watch(), name="grid[controller].watch")
             if pool is not None:
@@ -184,13 +197,19 @@ async def _grid(options: RunOptions) -> AsyncIterator[RunController]:
             elif not options.local_services:
                 await controller.await_online(options.join_timeout_s)
             try:
-                yield controller
+                yield controller, brokers
             finally:
                 # Clear the retained control message; a broker that is down meanwhile is not waited for.
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2.0):
                         await session.publish(topics.CONTROL, b"", retain=True)
                 watcher.cancel()
+
+
+def _add_federation(summary: dict[str, Any], brokers: RunBrokers) -> None:
+    """A federated run's summary says which brokers and bridges it had, and the duplicates dropped."""
+    if brokers.federation is not None:
+        summary["federation"] = federation_section(brokers.federation.to_dict(), summary)
 
 
 def _worker_count(options: RunOptions) -> int:
@@ -222,10 +241,11 @@ async def run_grid(
     """Play ``options.scenario`` on a grid and return the summary (also written to ``out_dir``)."""
     assert options.scenario is not None
     wall_start = time.monotonic()
-    async with _grid(options) as controller:
+    async with _grid(options) as (controller, brokers):
         start = new_start(options.scenario, speed=options.speed)
         summary = await controller.conduct(start, announce=True, on_progress=on_progress)
         objects = controller.cyber_objects.pop(start.run_id, [])
+        _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
     _write(options.out_dir, summary, objects)
@@ -239,7 +259,7 @@ async def serve_grid(
     on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Keep a grid up and play every injected scenario, one at a time, until cancelled."""
-    async with _grid(options) as controller:
+    async with _grid(options) as (controller, brokers):
         if on_ready is not None:
             on_ready(controller.broker)
         while True:
@@ -249,6 +269,7 @@ async def serve_grid(
                     continue  # a retained start of a run that is over
                 summary = await controller.conduct(start, announce=False)
                 summary["workers"] = _worker_count(options)
+                _add_federation(summary, brokers)
             except Exception:
                 log.exception("run %s could not be conducted", start.run_id)
                 continue

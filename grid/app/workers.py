@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -95,10 +95,19 @@ class WorkerSpec:
     taxii: TaxiiTarget | None = None  # the hub's TAXII collection
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay
     log_level: int = logging.WARNING
+    # (node, host, port) of nodes on a broker of their own (federated grids), not host:port
+    homes: tuple[tuple[str, str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
             raise ValueError(f"{self.name}: a worker needs nodes or the fusion centre")
+
+    def home(self, node_id: str) -> tuple[str, int]:
+        """The broker ``node_id`` connects to: its own home, else the spec's."""
+        for node, host, port in self.homes:
+            if node == node_id:
+                return host, port
+        return self.host, self.port
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -121,6 +130,7 @@ class WorkerSpec:
             "taxii": None if self.taxii is None else dataclasses.asdict(self.taxii),
             "analysis_s": self.analysis_s,
             "log_level": self.log_level,
+            "homes": [list(h) for h in self.homes],
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
 
@@ -131,7 +141,8 @@ class WorkerSpec:
         spec = loaded["spec"]
         roster = Roster([MemberState.model_validate(m) for m in loaded["roster"]])
         taxii = None if spec.get("taxii") is None else TaxiiTarget(**spec["taxii"])
-        return cls(**{**spec, "nodes": tuple(spec["nodes"]), "taxii": taxii}), roster
+        homes = tuple((str(n), str(h), int(p)) for n, h, p in spec.get("homes", ()))
+        return cls(**{**spec, "nodes": tuple(spec["nodes"]), "taxii": taxii, "homes": homes}), roster
 
 
 def worker_specs(
@@ -144,8 +155,10 @@ def worker_specs(
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
     taxii: TaxiiTarget | None = None,
     analysis_s: float = DEFAULT_ANALYSIS_S,
+    homes: Mapping[str, tuple[str, int]] | None = None,
 ) -> list[WorkerSpec]:
-    """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``."""
+    """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``
+    (each node on ``homes[node]`` instead, when given: federated grids)."""
     level = logging.getLogger("grid").getEffectiveLevel()
     fusion = WorkerSpec(
         name="fusion",
@@ -160,7 +173,13 @@ def worker_specs(
     specs = [fusion]
     specs += [
         WorkerSpec(
-            name=f"worker-{k}", host=host, port=port, nodes=nodes, fuse_locally=fuse_locally, log_level=level
+            name=f"worker-{k}",
+            host=host,
+            port=port,
+            nodes=nodes,
+            fuse_locally=fuse_locally,
+            log_level=level,
+            homes=() if homes is None else tuple((n, *homes[n]) for n in nodes),
         )
         for k, nodes in enumerate(plan_workers(roster, workers))
     ]
@@ -330,8 +349,8 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
         MemberNode(
             roster.member(node_id),
             roster=roster,
-            host=spec.host,
-            port=spec.port,
+            host=spec.home(node_id)[0],
+            port=spec.home(node_id)[1],
             fuse_locally=spec.fuse_locally,
         )
         for node_id in spec.nodes

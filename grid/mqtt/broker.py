@@ -81,6 +81,7 @@ async def start_broker(
     port: int | None = None,
     log_path: Path | None = None,
     ready_timeout_s: float = 15.0,
+    extra_config: str = "",
 ) -> AsyncIterator[BrokerInfo]:
     """Start a broker in a child process on loopback and stop it on exit.
 
@@ -89,6 +90,7 @@ async def start_broker(
         port: port to listen on; a free one when None.
         log_path: file for the broker's stdout and stderr; a temporary file when None.
         ready_timeout_s: how long to wait for the broker to answer an MQTT CONNECT.
+        extra_config: appended to Mosquitto's configuration (a federation's bridges).
 
     Yields:
         Where the broker listens.
@@ -107,7 +109,7 @@ async def start_broker(
     log_file: IO[bytes] | None = None
     process: BrokerProcess | None = None
     try:
-        config = write_config(chosen, listen_port, workdir)
+        config = write_config(chosen, listen_port, workdir, extra=extra_config)
         log = log_path if log_path is not None else workdir / "broker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log_file = log.open("wb")

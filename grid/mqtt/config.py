@@ -51,8 +51,8 @@ def render_config(kind: LocalKind, port: int, workdir: Path, folder: Path | None
     return text
 
 
-def write_config(kind: LocalKind, port: int, workdir: Path) -> Path:
-    """Render the configuration into ``workdir`` and return its path."""
+def write_config(kind: LocalKind, port: int, workdir: Path, *, extra: str = "") -> Path:
+    """Render the configuration into ``workdir`` (``extra`` appended, e.g. bridges) and return its path."""
     path = workdir / CONFIG_FILES[kind]
-    path.write_text(render_config(kind, port, workdir), encoding="utf-8")
+    path.write_text(render_config(kind, port, workdir) + extra, encoding="utf-8")
     return path

@@ -25,7 +25,7 @@ from grid.world.roster import Roster
 from grid.world.scenario import Scenario
 from grid.world.truth import GroundTruth
 
-__all__ = ["build_summary", "cyber_section"]
+__all__ = ["build_summary", "cyber_section", "federation_section"]
 
 
 def build_summary(
@@ -150,6 +150,25 @@ def build_summary(
     if seen.pictures:  # distributed mode only; the key is absent otherwise
         summary["pictures"] = _pictures(seen.pictures, threats)
     return summary
+
+
+def federation_section(layout: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """A federated run's ``federation`` block: ``layout`` (its ``brokers``, each with its URL and
+    home nodes, and its ``bridges``: receiver, source, topics pulled) and the duplicates.
+
+    A report crosses bridges to reach the fusion centre and the nodes of other grid brokers; a
+    QoS 1 redelivery (e.g. after a bridge reconnects) arrives again with the same message id,
+    and is counted and dropped there: ``duplicates`` has ``at_fusion`` (the centre's,
+    ``messages.duplicates``), ``at_nodes`` (the sum of the nodes' ``duplicates`` counters),
+    ``seen`` (both) and ``dropped`` (the same: no duplicate is used).
+    """
+    at_fusion = int(summary["messages"]["duplicates"])
+    at_nodes = sum(int(c.get(CounterName.DUPLICATES, 0)) for c in summary["per_node"].values())
+    seen = at_fusion + at_nodes
+    return {
+        **layout,
+        "duplicates": {"seen": seen, "dropped": seen, "at_fusion": at_fusion, "at_nodes": at_nodes},
+    }
 
 
 def cyber_section(cyber: CyberStats | None, roster: Roster) -> dict[str, Any]:

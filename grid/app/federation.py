@@ -1,0 +1,135 @@
+"""``gridsim run --federated`` and ``gridsim federation configs``: a run's brokers when each grid
+has its own Mosquitto, and the same layout written out for docker compose.
+
+A federated run starts the core and one Mosquitto per grid on loopback, bridged as
+:mod:`grid.mqtt.federation` plans (temporary folders, all stopped and removed on exit); the
+controller, the fusion centre, the hub and the JCC use the core, each node its home grid's
+broker. The summary gains a ``federation`` block (:func:`grid.results.summary.federation_section`).
+
+For compose, :func:`write_compose_configs` writes ``mosquitto.conf`` (the core, service
+``mosquitto``), ``broker-<grid>.conf`` per grid (service ``broker-<grid>``), all on port 1883 of
+the compose network with ``broker/mosquitto-compose.conf``'s settings, and each node's broker in
+``homes.json`` and ``homes.env``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from grid.bundled import bundled_dir
+from grid.errors import ConfigError
+from grid.mqtt.address import parse_broker_url
+from grid.mqtt.bridged import Federation, start_federation
+from grid.mqtt.broker import BrokerInfo, open_broker
+from grid.mqtt.federation import CORE, FederationPlan, broker_config, plan_federation
+from grid.world.roster import Roster
+
+__all__ = [
+    "DEFAULT_CORE",
+    "DEFAULT_GRID_ADDRESS",
+    "RunBrokers",
+    "open_run_brokers",
+    "write_compose_configs",
+]
+
+DEFAULT_CORE = "mosquitto:1883"
+DEFAULT_GRID_ADDRESS = "broker-{grid}:1883"
+_COMPOSE_BASE = "mosquitto-compose.conf"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunBrokers:
+    """A run's brokers: the one every participant uses, or a federation's core and homes."""
+
+    core: BrokerInfo
+    federation: Federation | None = None
+
+    def home(self, node_id: str) -> tuple[str, int]:
+        """Where ``node_id`` connects: its home grid's broker, or the one broker."""
+        info = self.core if self.federation is None else self.federation.home(node_id)
+        return info.host, info.port
+
+    def homes(self, roster: Roster) -> dict[str, tuple[str, int]] | None:
+        """Every node's broker when federated; None with one broker."""
+        return None if self.federation is None else {n: self.home(n) for n in roster}
+
+
+@contextlib.asynccontextmanager
+async def open_run_brokers(
+    *,
+    roster: Roster,
+    federated: bool,
+    url: str | None,
+    kind: Literal["auto", "mosquitto", "amqtt"],
+    port: int | None,
+    log_dir: Path | None,
+) -> AsyncIterator[RunBrokers]:
+    """One broker (:func:`~grid.mqtt.broker.open_broker`), or a federation of Mosquittos on loopback.
+
+    Raises:
+        ConfigError: federated with an external broker or amqtt.
+        BrokerStartError: a broker or bridge did not come up.
+    """
+    if not federated:
+        log_path = None if log_dir is None else log_dir / "broker.log"
+        async with open_broker(url, kind=kind, port=port, log_path=log_path) as info:
+            yield RunBrokers(core=info)
+        return
+    if url is not None or kind == "amqtt":
+        raise ConfigError("--federated starts its own Mosquittos: it cannot use --broker or amqtt")
+    async with start_federation(plan_federation(roster), core_port=port, log_dir=log_dir) as federation:
+        yield RunBrokers(core=federation.core, federation=federation)
+
+
+def _address(value: str) -> str:
+    """``host:port`` as Mosquitto's ``address`` wants it; raises ConfigError when malformed."""
+    host, port = parse_broker_url(value)
+    return f"{host}:{port}"
+
+
+def write_compose_configs(
+    roster: Roster,
+    out_dir: Path,
+    *,
+    core: str = DEFAULT_CORE,
+    grid_address: str = DEFAULT_GRID_ADDRESS,
+) -> FederationPlan:
+    """Write the federation's Mosquitto configurations and each node's broker into ``out_dir``.
+
+    Args:
+        roster: the member states (their grids decide the brokers and bridges).
+        out_dir: created if missing; existing files of the same names are replaced.
+        core: ``host:port`` of the core broker as the grid brokers reach it.
+        grid_address: ``host:port`` of a grid's broker, ``{grid}`` standing for its name.
+
+    Raises:
+        ConfigError: an address is malformed, or ``grid_address`` has no ``{grid}``.
+    """
+    if "{grid}" not in grid_address:
+        raise ConfigError(f"--grid-address {grid_address!r} needs a {{grid}} placeholder")
+    plan = plan_federation(roster)
+    addresses = {CORE: _address(core)}
+    addresses |= {g: _address(grid_address.format(grid=g)) for g in plan.grids}
+    base_path = bundled_dir("broker") / _COMPOSE_BASE
+    try:
+        base = base_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {base_path}: {exc.strerror or exc}") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for broker in plan.brokers:
+        name = "mosquitto.conf" if broker == CORE else f"broker-{broker}.conf"
+        (out_dir / name).write_text(
+            broker_config(plan, broker, base=base, addresses=addresses), encoding="utf-8"
+        )
+    homes = {n: {"grid": g, "broker": f"mqtt://{addresses[g]}"} for n, g in plan.homes.items()}
+    document = {"core": f"mqtt://{addresses[CORE]}", "nodes": homes}
+    (out_dir / "homes.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    env = [f"GRID_CORE_BROKER_URL=mqtt://{addresses[CORE]}"]
+    env += [f"GRID_BROKER_URL_{n}={h['broker']}" for n, h in homes.items()]
+    (out_dir / "homes.env").write_text("\n".join(env) + "\n", encoding="utf-8")
+    return plan
