@@ -9,7 +9,7 @@ broker. The summary gains a ``federation`` block (:func:`grid.results.summary.fe
 For compose, :func:`write_compose_configs` writes ``mosquitto.conf`` (the core, service
 ``mosquitto``), ``broker-<grid>.conf`` per grid (service ``broker-<grid>``), all on port 1883 of
 the compose network with ``broker/mosquitto-compose.conf``'s settings, and each node's broker in
-``homes.json`` and ``homes.env``.
+``homes.json`` and ``compose.env``.
 """
 
 from __future__ import annotations
@@ -129,7 +129,14 @@ def write_compose_configs(
     homes = {n: {"grid": g, "broker": f"mqtt://{addresses[g]}"} for n, g in plan.homes.items()}
     document = {"core": f"mqtt://{addresses[CORE]}", "nodes": homes}
     (out_dir / "homes.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    env = [f"GRID_CORE_BROKER_URL=mqtt://{addresses[CORE]}"]
-    env += [f"GRID_BROKER_URL_{n}={h['broker']}" for n, h in homes.items()]
-    (out_dir / "homes.env").write_text("\n".join(env) + "\n", encoding="utf-8")
+    # For `docker compose --env-file DIR/compose.env up`: the profile, the core's configuration
+    # (a path under broker/, as docker-compose.yml mounts it) and each service's broker.
+    env = [
+        "# docker compose --env-file broker/federated/compose.env up (written by gridsim federation configs)",
+        "COMPOSE_PROFILES=federated",
+        f"GRID_MOSQUITTO_CONF={out_dir.name}/mosquitto.conf",
+        f"GRID_BROKER_CORE=mqtt://{addresses[CORE]}",
+    ]
+    env += [f"GRID_BROKER_{n}={h['broker']}" for n, h in homes.items()]
+    (out_dir / "compose.env").write_text("\n".join(env) + "\n", encoding="utf-8")
     return plan

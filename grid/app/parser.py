@@ -379,11 +379,11 @@ def _add_federation_parser(sub: Any) -> None:
     actions = federation.add_subparsers(dest="action", required=True, metavar="ACTION")
     configs = actions.add_parser(
         "configs",
-        help="write mosquitto.conf (core), broker-<grid>.conf per grid, homes.json and homes.env",
+        help="write mosquitto.conf (core), broker-<grid>.conf per grid, homes.json and compose.env",
         description=(
             "Write the federation's Mosquitto configurations into DIR: mosquitto.conf for the core "
             "(the fusion centre, hub and controller), broker-<grid>.conf for each grid's broker, and "
-            "each node's broker in homes.json and homes.env."
+            "each node's broker in homes.json and compose.env."
         ),
     )
     configs.add_argument("dir", type=Path, metavar="DIR", help="output folder (created if missing)")

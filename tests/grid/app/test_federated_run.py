@@ -94,7 +94,7 @@ def test_configs_for_compose(tmp_path: Path, roster: Roster) -> None:
     """`federation configs` writes one config per broker, bridged one way, and each node's broker."""
     assert main(["federation", "configs", str(tmp_path)]) == 0
     plan = plan_federation(roster)
-    names = {"mosquitto.conf", *(f"broker-{g}.conf" for g in plan.grids), "homes.json", "homes.env"}
+    names = {"mosquitto.conf", *(f"broker-{g}.conf" for g in plan.grids), "homes.json", "compose.env"}
     assert {p.name for p in tmp_path.iterdir()} == names
     core = (tmp_path / "mosquitto.conf").read_text()
     for setting in ("listener 1883", "allow_anonymous true", "set_tcp_nodelay true", "persistence true"):
