@@ -114,8 +114,12 @@ def test_configs_for_compose(tmp_path: Path, roster: Roster) -> None:
 
 def test_committed_compose_configs_are_current(tmp_path: Path) -> None:
     """broker/federated/ is what `gridsim federation configs broker/federated` writes today."""
-    assert main(["federation", "configs", str(tmp_path)]) == 0
-    for path in tmp_path.iterdir():
+    written = tmp_path / _COMMITTED.name  # compose.env names the core's configuration by its folder
+    assert main(["federation", "configs", str(written)]) == 0
+    assert sorted(p.name for p in written.iterdir()) == sorted(
+        p.name for p in _COMMITTED.iterdir() if p.name != "README.md"
+    )
+    for path in written.iterdir():
         assert (_COMMITTED / path.name).read_text() == path.read_text(), path.name
 
 
