@@ -5,9 +5,10 @@ FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/gridsim
 # Dependencies first, read from pyproject.toml, so that a code change rebuilds one thin layer only.
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml /src/
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && /opt/gridsim/bin/pip install -r /tmp/requirements.txt
+COPY README.md /src/
 COPY grid /src/grid
 COPY nodes /src/nodes
 COPY scenarios /src/scenarios
