@@ -116,6 +116,16 @@ class _Entry:
     acks: dict[str, float] = field(default_factory=dict)
 
 
+def _by_observation(entry: _Entry) -> list[str]:
+    """The members that reported ``entry``, by when their CERT observed it (then by id): the
+    same whatever order the reports arrived in."""
+    seen = {
+        entry.originator: entry.first_observed_s,
+        **dict(zip(entry.sighters, entry.sighting_seen_s, strict=True)),
+    }
+    return sorted(entry.observed_by, key=lambda member: (seen.get(member, float("inf")), member))
+
+
 class CyberExchange:
     """The hub's state: shared indicators by key, their sightings, flags, mitigations and acks.
 
@@ -319,7 +329,7 @@ class CyberExchange:
                 {
                     "key": key,
                     "pattern": pattern_of(e.observed),
-                    "observed_by": list(e.observed_by),
+                    "observed_by": _by_observation(e),
                     "sightings": len(e.sighters),
                     "time_to_flag_s": None if e.flagged_s is None else e.flagged_s - e.first_observed_s,
                     "time_to_mitigate_s": mitigate_s,
