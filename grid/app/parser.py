@@ -354,9 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--broker-kind",
-        choices=["auto", "mosquitto", "amqtt"],
+        choices=["auto", "mosquitto", "amqtt", "rabbitmq"],
         default="auto",
-        help="which broker to start when --broker is not given (auto: Mosquitto if installed, else amqtt)",
+        help="which broker to start when --broker is not given (auto: Mosquitto if installed, else amqtt); "
+        "rabbitmq: --broker URL1,URL2,... is a RabbitMQ cluster, the grid spread over its members",
     )
     run.add_argument(
         "--port", type=int, default=None, help="port for the broker gridsim starts (default: a free one)"
@@ -381,7 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--id", required=True, dest="node_id", help="member-state node id, e.g. RO")
     node.add_argument(
-        "--broker", required=True, metavar="URL", help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883"
+        "--broker",
+        required=True,
+        metavar="URL",
+        help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883; URL1,URL2,...: a cluster's members, "
+        "failed over in turn",
     )
 
     fusion = sub.add_parser(

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from grid.app.cluster import Members, session_factory
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
@@ -40,7 +41,7 @@ from grid.participants.centre import FusionCentre
 from grid.participants.hub import CyberHub
 from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre
 from grid.participants.node import MemberNode
-from grid.participants.service import SERVICE_IDS, GridService
+from grid.participants.service import FUSION_ID, HUB_ID, JCC_ID, SERVICE_IDS, GridService
 from grid.world.roster import MemberState, Roster
 
 __all__ = [
@@ -95,6 +96,7 @@ class WorkerSpec:
     taxii: TaxiiTarget | None = None  # the hub's TAXII collection
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay
     log_level: int = logging.WARNING
+    cluster: Members = ()  # a RabbitMQ cluster's members (host, port): each service on its own
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
@@ -121,6 +123,7 @@ class WorkerSpec:
             "taxii": None if self.taxii is None else dataclasses.asdict(self.taxii),
             "analysis_s": self.analysis_s,
             "log_level": self.log_level,
+            "cluster": [list(m) for m in self.cluster],
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
 
@@ -131,7 +134,8 @@ class WorkerSpec:
         spec = loaded["spec"]
         roster = Roster([MemberState.model_validate(m) for m in loaded["roster"]])
         taxii = None if spec.get("taxii") is None else TaxiiTarget(**spec["taxii"])
-        return cls(**{**spec, "nodes": tuple(spec["nodes"]), "taxii": taxii}), roster
+        cluster = tuple((str(h), int(p)) for h, p in spec.get("cluster", ()))
+        return cls(**{**spec, "nodes": tuple(spec["nodes"]), "taxii": taxii, "cluster": cluster}), roster
 
 
 def worker_specs(
@@ -144,6 +148,7 @@ def worker_specs(
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
     taxii: TaxiiTarget | None = None,
     analysis_s: float = DEFAULT_ANALYSIS_S,
+    cluster: Members = (),
 ) -> list[WorkerSpec]:
     """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``."""
     level = logging.getLogger("grid").getEffectiveLevel()
@@ -156,11 +161,18 @@ def worker_specs(
         taxii=taxii,
         analysis_s=analysis_s,
         log_level=level,
+        cluster=cluster,
     )
     specs = [fusion]
     specs += [
         WorkerSpec(
-            name=f"worker-{k}", host=host, port=port, nodes=nodes, fuse_locally=fuse_locally, log_level=level
+            name=f"worker-{k}",
+            host=host,
+            port=port,
+            nodes=nodes,
+            fuse_locally=fuse_locally,
+            log_level=level,
+            cluster=cluster,
         )
         for k, nodes in enumerate(plan_workers(roster, workers))
     ]
@@ -321,10 +333,26 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
     if spec.fusion:
         services += [
             FusionCentre(
-                roster=roster, host=spec.host, port=spec.port, track_interval_s=spec.track_interval_s
+                roster=roster,
+                host=spec.host,
+                port=spec.port,
+                track_interval_s=spec.track_interval_s,
+                session_factory=session_factory(spec.cluster, FUSION_ID, roster),
             ),
-            CyberHub(roster=roster, host=spec.host, port=spec.port, taxii=spec.taxii),
-            JointCyberCentre(roster=roster, host=spec.host, port=spec.port, analysis_s=spec.analysis_s),
+            CyberHub(
+                roster=roster,
+                host=spec.host,
+                port=spec.port,
+                taxii=spec.taxii,
+                session_factory=session_factory(spec.cluster, HUB_ID, roster),
+            ),
+            JointCyberCentre(
+                roster=roster,
+                host=spec.host,
+                port=spec.port,
+                analysis_s=spec.analysis_s,
+                session_factory=session_factory(spec.cluster, JCC_ID, roster),
+            ),
         ]
     services += [
         MemberNode(
@@ -333,6 +361,7 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
             host=spec.host,
             port=spec.port,
             fuse_locally=spec.fuse_locally,
+            session_factory=session_factory(spec.cluster, node_id, roster),
         )
         for node_id in spec.nodes
     ]
