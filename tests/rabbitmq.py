@@ -274,7 +274,7 @@ def _play(cluster: Cluster, args: argparse.Namespace) -> int:
     out = Path(tempfile.mkdtemp(prefix="gridsim-rabbitmq-run-"))
     cmd = [
         sys.executable, "-m", "grid", "run", *([args.scenario] if args.scenario else []), "--speed", str(args.speed),
-        "--broker-kind", "rabbitmq", "--broker", ",".join(cluster.urls), "--out", str(out),
+        "--broker-kind", "rabbitmq", "--broker", ",".join(cluster.urls), "--out", str(out), "--quiet",
     ]  # fmt: skip
     print("$", " ".join(cmd), flush=True)
     run = subprocess.Popen(cmd)
