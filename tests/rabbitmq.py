@@ -272,10 +272,10 @@ def rabbitmq_cluster(size: int = 3) -> Iterator[Cluster]:
 
 def _play(cluster: Cluster, args: argparse.Namespace) -> int:
     out = Path(tempfile.mkdtemp(prefix="gridsim-rabbitmq-run-"))
-    cmd = [
-        sys.executable, "-m", "grid", "run", *([args.scenario] if args.scenario else []), "--speed", str(args.speed),
-        "--broker-kind", "rabbitmq", "--broker", ",".join(cluster.urls), "--out", str(out), "--quiet",
-    ]  # fmt: skip
+    scenario = [args.scenario] if args.scenario else []
+    urls = ",".join(cluster.urls)
+    cmd = [sys.executable, "-m", "grid", "run", *scenario, "--speed", str(args.speed), "--quiet"]
+    cmd += ["--broker-kind", "rabbitmq", "--broker", urls, "--out", str(out)]
     print("$", " ".join(cmd), flush=True)
     run = subprocess.Popen(cmd)
     if args.kill_member:
