@@ -153,6 +153,19 @@ class Session:
     # ------------------------------------------------------------------------------ lifetime
 
     async def __aenter__(self) -> Self:
+        # A cluster member that is down at start is skipped: the first one that answers serves.
+        for member in range(len(self._members)):
+            try:
+                await self._open()
+                return self
+            except BrokerUnavailable:
+                if member == len(self._members) - 1:
+                    raise
+                log.info("%s: %s unavailable, trying the next member", self.client_id, self.url)
+                self._next_member()
+        return self
+
+    async def _open(self) -> None:
         # Wipe whatever an earlier process left under this client id, then start a persistent one.
         async with self._new_transport(clean=True, will=None):
             pass
@@ -163,7 +176,6 @@ class Session:
             except _SetupTimeout:
                 if attempt == _SETUP_ATTEMPTS - 1:
                     raise
-        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
