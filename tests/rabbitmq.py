@@ -274,7 +274,8 @@ def _play(cluster: Cluster, args: argparse.Namespace) -> int:
     out = Path(tempfile.mkdtemp(prefix="gridsim-rabbitmq-run-"))
     scenario = [args.scenario] if args.scenario else []
     urls = ",".join(cluster.urls)
-    cmd = [sys.executable, "-m", "grid", "run", *scenario, "--speed", str(args.speed), "--quiet"]
+    verbose = ["-v"] if args.verbose else []
+    cmd = [sys.executable, "-m", "grid", *verbose, "run", *scenario, "--speed", str(args.speed), "--quiet"]
     cmd += ["--broker-kind", "rabbitmq", "--broker", urls, "--out", str(out)]
     print("$", " ".join(cmd), flush=True)
     run = subprocess.Popen(cmd)
@@ -304,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--kill-member", type=int, default=0, help="kill this member (1-3) mid-run")
     parser.add_argument("--kill-at", type=float, default=60.0, help="simulation second to kill it at")
+    parser.add_argument("--verbose", action="store_true", help="gridsim run -v: workers log their failovers")
     parser.add_argument(
         "--join-s", type=float, default=3.0, help="wall seconds the grid takes to come online"
     )

@@ -412,7 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--port", type=int, default=None, help="port for the broker gridsim starts (default 1883)"
     )
-    up.add_argument("--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto")
+    up.add_argument(
+        "--broker-kind",
+        choices=["auto", "mosquitto", "amqtt", "rabbitmq"],
+        default="auto",
+        help="rabbitmq: --broker URL1,URL2,... is a RabbitMQ cluster, the grid spread over its members",
+    )
     up.add_argument(
         "--external", action="store_true", help="nodes and fusion are other processes on --broker"
     )

@@ -106,8 +106,8 @@ class RunOptions:
 
 
 def _slug(name: str) -> str:
-    """A scenario name cut down to what a topic segment allows."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:24] or "run"
+    """A scenario name cut down to what a topic segment allows (no ``.``: RabbitMQ splits on it)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:24] or "run"
 
 
 def new_start(scenario: Scenario, *, speed: float, lead_s: float = _START_LEAD_S) -> RunControl:
