@@ -7,9 +7,10 @@ test runs last, since it leaves the cluster with two members. Figures are report
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +27,9 @@ from grid.wire import topics
 from grid.world.roster import Roster
 from grid.world.scenario import load_scenario
 from tests.rabbitmq import Cluster, rabbitmq_available, rabbitmq_cluster
+
+if TYPE_CHECKING:
+    from tests.conftest import GridsimProcesses
 
 needs_rabbitmq = pytest.mark.skipif(not rabbitmq_available(), reason="rabbitmq-server is not installed")
 SPEED = 10.0
@@ -188,3 +192,21 @@ async def test_member_killed_mid_run(cluster: Cluster, roster: Roster, tmp_path:
     # Every node that was on the killed member moved to another one; no other node did.
     assert set(summary["cluster"]["failovers_by_node"]) == on_victim
     _check_accounts(summary)
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_node_command_takes_a_list_of_members(mosquitto: BrokerInfo, gridsim: GridsimProcesses) -> None:
+    """``gridsim node --broker DEAD,LIVE`` skips the member that is down and serves on the next."""
+    dead = f"mqtt://{LOOPBACK}:{free_port()}"
+    proc = gridsim.start(
+        "node", "--id", "RO", "--broker", f"{dead},{mosquitto.url}",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    err_seen = ""
+    while "connected" not in err_seen and (line := proc.stderr.readline()):
+        err_seen += line
+    assert "RO connected" in err_seen, err_seen
+    (code,) = gridsim.stop(proc)
+    assert code == 130
