@@ -286,8 +286,8 @@ def cluster_account(options: RunOptions, summary: dict[str, Any]) -> dict[str, A
     """The RabbitMQ cluster's part of a summary: members, who started where, failovers."""
     members = options.cluster
     placed = placement(options.roster, len(members))
-    per_node: dict[str, dict[str, int]] = summary.get("per_node") or {}
-    failovers = {n: c.get(CounterName.FAILOVERS, 0) for n, c in per_node.items()}
+    counters: dict[str, dict[str, int]] = {**summary.get("per_node", {}), **summary.get("per_service", {})}
+    failovers = {n: c.get(CounterName.FAILOVERS, 0) for n, c in counters.items()}
     return {
         "members": [f"mqtt://{h}:{p}" for h, p in members],
         "placement": {
