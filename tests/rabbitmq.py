@@ -15,6 +15,7 @@ mid-run) and prints the summary's figures.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -30,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grid.mqtt.address import LOOPBACK, free_port
+from grid.mqtt.session import Session
+from grid.wire import topics
+from grid.wire.messages import Envelope, RunAction, RunControl
 
 __all__ = ["Cluster", "Member", "rabbitmq_available", "rabbitmq_cluster"]
 
@@ -270,6 +274,19 @@ def rabbitmq_cluster(size: int = 3) -> Iterator[Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+async def _run_epoch(member: Member) -> int:
+    """The wall clock (ns) of simulation time 0 of the run announced on the cluster."""
+    client = Session(host=LOOPBACK, port=member.mqtt_port, client_id="gridsim-rabbitmq-play")
+    async with client:
+        await client.subscribe(topics.CONTROL)  # exact: RabbitMQ serves retained messages only so
+        async for received in client.messages():
+            if received.payload:
+                body = Envelope.from_bytes(received.payload).body
+                if isinstance(body, RunControl) and body.action is RunAction.START:
+                    return body.epoch_ns
+    raise RuntimeError("no run was announced")
+
+
 def _play(cluster: Cluster, args: argparse.Namespace) -> int:
     out = Path(tempfile.mkdtemp(prefix="gridsim-rabbitmq-run-"))
     scenario = [args.scenario] if args.scenario else []
@@ -280,12 +297,14 @@ def _play(cluster: Cluster, args: argparse.Namespace) -> int:
     print("$", " ".join(cmd), flush=True)
     run = subprocess.Popen(cmd)
     if args.kill_member:
-        # The run announces sim time 0 a moment after the grid is online; near enough for a figure.
         victim = cluster.members[args.kill_member - 1]
-        deadline = time.monotonic() + args.kill_at / args.speed + args.join_s
-        while run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        print(f"killing {victim.name}", flush=True)
+        epoch_ns = asyncio.run(_run_epoch(cluster.members[0]))
+        kill_ns = epoch_ns + int(args.kill_at / args.speed * 1e9)
+        while run.poll() is None and time.time_ns() < kill_ns:
+            time.sleep(0.05)
+        print(
+            f"killing {victim.name} at sim {(time.time_ns() - epoch_ns) / 1e9 * args.speed:.1f} s", flush=True
+        )
         cluster.kill_member(victim)
     rc = run.wait()
     summary_file = out / "summary.json"
@@ -306,9 +325,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kill-member", type=int, default=0, help="kill this member (1-3) mid-run")
     parser.add_argument("--kill-at", type=float, default=60.0, help="simulation second to kill it at")
     parser.add_argument("--verbose", action="store_true", help="gridsim run -v: workers log their failovers")
-    parser.add_argument(
-        "--join-s", type=float, default=3.0, help="wall seconds the grid takes to come online"
-    )
     args = parser.parse_args(argv)
     with rabbitmq_cluster() as cluster:
         print(f"cluster up in {cluster.bring_up_s:.1f} s: {' '.join(cluster.urls)}", flush=True)
