@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from grid.app.cli import main
 from grid.app.cluster import placement
 from grid.app.run import RunOptions, run_grid
 from grid.errors import ConfigError
@@ -70,6 +71,25 @@ def test_a_cluster_needs_its_urls(roster: Roster) -> None:
     with pytest.raises(ConfigError, match="empty URL"):
         RunOptions(scenario=None, roster=roster, broker_kind="rabbitmq", broker_url="mqtt://a:1,,mqtt://b:2")
     assert parse_cluster_urls("mqtt://a:1, a:1,b:2") == [("a", 1), ("b", 2)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["run", "--quiet", "--broker-kind", "rabbitmq"], ["ConfigError", "needs --broker"]),
+        (["node", "--id", "RO", "--broker", "mqtt://127.0.0.1:1,"], ["ConfigError", "empty URL"]),
+    ],
+)
+def test_cli_refuses_a_cluster_without_members(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``gridsim run --broker-kind rabbitmq`` needs the members; a list with a hole is refused."""
+    code = main(argv)
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, err
 
 
 def test_services_and_nodes_are_spread_round_robin(roster: Roster) -> None:
