@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grid.mqtt.address import LOOPBACK, free_port
+from grid.mqtt.address import LOOPBACK, port_in_use
 from grid.mqtt.session import Session
 from grid.wire import topics
 from grid.wire.messages import Envelope, RunAction, RunControl
@@ -41,6 +42,7 @@ SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 _READY_TIMEOUT_S = 120.0  # a loaded 2-core machine; about 10 s when idle
 _STOP_GRACE_S = 30.0
+_ATTEMPTS = 2
 
 _CONF = """\
 listeners.tcp.default = {host}:{amqp}
@@ -53,6 +55,21 @@ loopback_users = none
 log.console = false
 log.file.level = info
 """
+
+
+def _listen_port(taken: set[int]) -> int:
+    """A free loopback port below the ephemeral range (32768-60999 on Linux).
+
+    A port the kernel hands out (bind to 0) is in that range, where every outgoing connection,
+    rabbitmqctl's and Erlang's own included, also takes its source port: one was seen taking an
+    AMQP port between our pick and the member's bind (eaddrinuse, boot failed).
+    """
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 32768)
+        if port not in taken and not port_in_use(LOOPBACK, port):
+            taken.add(port)
+            return port
 
 
 def rabbitmq_available() -> bool:
@@ -93,13 +110,14 @@ class Cluster:
     def __init__(self, root: Path, size: int) -> None:
         self.root = root
         self.home = root / "home"
-        self.epmd_port = free_port(LOOPBACK)
+        taken: set[int] = set()
+        self.epmd_port = _listen_port(taken)
         self.members = [
             Member(
                 index=k,
-                mqtt_port=free_port(LOOPBACK),
-                amqp_port=free_port(LOOPBACK),
-                dist_port=free_port(LOOPBACK),
+                mqtt_port=_listen_port(taken),
+                amqp_port=_listen_port(taken),
+                dist_port=_listen_port(taken),
                 base=root / f"rabbit{k}",
             )
             for k in range(1, size + 1)
@@ -261,23 +279,29 @@ class Cluster:
 @contextlib.contextmanager
 def rabbitmq_cluster(size: int = 3) -> Iterator[Cluster]:
     """A running cluster of ``size`` members; stopped and its folder removed on exit, even on failure."""
-    root = Path(tempfile.mkdtemp(prefix="gridsim-rabbitmq-"))
-    cluster = Cluster(root, size)
-    try:
+    for attempt in range(_ATTEMPTS):
+        root = Path(tempfile.mkdtemp(prefix="gridsim-rabbitmq-"))
+        cluster = Cluster(root, size)
         try:
-            cluster.start()
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            raise RuntimeError(f"RabbitMQ cluster did not come up: {exc}\n{cluster.logs()}") from exc
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            try:
+                cluster.start()
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                if attempt < _ATTEMPTS - 1:
+                    # A port taken meanwhile by another process; a second set of ports serves.
+                    print(f"RabbitMQ cluster did not come up ({exc}); trying again", file=sys.stderr)
+                    continue
+                raise RuntimeError(f"RabbitMQ cluster did not come up: {exc}\n{cluster.logs()}") from exc
+            yield cluster
+            return
+        finally:
+            cluster.stop()
+            shutil.rmtree(root, ignore_errors=True)
 
 
 async def _run_epoch(member: Member) -> int:
     """The wall clock (ns) of simulation time 0 of the run announced on the cluster."""
     client = Session(host=LOOPBACK, port=member.mqtt_port, client_id="gridsim-rabbitmq-play")
-    async with client:
+    async with asyncio.timeout(300), client:  # the grid comes online well within this
         await client.subscribe(topics.CONTROL)  # exact: RabbitMQ serves retained messages only so
         async for received in client.messages():
             if received.payload:
@@ -296,6 +320,15 @@ def _play(cluster: Cluster, args: argparse.Namespace) -> int:
     cmd += ["--broker-kind", "rabbitmq", "--broker", urls, "--out", str(out)]
     print("$", " ".join(cmd), flush=True)
     run = subprocess.Popen(cmd)
+    try:
+        return _follow(cluster, args, run, out)
+    finally:
+        if run.poll() is None:  # interrupted: gridsim stops on SIGTERM as on Ctrl-C
+            run.terminate()
+            run.wait()
+
+
+def _follow(cluster: Cluster, args: argparse.Namespace, run: subprocess.Popen[bytes], out: Path) -> int:
     if args.kill_member:
         victim = cluster.members[args.kill_member - 1]
         epoch_ns = asyncio.run(_run_epoch(cluster.members[0]))
@@ -326,14 +359,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kill-at", type=float, default=60.0, help="simulation second to kill it at")
     parser.add_argument("--verbose", action="store_true", help="gridsim run -v: workers log their failovers")
     args = parser.parse_args(argv)
-    with rabbitmq_cluster() as cluster:
-        print(f"cluster up in {cluster.bring_up_s:.1f} s: {' '.join(cluster.urls)}", flush=True)
-        if args.play:
-            return _play(cluster, args)
-        with contextlib.suppress(KeyboardInterrupt):
-            print("Ctrl-C stops it", flush=True)
+    # Explicit handlers: started with `&` from a script, SIGINT arrives ignored; SIGTERM's default
+    # would leave the members running. Either now unwinds through rabbitmq_cluster, which stops them.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    try:
+        with rabbitmq_cluster() as cluster:
+            print(f"cluster up in {cluster.bring_up_s:.1f} s: {' '.join(cluster.urls)}", flush=True)
+            if args.play:
+                return _play(cluster, args)
+            print("Ctrl-C (or SIGTERM) stops it", flush=True)
             signal.pause()
+    except KeyboardInterrupt:
+        print("stopped; cluster removed", flush=True)
+        return 130
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
