@@ -14,7 +14,9 @@ RabbitMQ 3.10's MQTT plugin, measured on a three-member cluster (``tests/rabbitm
 * a persistent client whose member dies can resume its session on another member only if
   durable queues are quorum queues (``mqtt.durable_queue_type = quorum``); with classic queues
   messages acknowledged during the outage were lost. The cluster must be configured so;
-* the last will of a client on a member that stops is never sent: nobody waits for one.
+* the last will of a client on a member that stops is never sent: nobody waits for one;
+* right after a member dies, a CONNECT to a survivor can go unanswered for a long time (30 s
+  seen): a cluster session gives up on one after 10 s and tries the next member.
 
 A participant is given every member's address, its own first (nodes spread round-robin over
 the members, :func:`member_for`), and fails over to the next one when its member dies.
@@ -46,6 +48,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REPLICA_TIMEOUT_S = 5.0
+# Right after a member dies, a CONNECT to a survivor was seen unanswered for 30 s (aiomqtt's
+# default) while the cluster recovered; giving up sooner moves on to the next member.
+_CONNECT_TIMEOUT_S = 10.0
 
 
 class UnsupportedOnBroker(ConfigError):
@@ -125,6 +130,7 @@ class ClusterSession:
             subscriptions=subscriptions,
             on_connect=self._replicated(on_connect),
             fallbacks=self._members[1:],
+            connect_timeout_s=_CONNECT_TIMEOUT_S,
         )
         self._background: set[asyncio.Task[None]] = set()
         self._copies = 0

@@ -129,6 +129,7 @@ class Session:
         on_connect: OnConnect | None = None,
         give_up_after_s: float = 120.0,
         fallbacks: Sequence[tuple[str, int]] = (),
+        connect_timeout_s: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -137,6 +138,7 @@ class Session:
         self.reconnects = 0
         self.failovers = 0
         self._members = [(host, port), *(m for m in fallbacks if m != (host, port))]
+        self._connect_timeout_s = connect_timeout_s
         self._member = 0
         self._will = will
         self._subscriptions: list[str] = list(subscriptions)
@@ -196,7 +198,12 @@ class Session:
 
     def _new_transport(self, *, clean: bool, will: Will | None) -> Transport:
         return Transport(
-            host=self.host, port=self.port, client_id=self.client_id, will=will, clean_session=clean
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id,
+            will=will,
+            clean_session=clean,
+            connect_timeout_s=self._connect_timeout_s,
         )
 
     async def _connect(self) -> Transport:
