@@ -245,7 +245,22 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
     roster = _load_roster(args.roster)
     member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
-    host, port = parse_broker_url(_broker(args))
+    broker = _broker(args)
+    if "," in broker:  # a cluster's members: this one first, the others to fail over to
+        from grid.mqtt.rabbitmq import check_ids, cluster_sessions, parse_cluster_urls
+
+        check_ids([member.id])
+        members = parse_cluster_urls(broker)
+        factory = cluster_sessions(members, first=0)
+        host, port = members[0]
+        _run_async(
+            _serve_forever(
+                lambda: MemberNode(member, roster=roster, host=host, port=port, session_factory=factory),
+                member.id,
+            )
+        )
+        return 0
+    host, port = parse_broker_url(broker)
     _run_async(_serve_forever(lambda: MemberNode(member, roster=roster, host=host, port=port), member.id))
     return 0
 

@@ -18,7 +18,7 @@ from grid.clock import Clock
 from grid.errors import RunError
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.outage import play_broker_outages
-from grid.mqtt.session import Session
+from grid.mqtt.session import BrokerSession
 from grid.mqtt.transport import Publisher
 from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun
 from grid.results.observed import Observed, Progress
@@ -61,7 +61,7 @@ def _shared_objects(seen: Observed) -> list[Any]:
 class RunController:
     """Watches the broker; conducts one run at a time."""
 
-    def __init__(self, *, roster: Roster, broker: BrokerInfo, transport: Session) -> None:
+    def __init__(self, *, roster: Roster, broker: BrokerInfo, transport: BrokerSession) -> None:
         self.roster = roster
         self.broker = broker
         self.transport = transport

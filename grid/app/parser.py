@@ -443,9 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--broker-kind",
-        choices=["auto", "mosquitto", "amqtt"],
+        choices=["auto", "mosquitto", "amqtt", "rabbitmq"],
         default="auto",
-        help="which broker to start when --broker is not given (auto: Mosquitto if installed, else amqtt)",
+        help="which broker to start when --broker is not given (auto: Mosquitto if installed, else amqtt); "
+        "rabbitmq: --broker URL1,URL2,... is a RabbitMQ cluster, the grid spread over its members",
     )
     run.add_argument(
         "--port", type=int, default=None, help="port for the broker gridsim starts (default: a free one)"
@@ -472,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument(
         "--broker",
         metavar="URL",
-        help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883 (default: $GRID_BROKER_URL)",
+        help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883 (default: $GRID_BROKER_URL); URL1,URL2,...: a "
+        "cluster's members, failed over in turn",
     )
 
     fusion = sub.add_parser(
@@ -502,7 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--port", type=int, default=None, help="port for the broker gridsim starts (default 1883)"
     )
-    up.add_argument("--broker-kind", choices=["auto", "mosquitto", "amqtt"], default="auto")
+    up.add_argument(
+        "--broker-kind",
+        choices=["auto", "mosquitto", "amqtt", "rabbitmq"],
+        default="auto",
+        help="rabbitmq: --broker URL1,URL2,... is a RabbitMQ cluster, the grid spread over its members",
+    )
     up.add_argument(
         "--external", action="store_true", help="nodes and fusion are other processes on --broker"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -25,23 +26,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from grid.app.cluster import Members, check_roster, members_of, placement, session_factory
 from grid.app.controller import RunController
 from grid.app.federation import RunBrokers, open_run_brokers
 from grid.app.workers import WorkerPool, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, CyberExportError, RunError
 from grid.mqtt.broker import BrokerInfo
-from grid.mqtt.session import Session
+from grid.mqtt.rabbitmq import ClusterSession
+from grid.mqtt.session import BrokerSession, Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
 from grid.participants.centre import FusionCentre
 from grid.participants.hub import CyberHub
 from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre, check_analysis
 from grid.participants.node import MemberNode
-from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun, GridService
+from grid.participants.service import (
+    CONTROLLER_ID,
+    FUSION_ID,
+    HUB_ID,
+    JCC_ID,
+    SERVICE_IDS,
+    ActiveRun,
+    GridService,
+)
 from grid.results.cyber_export import OBJECTS_FILE, export_bundle
 from grid.results.observed import Progress
 from grid.results.summary import federation_section
 from grid.wire import topics
+from grid.wire.counters import CounterName
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario
@@ -52,7 +64,7 @@ log = logging.getLogger(__name__)
 
 _START_LEAD_S = 0.5  # wall seconds between announcing a run and its simulation time 0
 
-BrokerKindOption = Literal["auto", "mosquitto", "amqtt"]
+BrokerKindOption = Literal["auto", "mosquitto", "amqtt", "rabbitmq"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,11 +96,23 @@ class RunOptions:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
         check_track_interval(self.track_interval_s)
         check_analysis(self.analysis_s)
+        if self.broker_kind == "rabbitmq":
+            if self.broker_url is None:
+                raise ConfigError(
+                    "--broker-kind rabbitmq needs --broker URL1,URL2,...: the cluster's members"
+                )
+            members_of(self.broker_url)
+            check_roster(self.roster)
+
+    @property
+    def cluster(self) -> Members:
+        """The RabbitMQ cluster's members; empty for one broker."""
+        return members_of(self.broker_url) if self.broker_kind == "rabbitmq" and self.broker_url else ()
 
 
 def _slug(name: str) -> str:
-    """A scenario name cut down to what a topic segment allows."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:24] or "run"
+    """A scenario name cut down to what a topic segment allows (no ``.``: RabbitMQ splits on it)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:24] or "run"
 
 
 def new_start(scenario: Scenario, *, speed: float, lead_s: float = _START_LEAD_S) -> RunControl:
@@ -127,6 +151,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             taxii=options.taxii,
             analysis_s=options.analysis_s,
             homes=brokers.homes(options.roster),
+            cluster=options.cluster,
         )
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
@@ -137,10 +162,21 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             host=broker.host,
             port=broker.port,
             track_interval_s=options.track_interval_s,
+            session_factory=session_factory(options.cluster, FUSION_ID, options.roster),
         ),
-        CyberHub(roster=options.roster, host=broker.host, port=broker.port, taxii=options.taxii),
+        CyberHub(
+            roster=options.roster,
+            host=broker.host,
+            port=broker.port,
+            taxii=options.taxii,
+            session_factory=session_factory(options.cluster, HUB_ID, options.roster),
+        ),
         JointCyberCentre(
-            roster=options.roster, host=broker.host, port=broker.port, analysis_s=options.analysis_s
+            roster=options.roster,
+            host=broker.host,
+            port=broker.port,
+            analysis_s=options.analysis_s,
+            session_factory=session_factory(options.cluster, JCC_ID, options.roster),
         ),
     ]
     services += [
@@ -150,6 +186,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             host=brokers.home(member.id)[0],
             port=brokers.home(member.id)[1],
             fuse_locally=options.fuse_locally,
+            session_factory=session_factory(options.cluster, member.id, options.roster),
         )
         for member in options.roster.values()
     ]
@@ -177,20 +214,32 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
 @contextlib.asynccontextmanager
 async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBrokers]]:
     """Broker(s), participants and a watching controller, all torn down on exit."""
+    cluster = options.cluster
+    url = options.broker_url if not cluster else f"mqtt://{cluster[0][0]}:{cluster[0][1]}"
+    kind = "auto" if options.broker_kind == "rabbitmq" else options.broker_kind
     async with open_run_brokers(
         roster=options.roster,
         federated=options.federated,
-        url=options.broker_url,
-        kind=options.broker_kind,
+        url=url,
+        kind=kind,
         port=options.broker_port,
         log_dir=options.out_dir,
     ) as brokers:
-        broker = brokers.core
-        session = Session(host=broker.host, port=broker.port, client_id=f"gridsim-controller-{os.getpid()}")
+        broker = dataclasses.replace(brokers.core, kind="rabbitmq") if cluster else brokers.core
+        client_id = f"gridsim-controller-{os.getpid()}"
+        session: BrokerSession = (
+            ClusterSession(cluster, first=0, client_id=client_id)
+            if cluster
+            else Session(host=broker.host, port=broker.port, client_id=client_id)
+        )
         controller = RunController(roster=options.roster, broker=broker, transport=session)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
         async with session, _participants(options, brokers) as pool, asyncio.TaskGroup() as group:
             await controller.subscribe()
+            if cluster:
+                # RabbitMQ serves retained messages to exact filters only: after a failover the
+                # controller reads every status again by name.
+                await session.subscribe(*(topics.status_topic(i) for i in [*SERVICE_IDS, *options.roster]))
             watcher = group.create_task(controller.watch(), name="grid[controller].watch")
             if pool is not None:
                 await _await_workers(controller, pool, options.join_timeout_s)
@@ -248,8 +297,27 @@ async def run_grid(
         _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
+    if options.cluster:
+        summary["cluster"] = cluster_account(options, summary)
     _write(options.out_dir, summary, objects)
     return summary
+
+
+def cluster_account(options: RunOptions, summary: dict[str, Any]) -> dict[str, Any]:
+    """The RabbitMQ cluster's part of a summary: members, who started where, failovers."""
+    members = options.cluster
+    placed = placement(options.roster, len(members))
+    counters: dict[str, dict[str, int]] = {**summary.get("per_node", {}), **summary.get("per_service", {})}
+    failovers = {n: c.get(CounterName.FAILOVERS, 0) for n, c in counters.items()}
+    return {
+        "members": [f"mqtt://{h}:{p}" for h, p in members],
+        "placement": {
+            f"mqtt://{h}:{p}": sorted(i for i, k in placed.items() if k == m)
+            for m, (h, p) in enumerate(members)
+        },
+        "failovers": sum(failovers.values()),
+        "failovers_by_node": {n: v for n, v in sorted(failovers.items()) if v},
+    }
 
 
 async def serve_grid(

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from grid.app.signals import Stopped, run_async, stop_signals
+from grid.app.cluster import Members, session_factory
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
@@ -40,7 +41,7 @@ from grid.participants.centre import FusionCentre
 from grid.participants.hub import CyberHub
 from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre
 from grid.participants.node import MemberNode
-from grid.participants.service import SERVICE_IDS, GridService
+from grid.participants.service import FUSION_ID, HUB_ID, JCC_ID, SERVICE_IDS, GridService
 from grid.world.roster import MemberState, Roster
 
 __all__ = [
@@ -97,6 +98,7 @@ class WorkerSpec:
     log_level: int = logging.WARNING
     # (node, host, port) of nodes on a broker of their own (federated grids), not host:port
     homes: tuple[tuple[str, str, int], ...] = ()
+    cluster: Members = ()  # a RabbitMQ cluster's members (host, port): each service on its own
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
@@ -131,6 +133,7 @@ class WorkerSpec:
             "analysis_s": self.analysis_s,
             "log_level": self.log_level,
             "homes": [list(h) for h in self.homes],
+            "cluster": [list(m) for m in self.cluster],
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
 
@@ -142,7 +145,9 @@ class WorkerSpec:
         roster = Roster([MemberState.model_validate(m) for m in loaded["roster"]])
         taxii = None if spec.get("taxii") is None else TaxiiTarget(**spec["taxii"])
         homes = tuple((str(n), str(h), int(p)) for n, h, p in spec.get("homes", ()))
-        return cls(**{**spec, "nodes": tuple(spec["nodes"]), "taxii": taxii, "homes": homes}), roster
+        cluster = tuple((str(h), int(p)) for h, p in spec.get("cluster", ()))
+        fields = {"nodes": tuple(spec["nodes"]), "taxii": taxii, "homes": homes, "cluster": cluster}
+        return cls(**{**spec, **fields}), roster
 
 
 def worker_specs(
@@ -156,6 +161,7 @@ def worker_specs(
     taxii: TaxiiTarget | None = None,
     analysis_s: float = DEFAULT_ANALYSIS_S,
     homes: Mapping[str, tuple[str, int]] | None = None,
+    cluster: Members = (),
 ) -> list[WorkerSpec]:
     """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``
     (each node on ``homes[node]`` instead, when given: federated grids)."""
@@ -169,6 +175,7 @@ def worker_specs(
         taxii=taxii,
         analysis_s=analysis_s,
         log_level=level,
+        cluster=cluster,
     )
     specs = [fusion]
     specs += [
@@ -180,6 +187,7 @@ def worker_specs(
             fuse_locally=fuse_locally,
             log_level=level,
             homes=() if homes is None else tuple((n, *homes[n]) for n in nodes),
+            cluster=cluster,
         )
         for k, nodes in enumerate(plan_workers(roster, workers))
     ]
@@ -340,10 +348,26 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
     if spec.fusion:
         services += [
             FusionCentre(
-                roster=roster, host=spec.host, port=spec.port, track_interval_s=spec.track_interval_s
+                roster=roster,
+                host=spec.host,
+                port=spec.port,
+                track_interval_s=spec.track_interval_s,
+                session_factory=session_factory(spec.cluster, FUSION_ID, roster),
             ),
-            CyberHub(roster=roster, host=spec.host, port=spec.port, taxii=spec.taxii),
-            JointCyberCentre(roster=roster, host=spec.host, port=spec.port, analysis_s=spec.analysis_s),
+            CyberHub(
+                roster=roster,
+                host=spec.host,
+                port=spec.port,
+                taxii=spec.taxii,
+                session_factory=session_factory(spec.cluster, HUB_ID, roster),
+            ),
+            JointCyberCentre(
+                roster=roster,
+                host=spec.host,
+                port=spec.port,
+                analysis_s=spec.analysis_s,
+                session_factory=session_factory(spec.cluster, JCC_ID, roster),
+            ),
         ]
     services += [
         MemberNode(
@@ -352,6 +376,7 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
             host=spec.home(node_id)[0],
             port=spec.home(node_id)[1],
             fuse_locally=spec.fuse_locally,
+            session_factory=session_factory(spec.cluster, node_id, roster),
         )
         for node_id in spec.nodes
     ]

@@ -31,7 +31,7 @@ from grid.mqtt.process import BrokerProcess, broker_command, mosquitto_path
 
 __all__ = ["BrokerInfo", "BrokerKind", "open_broker", "start_broker"]
 
-BrokerKind = Literal["mosquitto", "amqtt", "external"]
+BrokerKind = Literal["mosquitto", "amqtt", "external", "rabbitmq"]
 
 _EXTERNAL_TIMEOUT_S = 3.0
 
@@ -41,7 +41,8 @@ class BrokerInfo:
     """Where the run's broker is and what it is.
 
     Attributes:
-        kind: ``mosquitto`` or ``amqtt`` when gridsim started it, else ``external``.
+        kind: ``mosquitto`` or ``amqtt`` when gridsim started it, ``rabbitmq`` for a RabbitMQ
+            cluster (host and port: its first member), else ``external``.
         host: address clients connect to.
         port: TCP port clients connect to.
         version: e.g. ``mosquitto 2.0.11`` or ``amqtt 0.12.1``; None when unknown.

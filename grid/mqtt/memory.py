@@ -123,6 +123,7 @@ class MemorySession:
         self.broker = broker
         self.client_id = client_id
         self.reconnects = 0
+        self.failovers = 0  # one broker: never
         self._will = will
         self._subscriptions = [check_filter(f) for f in subscriptions]
         self._on_connect = on_connect

@@ -13,6 +13,10 @@ broker does not keep queueing for participants that are gone.
 
 :meth:`Session.hold` drops the connection without a DISCONNECT, so the broker publishes the last
 will, and keeps it down until :meth:`Session.release`: that is a node outage.
+
+With ``fallbacks`` (other members of a broker cluster) a reconnect that fails moves on to the
+next member, round the list; :attr:`Session.failovers` counts the reconnects that landed on
+another member than the one lost.
 """
 
 from __future__ import annotations
@@ -43,6 +47,11 @@ class BrokerSession(Protocol):
     @property
     def reconnects(self) -> int:
         """How many times the connection came back after it was lost."""
+        ...
+
+    @property
+    def failovers(self) -> int:
+        """How many of those reconnects went to another member of a broker cluster."""
         ...
 
     @property
@@ -119,12 +128,18 @@ class Session:
         subscriptions: Sequence[str] = (),
         on_connect: OnConnect | None = None,
         give_up_after_s: float = 120.0,
+        fallbacks: Sequence[tuple[str, int]] = (),
+        connect_timeout_s: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.url = f"mqtt://{host}:{port}"
         self.client_id = client_id
         self.reconnects = 0
+        self.failovers = 0
+        self._members = [(host, port), *(m for m in fallbacks if m != (host, port))]
+        self._connect_timeout_s = connect_timeout_s
+        self._member = 0
         self._will = will
         self._subscriptions: list[str] = list(subscriptions)
         self._on_connect = on_connect
@@ -140,6 +155,19 @@ class Session:
     # ------------------------------------------------------------------------------ lifetime
 
     async def __aenter__(self) -> Self:
+        # A cluster member that is down at start is skipped: the first one that answers serves.
+        for member in range(len(self._members)):
+            try:
+                await self._open()
+                return self
+            except BrokerUnavailable:
+                if member == len(self._members) - 1:
+                    raise
+                log.info("%s: %s unavailable, trying the next member", self.client_id, self.url)
+                self._next_member()
+        return self
+
+    async def _open(self) -> None:
         # Wipe whatever an earlier process left under this client id, then start a persistent one.
         async with self._new_transport(clean=True, will=None):
             pass
@@ -150,7 +178,6 @@ class Session:
             except _SetupTimeout:
                 if attempt == _SETUP_ATTEMPTS - 1:
                     raise
-        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -171,7 +198,12 @@ class Session:
 
     def _new_transport(self, *, clean: bool, will: Will | None) -> Transport:
         return Transport(
-            host=self.host, port=self.port, client_id=self.client_id, will=will, clean_session=clean
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id,
+            will=will,
+            clean_session=clean,
+            connect_timeout_s=self._connect_timeout_s,
         )
 
     async def _connect(self) -> Transport:
@@ -227,12 +259,15 @@ class Session:
             if current is not None:
                 # Callers meanwhile still see the lost transport, fail on it and queue up here.
                 await current.__aexit__(None, None, None)
+            lost_member = self._member
             try:
                 self._transport = await self._reconnect()
             except BrokerUnavailable as exc:
                 self._failure = exc
                 raise
             self.reconnects += 1
+            if self._member != lost_member:
+                self.failovers += 1
             return self._transport
 
     async def _reconnect(self) -> Transport:
@@ -249,6 +284,8 @@ class Session:
                     raise BrokerUnavailable(
                         self.url, f"connection lost and not back within {self._give_up_after_s:g} s ({exc})"
                     ) from exc
+                if len(self._members) > 1:
+                    self._next_member()
                 # Jittered, so a grid that lost its broker does not come back all in one instant.
                 await asyncio.sleep(delay * (0.5 + self._jitter.random()))
                 delay = min(2 * delay, _BACKOFF_MAX_S)
@@ -256,6 +293,12 @@ class Session:
                 continue
             log.info("%s reconnected to %s", self.client_id, self.url)
             return transport
+
+    def _next_member(self) -> None:
+        """Point the next connection at the next member of the cluster."""
+        self._member = (self._member + 1) % len(self._members)
+        self.host, self.port = self._members[self._member]
+        self.url = f"mqtt://{self.host}:{self.port}"
 
     def _current(self) -> Transport:
         if self._transport is None:

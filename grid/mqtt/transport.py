@@ -134,6 +134,7 @@ class Transport:
         keepalive_s: int = 10,
         timeout_s: float = 30.0,
         clean_session: bool = True,
+        connect_timeout_s: float | None = None,
     ) -> None:
         self.url = f"mqtt://{host}:{port}"
         self.client_id = client_id
@@ -146,7 +147,8 @@ class Transport:
             will=None if will is None else aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
             keepalive=keepalive_s,
             logger=_paho_log,
-            timeout=timeout_s,  # connecting, and each QoS 1 acknowledgement under load
+            # Connecting (and subscribing); each QoS 1 acknowledgement waits timeout_s (publish).
+            timeout=timeout_s if connect_timeout_s is None else connect_timeout_s,
             clean_session=clean_session,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )

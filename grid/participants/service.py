@@ -117,6 +117,7 @@ class GridService:
         self.run: ActiveRun | None = None
         offline = Envelope(body=NodeStatus(node_id=service_id, state=NodeState.OFFLINE), origin=service_id)
         self._reconnects_before_run = 0
+        self._failovers_before_run = 0
         connect = session_factory if session_factory is not None else broker_sessions(host, port)
         self.session: BrokerSession = connect(
             client_id=f"gridsim-{service_id}",
@@ -210,6 +211,8 @@ class GridService:
         counters = dict(self.counters)
         if reconnects := self.session.reconnects - self._reconnects_before_run:
             counters[CounterName.RECONNECTS] = reconnects
+        if failovers := self.session.failovers - self._failovers_before_run:
+            counters[CounterName.FAILOVERS] = failovers
         body = NodeStatus(node_id=self.service_id, state=state, run_id=run_id, counters=counters)
         return Envelope(body=body, origin=self.service_id)
 
@@ -329,6 +332,7 @@ class GridService:
     async def _start_run(self, run: ActiveRun) -> None:
         self.counters.clear()
         self._reconnects_before_run = self.session.reconnects
+        self._failovers_before_run = self.session.failovers
         self.run = run
         self.on_run_start(run)
         await self.publish_status(NodeState.RUNNING)

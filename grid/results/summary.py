@@ -143,6 +143,8 @@ def build_summary(
             report_times=[m[1] for m in seen.measurements],
         ),
         "per_node": node_counters,
+        # The services' own counters (reconnects, failovers, ...), beside their detailed accounts.
+        "per_service": {n: dict(s.counters) for n, s in seen.final_status.items() if n in SERVICE_IDS},
         "missing_accounts": missing,
     }
     _explain_outage_losses(summary["events"], seen)

@@ -42,6 +42,7 @@ class CounterName(StrEnum):
     FLAGS = "flags"  # the Joint Cyber Centre: indicators flagged
     # The connection.
     RECONNECTS = "reconnects"
+    FAILOVERS = "failovers"  # reconnects to another member of a broker cluster
 
 
 def rejected_counter(reason: str) -> str:
