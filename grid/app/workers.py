@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from grid.app.signals import Stopped, run_async, stop_signals
 from grid.app.cluster import Members, session_factory
+from grid.app.signals import Stopped, run_async, stop_signals
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
