@@ -121,7 +121,8 @@ async def broker_command(kind: LocalKind) -> tuple[list[str], str | None]:
             version: str | None = f"amqtt {importlib.metadata.version('amqtt')}"
         except importlib.metadata.PackageNotFoundError as exc:
             raise BrokerStartError(kind, "the amqtt package is not installed") from exc
-        return [sys.executable, "-m", "amqtt.scripts.broker_script"], version
+        # amqtt's own command line, with two of its races closed (grid.mqtt.amqtt_broker).
+        return [sys.executable, "-m", "grid.mqtt.amqtt_broker"], version
     binary = mosquitto_path()
     if binary is None:
         raise BrokerStartError(kind, "mosquitto not found on PATH or in /usr/sbin")
