@@ -118,7 +118,8 @@ async def broker_command(kind: LocalKind) -> tuple[list[str], str | None]:
     """
     if kind == "amqtt":
         try:
-            version: str | None = f"amqtt {importlib.metadata.version('amqtt')}"
+            # The summary's broker version says the broker is not amqtt's own script.
+            version: str | None = f"amqtt {importlib.metadata.version('amqtt')} (with gridsim's fixes)"
         except importlib.metadata.PackageNotFoundError as exc:
             raise BrokerStartError(kind, "the amqtt package is not installed") from exc
         # amqtt's own command line, with two of its races closed (grid.mqtt.amqtt_broker).

@@ -179,8 +179,9 @@ class Session:
         transport = self._new_transport(clean=False, will=self._will)
         await transport.__aenter__()
         try:
-            # A broker can accept a connection and then never serve it (amqtt 0.12 does, when many
-            # clients reconnect at once): give up on this one and try again rather than wait.
+            # A broker can accept a connection and then never serve it (amqtt 0.12's own script
+            # does when many clients reconnect at once, see grid.mqtt.amqtt_broker): give up on
+            # this one and try again rather than wait.
             async with asyncio.timeout(_SETUP_TIMEOUT_S):
                 if self._subscriptions:
                     await transport.subscribe(*self._subscriptions)
