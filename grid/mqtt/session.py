@@ -147,9 +147,10 @@ class Session:
             try:
                 self._transport = await self._connect()
                 break
-            except _SetupTimeout:
+            except _SetupTimeout as exc:
                 if attempt == _SETUP_ATTEMPTS - 1:
                     raise
+                log.warning("%s: %s; reconnecting", self.client_id, exc)
         return self
 
     async def __aexit__(
@@ -246,6 +247,9 @@ class Session:
             try:
                 transport = await self._connect()
             except BrokerUnavailable as exc:
+                if isinstance(exc, _SetupTimeout):
+                    # A broker fault, not an outage: say so, it costs the node those seconds.
+                    log.warning("%s: %s; reconnecting", self.client_id, exc)
                 if time.monotonic() >= deadline:
                     raise BrokerUnavailable(
                         self.url, f"connection lost and not back within {self._give_up_after_s:g} s ({exc})"
