@@ -45,7 +45,7 @@ class BrokerInfo:
             cluster (host and port: its first member), else ``external``.
         host: address clients connect to.
         port: TCP port clients connect to.
-        version: e.g. ``mosquitto 2.0.11`` or ``amqtt 0.12.1``; None when unknown.
+        version: e.g. ``mosquitto 2.0.11`` or ``amqtt 0.12.1 (with gridsim's fixes)``; None when unknown.
         pid: process id of a broker gridsim started (when it started); None for an external one.
         process: the child process of a broker gridsim started, which can be stopped and
             restarted (a scenario's ``broker_outage``); None for an external one.

@@ -175,9 +175,10 @@ class Session:
             try:
                 self._transport = await self._connect()
                 break
-            except _SetupTimeout:
+            except _SetupTimeout as exc:
                 if attempt == _SETUP_ATTEMPTS - 1:
                     raise
+                log.warning("%s: %s; reconnecting", self.client_id, exc)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -211,8 +212,9 @@ class Session:
         transport = self._new_transport(clean=False, will=self._will)
         await transport.__aenter__()
         try:
-            # A broker can accept a connection and then never serve it (amqtt 0.12 does, when many
-            # clients reconnect at once): give up on this one and try again rather than wait.
+            # A broker can accept a connection and then never serve it (amqtt 0.12's own script
+            # does when many clients reconnect at once, see grid.mqtt.amqtt_broker): give up on
+            # this one and try again rather than wait.
             async with asyncio.timeout(_SETUP_TIMEOUT_S):
                 if self._subscriptions:
                     await transport.subscribe(*self._subscriptions)
@@ -280,6 +282,9 @@ class Session:
             try:
                 transport = await self._connect()
             except BrokerUnavailable as exc:
+                if isinstance(exc, _SetupTimeout):
+                    # A broker fault, not an outage: say so, it costs the node those seconds.
+                    log.warning("%s: %s; reconnecting", self.client_id, exc)
                 if time.monotonic() >= deadline:
                     raise BrokerUnavailable(
                         self.url, f"connection lost and not back within {self._give_up_after_s:g} s ({exc})"
