@@ -151,6 +151,23 @@ def _federated_alone(args: argparse.Namespace) -> None:
         )
 
 
+def _writable(out: Path) -> Path:
+    """``out``, created and known to be writable now, not after a whole run."""
+    import os
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write to {out}: {exc.strerror or exc} (this process runs as uid {os.getuid()}; "
+            "in docker compose set GRID_UID and GRID_GID to the owner of ./runs)"
+        ) from None
+    return out
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
@@ -169,7 +186,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _federated_alone(args)
     roster = _load_roster(args.roster)
     scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
-    out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = _writable(args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     options = RunOptions(
         scenario=scenario,
         roster=roster,
@@ -316,7 +333,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         broker_url=args.broker,
         broker_kind=args.broker_kind,
         broker_port=args.port if args.port is not None else (None if args.broker else 1883),
-        out_dir=args.out,
+        out_dir=_writable(args.out),
         local_services=not args.external,
         workers=_workers(args),
         track_interval_s=_track_interval(args),

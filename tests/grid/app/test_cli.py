@@ -126,6 +126,18 @@ def test_every_scenario_problem_is_one_line(capsys: pytest.CaptureFixture[str], 
     assert "bad.yaml:7: threats[0].path[1]: expected [lat, lon]" in lines[1]
 
 
+def test_unwritable_output_folder_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An --out that cannot be written is a ConfigError at once, not a traceback after the run."""
+    taken = tmp_path / "file"
+    taken.write_text("not a folder")
+    code = main(["run", "--quiet", "--out", str(taken / "run")])
+    _one_line_error(capsys, code, 2, "ConfigError", "cannot write to", "GRID_UID")
+    code = main(["up", "--out", str(taken)])
+    _one_line_error(capsys, code, 2, "ConfigError", "cannot write to")
+
+
 def test_unreachable_broker(capsys: pytest.CaptureFixture[str]) -> None:
     """A broker URL nobody listens on gives BrokerUnavailable, exit code 1."""
     port = free_port()
