@@ -29,22 +29,17 @@ from typing import Any, Literal
 from grid.app.cluster import Members, check_roster, members_of, placement, session_factory
 from grid.app.controller import RunController
 from grid.app.federation import RunBrokers, open_run_brokers
-from grid.app.workers import WorkerPool, worker_processes, worker_specs
+from grid.app.workers import WorkerPool, grid_services, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, CyberExportError, RunError
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.rabbitmq import ClusterSession
 from grid.mqtt.session import BrokerSession, Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
-from grid.participants.centre import FusionCentre
-from grid.participants.hub import CyberHub
-from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre, check_analysis
+from grid.participants.jcc import DEFAULT_ANALYSIS_S, check_analysis
 from grid.participants.node import MemberNode
 from grid.participants.service import (
     CONTROLLER_ID,
-    FUSION_ID,
-    HUB_ID,
-    JCC_ID,
     SERVICE_IDS,
     ActiveRun,
     GridService,
@@ -156,29 +151,15 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
         return
-    services: list[GridService] = [
-        FusionCentre(
-            roster=options.roster,
-            host=broker.host,
-            port=broker.port,
-            track_interval_s=options.track_interval_s,
-            session_factory=session_factory(options.cluster, FUSION_ID, options.roster),
-        ),
-        CyberHub(
-            roster=options.roster,
-            host=broker.host,
-            port=broker.port,
-            taxii=options.taxii,
-            session_factory=session_factory(options.cluster, HUB_ID, options.roster),
-        ),
-        JointCyberCentre(
-            roster=options.roster,
-            host=broker.host,
-            port=broker.port,
-            analysis_s=options.analysis_s,
-            session_factory=session_factory(options.cluster, JCC_ID, options.roster),
-        ),
-    ]
+    services: list[GridService] = grid_services(
+        options.roster,
+        broker.host,
+        broker.port,
+        cluster=options.cluster,
+        track_interval_s=options.track_interval_s,
+        taxii=options.taxii,
+        analysis_s=options.analysis_s,
+    )
     services += [
         MemberNode(
             member,

@@ -48,6 +48,7 @@ __all__ = [
     "WorkerPool",
     "WorkerSpec",
     "default_workers",
+    "grid_services",
     "plan_workers",
     "worker_processes",
     "worker_specs",
@@ -342,33 +343,55 @@ async def _serve(service: GridService) -> None:
         await service.serve()
 
 
+def grid_services(
+    roster: Roster,
+    host: str,
+    port: int,
+    *,
+    cluster: Members = (),
+    track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
+    taxii: TaxiiTarget | None = None,
+    analysis_s: float = DEFAULT_ANALYSIS_S,
+) -> list[GridService]:
+    """The grid's services on ``host:port`` (or their cluster members): fusion centre, hub, JCC."""
+    return [
+        FusionCentre(
+            roster=roster,
+            host=host,
+            port=port,
+            track_interval_s=track_interval_s,
+            session_factory=session_factory(cluster, FUSION_ID, roster),
+        ),
+        CyberHub(
+            roster=roster,
+            host=host,
+            port=port,
+            taxii=taxii,
+            session_factory=session_factory(cluster, HUB_ID, roster),
+        ),
+        JointCyberCentre(
+            roster=roster,
+            host=host,
+            port=port,
+            analysis_s=analysis_s,
+            session_factory=session_factory(cluster, JCC_ID, roster),
+        ),
+    ]
+
+
 async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
     """Run the spec's services in one TaskGroup until SIGTERM or SIGINT."""
     services: list[GridService] = []
     if spec.fusion:
-        services += [
-            FusionCentre(
-                roster=roster,
-                host=spec.host,
-                port=spec.port,
-                track_interval_s=spec.track_interval_s,
-                session_factory=session_factory(spec.cluster, FUSION_ID, roster),
-            ),
-            CyberHub(
-                roster=roster,
-                host=spec.host,
-                port=spec.port,
-                taxii=spec.taxii,
-                session_factory=session_factory(spec.cluster, HUB_ID, roster),
-            ),
-            JointCyberCentre(
-                roster=roster,
-                host=spec.host,
-                port=spec.port,
-                analysis_s=spec.analysis_s,
-                session_factory=session_factory(spec.cluster, JCC_ID, roster),
-            ),
-        ]
+        services += grid_services(
+            roster,
+            spec.host,
+            spec.port,
+            cluster=spec.cluster,
+            track_interval_s=spec.track_interval_s,
+            taxii=spec.taxii,
+            analysis_s=spec.analysis_s,
+        )
     services += [
         MemberNode(
             roster.member(node_id),
