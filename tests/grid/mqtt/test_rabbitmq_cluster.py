@@ -7,6 +7,7 @@ test runs last, since it leaves the cluster with two members. Figures are report
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,17 +217,45 @@ async def test_member_killed_mid_run(cluster: Cluster, roster: Roster, tmp_path:
 
 @pytest.mark.broker
 @pytest.mark.timeout(120)
-def test_node_command_takes_a_list_of_members(mosquitto: BrokerInfo, gridsim: GridsimProcesses) -> None:
-    """``gridsim node --broker DEAD,LIVE`` skips the member that is down and serves on the next."""
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [(["node", "--id", "RO"], "RO connected"), (["fusion"], "fusion connected"), (["hub"], "jcc connected")],
+)
+def test_service_commands_take_a_list_of_members(
+    command: list[str], says: str, mosquitto: BrokerInfo, gridsim: GridsimProcesses
+) -> None:
+    """``gridsim node|fusion|hub --broker DEAD,LIVE`` skips the member that is down and serves on the next."""
     dead = f"mqtt://{LOOPBACK}:{free_port()}"
     proc = gridsim.start(
-        "node", "--id", "RO", "--broker", f"{dead},{mosquitto.url}",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        *command,
+        "--broker",
+        f"{dead},{mosquitto.url}",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    err_seen = ""
+    while says not in err_seen and (line := proc.stderr.readline()):
+        err_seen += line
+    assert says in err_seen, err_seen
+    (code,) = gridsim.stop(proc)
+    assert code == 130
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_the_member_list_may_come_from_the_environment(
+    mosquitto: BrokerInfo, gridsim: GridsimProcesses
+) -> None:
+    """``GRID_BROKER_URL=DEAD,LIVE gridsim fusion`` serves on the live member."""
+    dead = f"mqtt://{LOOPBACK}:{free_port()}"
+    env = {**os.environ, "GRID_BROKER_URL": f"{dead},{mosquitto.url}"}
+    proc = gridsim.start("fusion", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     err_seen = ""
     while "connected" not in err_seen and (line := proc.stderr.readline()):
         err_seen += line
-    assert "RO connected" in err_seen, err_seen
+    assert "fusion connected" in err_seen, err_seen
     (code,) = gridsim.stop(proc)
     assert code == 130
