@@ -344,9 +344,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
     out = _stdout()
 
     def ready(broker: Any) -> None:
+        url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
         out.print(
-            f"grid up on [bold]{broker.url}[/bold] ({broker.kind}); inject with "
-            f"`gridsim inject FILE --broker {broker.url}`; Ctrl-C to stop"
+            f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
+            f"`gridsim inject FILE --broker {url}`; Ctrl-C to stop"
         )
 
     def finished(summary: dict[str, Any]) -> None:

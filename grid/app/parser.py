@@ -530,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inject.add_argument("scenario", type=Path, help="scenario YAML")
     inject.add_argument(
-        "--broker", metavar="URL", help="the running grid's MQTT broker (default: $GRID_BROKER_URL)"
+        "--broker",
+        metavar="URL",
+        help="the running grid's MQTT broker (default: $GRID_BROKER_URL); URL1,URL2,...: a cluster's members",
     )
     inject.add_argument("--speed", type=float, default=None, help=_SPEED_HELP)
     inject.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
@@ -542,7 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the summary of an injected run (default: the most recent one seen on the broker).",
     )
     results.add_argument(
-        "--broker", metavar="URL", help="the running grid's MQTT broker (default: $GRID_BROKER_URL)"
+        "--broker",
+        metavar="URL",
+        help="the running grid's MQTT broker (default: $GRID_BROKER_URL); URL1,URL2,...: a cluster's members",
     )
     results.add_argument("--run", dest="run_id", default=None, help="run id printed by `gridsim inject`")
     results.add_argument("--json", action="store_true", help="print the summary as JSON")
