@@ -25,6 +25,7 @@ from grid.errors import ConfigError, GridError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from grid.app.cluster import Endpoint
     from grid.world.roster import Roster
 
 __all__ = ["console_main", "main"]
@@ -255,43 +256,48 @@ async def _serve_forever(make: Callable[[], Any], what: str) -> None:
         backoff = min(backoff * 2, 30.0)
 
 
+def _endpoint(args: argparse.Namespace, *ids: str) -> Endpoint:
+    """``--broker`` (else ``GRID_BROKER_URL``) as an :class:`~grid.app.cluster.Endpoint`: one broker,
+    or a cluster's members (``URL1,URL2,...``, the first tried first) failed over in turn."""
+    from grid.app.cluster import endpoint
+
+    return endpoint(_broker(args), ids=ids)
+
+
 def _cmd_node(args: argparse.Namespace) -> int:
     from grid.app.env import NODE_ID, from_env
-    from grid.mqtt.address import parse_broker_url
     from grid.participants.node import MemberNode
 
     roster = _load_roster(args.roster)
     member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
-    broker = _broker(args)
-    if "," in broker:  # a cluster's members: this one first, the others to fail over to
-        from grid.mqtt.rabbitmq import check_ids, cluster_sessions, parse_cluster_urls
-
-        check_ids([member.id])
-        members = parse_cluster_urls(broker)
-        factory = cluster_sessions(members, first=0)
-        host, port = members[0]
-        _run_async(
-            _serve_forever(
-                lambda: MemberNode(member, roster=roster, host=host, port=port, session_factory=factory),
-                member.id,
-            )
+    at = _endpoint(args, member.id)
+    _run_async(
+        _serve_forever(
+            lambda: MemberNode(
+                member, roster=roster, host=at.host, port=at.port, session_factory=at.sessions
+            ),
+            member.id,
         )
-        return 0
-    host, port = parse_broker_url(broker)
-    _run_async(_serve_forever(lambda: MemberNode(member, roster=roster, host=host, port=port), member.id))
+    )
     return 0
 
 
 def _cmd_fusion(args: argparse.Namespace) -> int:
-    from grid.mqtt.address import parse_broker_url
     from grid.participants.centre import FusionCentre
 
     roster = _load_roster(args.roster)
-    host, port = parse_broker_url(_broker(args))
+    at = _endpoint(args)
     interval = _track_interval(args)
     _run_async(
         _serve_forever(
-            lambda: FusionCentre(roster=roster, host=host, port=port, track_interval_s=interval), "fusion"
+            lambda: FusionCentre(
+                roster=roster,
+                host=at.host,
+                port=at.port,
+                track_interval_s=interval,
+                session_factory=at.sessions,
+            ),
+            "fusion",
         )
     )
     return 0
@@ -300,20 +306,31 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
 def _cmd_hub(args: argparse.Namespace) -> int:
     import asyncio
 
-    from grid.mqtt.address import parse_broker_url
     from grid.participants.hub import CyberHub
     from grid.participants.jcc import JointCyberCentre
 
     roster = _load_roster(args.roster)
-    host, port = parse_broker_url(_broker(args))
+    at = _endpoint(args)
     taxii = _taxii(args)
     analysis_s = _analysis(args)
 
     async def serve_both() -> None:
         await asyncio.gather(
-            _serve_forever(lambda: CyberHub(roster=roster, host=host, port=port, taxii=taxii), "hub"),
             _serve_forever(
-                lambda: JointCyberCentre(roster=roster, host=host, port=port, analysis_s=analysis_s), "jcc"
+                lambda: CyberHub(
+                    roster=roster, host=at.host, port=at.port, taxii=taxii, session_factory=at.sessions
+                ),
+                "hub",
+            ),
+            _serve_forever(
+                lambda: JointCyberCentre(
+                    roster=roster,
+                    host=at.host,
+                    port=at.port,
+                    analysis_s=analysis_s,
+                    session_factory=at.sessions,
+                ),
+                "jcc",
             ),
         )
 
@@ -344,9 +361,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
     out = _stdout()
 
     def ready(broker: Any) -> None:
+        url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
         out.print(
-            f"grid up on [bold]{broker.url}[/bold] ({broker.kind}); inject with "
-            f"`gridsim inject FILE --broker {broker.url}`; Ctrl-C to stop"
+            f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
+            f"`gridsim inject FILE --broker {url}`; Ctrl-C to stop"
         )
 
     def finished(summary: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from grid.errors import BrokerUnavailable, ConfigError, MessageRejected
 from grid.mqtt.address import parse_broker_url
+from grid.mqtt.rabbitmq import parse_cluster_urls
 from grid.mqtt.transport import Transport
 from grid.wire import topics
 from grid.wire.messages import Envelope, NodeState, NodeStatus
@@ -97,24 +98,35 @@ async def check_health(
     """Whether the broker answers and, if asked, whether ``node``'s or ``service``'s status is healthy.
 
     Raises:
-        ConfigError: a bad broker URL, node id or service name, both a node and a service, or a
-            timeout that is not positive.
+        ConfigError: a bad broker URL (or list of a cluster's members), node id or service name,
+            both a node and a service, or a timeout that is not positive.
     """
     if not timeout_s > 0:
         raise ConfigError(f"--timeout must be > 0 s, got {timeout_s:g}")
     ids = _ids(node, service)
-    host, port = parse_broker_url(broker_url)
-    url = f"mqtt://{host}:{port}"
+    # A cluster's members (URL1,URL2,...): the first that answers gives the verdict, since every
+    # member keeps a copy of each retained status (grid.mqtt.rabbitmq).
+    members = parse_cluster_urls(broker_url) if "," in broker_url else [parse_broker_url(broker_url)]
     client = f"gridsim-health-{os.urandom(4).hex()}"  # unique: healthchecks of many containers overlap
+    url = f"mqtt://{members[0][0]}:{members[0][1]}"
+    unavailable: list[str] = []
     try:
         async with asyncio.timeout(timeout_s):
-            async with Transport(host=host, port=port, client_id=client, timeout_s=timeout_s) as transport:
-                if not ids:
-                    return Health(True, f"healthy: broker {url} answers")
-                state = await _statuses(transport, ids, client)
+            for host, port in members:
+                url = f"mqtt://{host}:{port}"
+                try:
+                    async with Transport(
+                        host=host, port=port, client_id=client, timeout_s=timeout_s
+                    ) as transport:
+                        if not ids:
+                            return Health(True, f"healthy: broker {url} answers")
+                        state = await _statuses(transport, ids, client)
+                        break
+                except BrokerUnavailable as exc:
+                    unavailable.append(str(exc))
+            else:
+                return Health(False, f"unhealthy: {'; '.join(unavailable)}")
     except TimeoutError:
         return Health(False, f"unhealthy: no answer from the broker at {url} within {timeout_s:g} s")
-    except BrokerUnavailable as exc:
-        return Health(False, f"unhealthy: {exc}")
     ok, said = _describe(state)
     return Health(ok, f"{'healthy' if ok else 'unhealthy'}: {said} on {url}")

@@ -300,6 +300,12 @@ def _add_service_options(p: Any) -> None:
     _add_analysis(p)
 
 
+_CLUSTER_BROKER_HELP = (
+    "MQTT broker URL, e.g. mqtt://127.0.0.1:1883 (default: $GRID_BROKER_URL); URL1,URL2,...: a "
+    "cluster's members, failed over in turn"
+)
+
+
 def _add_hub_parser(sub: Any) -> None:
     hub = sub.add_parser(
         "hub",
@@ -309,7 +315,7 @@ def _add_hub_parser(sub: Any) -> None:
             "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
         ),
     )
-    hub.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
+    hub.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
     _add_taxii(hub)
     _add_analysis(hub)
 
@@ -470,19 +476,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one member state's node: it waits for runs announced on the broker and plays them.",
     )
     node.add_argument("--id", dest="node_id", help="member-state node id, e.g. RO (default: $GRID_NODE_ID)")
-    node.add_argument(
-        "--broker",
-        metavar="URL",
-        help="MQTT broker URL, e.g. mqtt://127.0.0.1:1883 (default: $GRID_BROKER_URL); URL1,URL2,...: a "
-        "cluster's members, failed over in turn",
-    )
+    node.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
 
     fusion = sub.add_parser(
         "fusion",
         help="run the fusion centre in this process",
         description="Run the fusion centre: it fuses the reports of each announced run and publishes tracks.",
     )
-    fusion.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
+    fusion.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
     _add_track_interval(fusion)
 
     _add_hub_parser(sub)
@@ -529,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inject.add_argument("scenario", type=Path, help="scenario YAML")
     inject.add_argument(
-        "--broker", metavar="URL", help="the running grid's MQTT broker (default: $GRID_BROKER_URL)"
+        "--broker",
+        metavar="URL",
+        help="the running grid's MQTT broker (default: $GRID_BROKER_URL); URL1,URL2,...: a cluster's members",
     )
     inject.add_argument("--speed", type=float, default=None, help=_SPEED_HELP)
     inject.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
@@ -541,7 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the summary of an injected run (default: the most recent one seen on the broker).",
     )
     results.add_argument(
-        "--broker", metavar="URL", help="the running grid's MQTT broker (default: $GRID_BROKER_URL)"
+        "--broker",
+        metavar="URL",
+        help="the running grid's MQTT broker (default: $GRID_BROKER_URL); URL1,URL2,...: a cluster's members",
     )
     results.add_argument("--run", dest="run_id", default=None, help="run id printed by `gridsim inject`")
     results.add_argument("--json", action="store_true", help="print the summary as JSON")

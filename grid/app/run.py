@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from grid.app.cluster import Members, check_roster, members_of, placement, session_factory
+from grid.app.cluster import Members, check_roster, is_cluster, members_of, placement, session_factory
 from grid.app.controller import RunController
 from grid.app.federation import RunBrokers, open_run_brokers
 from grid.app.workers import WorkerPool, grid_services, worker_processes, worker_specs
@@ -91,6 +91,10 @@ class RunOptions:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
         check_track_interval(self.track_interval_s)
         check_analysis(self.analysis_s)
+        if self.broker_url is not None and is_cluster(self.broker_url) and self.broker_kind != "rabbitmq":
+            raise ConfigError(
+                f"--broker {self.broker_url!r} is a list of members: a cluster needs --broker-kind rabbitmq"
+            )
         if self.broker_kind == "rabbitmq":
             if self.broker_url is None:
                 raise ConfigError(
@@ -287,18 +291,18 @@ async def run_grid(
 def cluster_account(options: RunOptions, summary: dict[str, Any]) -> dict[str, Any]:
     """The RabbitMQ cluster's part of a summary: members, who started where, failovers."""
     members = options.cluster
-    placed = placement(options.roster, len(members))
     counters: dict[str, dict[str, int]] = {**summary.get("per_node", {}), **summary.get("per_service", {})}
     failovers = {n: c.get(CounterName.FAILOVERS, 0) for n, c in counters.items()}
-    return {
-        "members": [f"mqtt://{h}:{p}" for h, p in members],
-        "placement": {
+    account: dict[str, Any] = {"members": [f"mqtt://{h}:{p}" for h, p in members]}
+    if options.local_services:  # with --external each process chose its own first member
+        placed = placement(options.roster, len(members))
+        account["placement"] = {
             f"mqtt://{h}:{p}": sorted(i for i, k in placed.items() if k == m)
             for m, (h, p) in enumerate(members)
-        },
-        "failovers": sum(failovers.values()),
-        "failovers_by_node": {n: v for n, v in sorted(failovers.items()) if v},
-    }
+        }
+    account["failovers"] = sum(failovers.values())
+    account["failovers_by_node"] = {n: v for n, v in sorted(failovers.items()) if v}
+    return account
 
 
 async def serve_grid(
@@ -323,11 +327,11 @@ async def serve_grid(
                 log.exception("run %s could not be conducted", start.run_id)
                 continue
             results = RunResults(run_id=start.run_id, summary=summary)
-            await controller.transport.publish(
-                topics.results_topic(start.run_id),
-                Envelope(body=results, origin=CONTROLLER_ID).to_bytes(),
-                retain=True,
-            )
+            payload = Envelope(body=results, origin=CONTROLLER_ID).to_bytes()
+            # Also on one exact topic for `gridsim results` without --run: on RabbitMQ a wildcard
+            # subscription is never sent retained messages.
+            for topic in (topics.results_topic(start.run_id), topics.LATEST_RESULTS):
+                await controller.transport.publish(topic, payload, retain=True)
             objects = controller.cyber_objects.pop(start.run_id, [])
             _write(None if options.out_dir is None else options.out_dir / start.run_id, summary, objects)
             if on_summary is not None:

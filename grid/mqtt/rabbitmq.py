@@ -6,7 +6,8 @@ RabbitMQ 3.10's MQTT plugin, measured on a three-member cluster (``tests/rabbitm
   subscriber on member 2. A :class:`ClusterSession` therefore writes every retained message
   (control, status, results) to every member it can reach;
 * a retained message is delivered only to an exact-topic subscription, not to a wildcard one:
-  whoever reads statuses after the fact subscribes to each status topic by name;
+  whoever reads statuses after the fact subscribes to each status topic by name, and the most
+  recent run's summary is also kept on one exact topic (``grid/v1/results/latest``);
 * ``.`` is a topic-level separator (MQTT ``/`` becomes AMQP ``.``), so ``a.b`` would match
   ``+/+``; gridsim ids may contain ``.`` (swarm members ``<id>.<k>``): refused, naming the id;
 * ``*`` in a topic breaks aiomqtt clients: refused (gridsim's topic segments never have one);

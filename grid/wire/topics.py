@@ -10,6 +10,7 @@
     grid/v1/control/run             retained run control: start (scenario, seed, speed, epoch) and end
     grid/v1/stats/fusion            the fusion centre's account of a run, sent when the run ends
     grid/v1/results/<run>           retained summary of a run injected into ``gridsim up``
+    grid/v1/results/latest          retained copy of the most recent of those (a run id always has a ``-``)
     grid/v1/cyber/reports/<node>    a member CERT's indicator, STIX 2.1 JSON (QoS 1)
     grid/v1/cyber/jcc               the hub's new shared indicators, for the Joint Cyber Centre (QoS 1)
     grid/v1/cyber/flags             the Joint Cyber Centre's flag of a shared indicator, to the hub
@@ -55,6 +56,7 @@ __all__ = [
     "CYBER_JCC",
     "CYBER_STATS",
     "FUSION_STATS",
+    "LATEST_RESULTS",
     "ROOT",
     "TRACKS",
     "ParsedTopic",
@@ -79,6 +81,8 @@ ALL_REPORTS = f"{ROOT}/reports/+"
 ALL_STATUS = f"{ROOT}/status/+"
 ALL_AWARENESS = f"{ROOT}/awareness/+"
 ALL_RESULTS = f"{ROOT}/results/+"
+# An exact topic for "the most recent run": RabbitMQ serves retained messages to exact filters only.
+LATEST_RESULTS = f"{ROOT}/results/latest"
 ALL_PICTURES = f"{ROOT}/picture/+"
 CYBER_JCC = f"{ROOT}/cyber/jcc"
 CYBER_FLAGS = f"{ROOT}/cyber/flags"

@@ -138,6 +138,23 @@ def test_broker_down(capsys: pytest.CaptureFixture[str]) -> None:
     assert line.startswith(f"unhealthy: MQTT broker at mqtt://127.0.0.1:{port} unavailable"), line
 
 
+@pytest.mark.broker
+def test_a_cluster_answers_on_its_first_live_member(
+    mosquitto: BrokerInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--broker DEAD,LIVE`` (a cluster's members): the verdict comes from the first that answers."""
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    code, line = _health(capsys, "--broker", f"{dead},{mosquitto.url}")
+    assert (code, line) == (0, f"healthy: broker {mosquitto.url} answers")
+    code, line = _health(capsys, "--broker", f"{dead},{mosquitto.url}", "--node", "BG")
+    assert (code, line) == (1, f"unhealthy: BG has no status on {mosquitto.url}")
+    other = f"mqtt://127.0.0.1:{free_port()}"
+    code, line = _health(capsys, "--broker", f"{dead},{other}")
+    assert code == 1
+    assert dead in line, line
+    assert other in line, line
+
+
 @pytest.mark.timeout(60)
 def test_silent_broker_times_out(capsys: pytest.CaptureFixture[str]) -> None:
     """A port that accepts connections but never answers MQTT: unhealthy once the timeout is up."""

@@ -13,6 +13,9 @@ from grid.app.inject import fetch_results, inject
 from grid.app.run import RunOptions, serve_grid
 from grid.errors import RunError
 from grid.mqtt.broker import BrokerInfo
+from grid.mqtt.transport import Transport
+from grid.wire import topics
+from grid.wire.messages import Envelope, RunResults
 from grid.world.roster import Roster
 from grid.world.scenario import load_scenario
 from tests.grid.app.up_outage import inject_outage_into_up
@@ -44,6 +47,13 @@ async def test_inject_into_running_grid(mosquitto: BrokerInfo, roster: Roster, t
         assert fetched["threats"] == summary["threats"]
         latest = await fetch_results(mosquitto.url, run_id=None, timeout_s=5)
         assert latest["run_id"] == summary["run_id"]
+        # The exact topic `results` reads on brokers that send retained messages to exact filters only.
+        async with Transport(host=mosquitto.host, port=mosquitto.port, client_id="t-latest") as probe:
+            await probe.subscribe(topics.LATEST_RESULTS)
+            kept = await asyncio.wait_for(anext(aiter(probe.messages())), 30)
+        body = Envelope.from_bytes(kept.payload).body
+        assert isinstance(body, RunResults)
+        assert body.run_id == summary["run_id"]
         assert (tmp_path / str(summary["run_id"]) / "summary.json").is_file()
         assert summaries
         assert summaries[0]["run_id"] == summary["run_id"]

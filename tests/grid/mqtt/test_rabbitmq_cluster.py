@@ -7,6 +7,9 @@ test runs last, since it leaves the cluster with two members. Figures are report
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +19,8 @@ import pytest
 
 from grid.app.cli import main
 from grid.app.cluster import placement
-from grid.app.run import RunOptions, run_grid
+from grid.app.inject import fetch_results, inject
+from grid.app.run import RunOptions, run_grid, serve_grid
 from grid.errors import ConfigError
 from grid.mqtt.address import LOOPBACK, free_port
 from grid.mqtt.broker import BrokerInfo
@@ -25,6 +29,7 @@ from grid.mqtt.session import Session
 from grid.mqtt.transport import Received
 from grid.results.observed import Progress
 from grid.wire import topics
+from grid.wire.messages import Envelope, RunResults
 from grid.world.roster import Roster
 from grid.world.scenario import load_scenario
 from tests.rabbitmq import Cluster, rabbitmq_available, rabbitmq_cluster
@@ -78,12 +83,22 @@ def test_a_cluster_needs_its_urls(roster: Roster) -> None:
     [
         (["run", "--quiet", "--broker-kind", "rabbitmq"], ["ConfigError", "needs --broker"]),
         (["node", "--id", "RO", "--broker", "mqtt://127.0.0.1:1,"], ["ConfigError", "empty URL"]),
+        (["fusion", "--broker", ",mqtt://127.0.0.1:1"], ["ConfigError", "empty URL"]),
+        (
+            ["run", "--quiet", "--external", "--broker", "mqtt://127.0.0.1:1,mqtt://127.0.0.1:2"],
+            ["ConfigError", "list of members", "--broker-kind rabbitmq"],
+        ),
+        (
+            ["up", "--external", "--broker", "mqtt://127.0.0.1:1,mqtt://127.0.0.1:2"],
+            ["ConfigError", "--broker-kind rabbitmq"],
+        ),
     ],
 )
 def test_cli_refuses_a_cluster_without_members(
     argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``gridsim run --broker-kind rabbitmq`` needs the members; a list with a hole is refused."""
+    """``gridsim run --broker-kind rabbitmq`` needs the members; a list with a hole, or a list without
+    ``--broker-kind rabbitmq``, is refused."""
     code = main(argv)
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2, err
@@ -175,6 +190,91 @@ async def test_retained_messages_reach_every_member(cluster: Cluster) -> None:
         await pub.publish(topic, b"", retain=True)
 
 
+def _rotated(urls: list[str], first: int) -> str:
+    """The member list with member ``first`` first: where a process started on its own connects."""
+    return ",".join([*urls[first:], *urls[:first]])
+
+
+@needs_rabbitmq
+@pytest.mark.broker
+@pytest.mark.timeout(300)
+def test_results_without_a_run_id_on_the_cluster(
+    cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``gridsim results --broker M2,M3,M1`` (no ``--run``) prints the latest run a grid on M1 kept."""
+    members = parse_cluster_urls(cluster.urls)
+    run_id = f"probe-{os.urandom(4).hex()}"
+    payload = Envelope(
+        body=RunResults(run_id=run_id, summary={"run_id": run_id}), origin="controller"
+    ).to_bytes()
+    latest = (topics.results_topic(run_id), topics.LATEST_RESULTS)
+
+    async def publish(body: bytes) -> None:  # as `gridsim up` does, via member 1
+        async with ClusterSession(members, first=0, client_id="t-results-pub") as pub:
+            for topic in latest:
+                await pub.publish(topic, body, retain=True)
+
+    asyncio.run(publish(payload))
+    try:
+        code = main(["results", "--broker", _rotated(cluster.urls, 1), "--json", "--timeout", "60"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert json.loads(out)["run_id"] == run_id
+    finally:
+        asyncio.run(publish(b""))
+
+
+@needs_rabbitmq
+@pytest.mark.broker
+@pytest.mark.timeout(900)
+async def test_external_grid_on_the_cluster(
+    cluster: Cluster, roster: Roster, tmp_path: Path, gridsim: GridsimProcesses
+) -> None:
+    """``gridsim run --external`` and ``up --external`` on the cluster drive ``gridsim fusion``, ``hub``
+    and ``node`` processes, each given the member list with its own member first."""
+    placed = placement(roster, len(cluster.urls))
+    commands = [["fusion"], ["hub"], *(["node", "--id", node_id] for node_id in sorted(roster))]
+    firsts = [placed["fusion"], placed["hub"], *(placed[node_id] for node_id in sorted(roster))]
+    procs = []
+    for k, (command, first) in enumerate(zip(commands, firsts, strict=True)):
+        with (tmp_path / f"process-{k}.log").open("wb") as log:
+            procs.append(
+                gridsim.start(*command, "--broker", _rotated(cluster.urls, first), stdout=log, stderr=log)
+            )
+    scenario = load_scenario().model_copy(update={"duration_s": 45.0})
+    external = dataclasses.replace(
+        _options(cluster, roster, tmp_path / "run"),
+        scenario=scenario,
+        local_services=False,
+        workers=0,
+        join_timeout_s=300.0,  # seventeen processes starting on a loaded 2-core machine beside the cluster
+    )
+    try:
+        summary = await run_grid(external)
+        print("run --external:", _figures(summary))
+        _check_accounts(summary)
+        assert set(summary["per_node"]) == set(roster)
+        assert "placement" not in summary["cluster"]  # each process chose its own first member
+        ready = asyncio.Event()
+        up = dataclasses.replace(external, scenario=None, out_dir=tmp_path / "up")
+        grid = asyncio.create_task(serve_grid(up, on_ready=lambda _: ready.set()), name="test.grid")
+        try:
+            await asyncio.wait_for(ready.wait(), 300)
+            injected = await inject(scenario, broker_url=_rotated(cluster.urls, 2), speed=SPEED, wait=True)
+            assert injected is not None
+            print("up --external, injected:", _figures({**injected, "cluster": {"failovers": "-"}}))
+            _check_accounts(injected)
+            latest = await fetch_results(_rotated(cluster.urls, 1), run_id=None, timeout_s=60)
+            assert latest["run_id"] == injected["run_id"]
+        finally:
+            grid.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await grid
+    finally:
+        codes = await gridsim.stop_async(*procs)
+    assert codes == [130] * len(procs), "every process stopped cleanly on Ctrl-C"
+
+
 @needs_rabbitmq
 @pytest.mark.broker
 @pytest.mark.timeout(600)
@@ -216,17 +316,45 @@ async def test_member_killed_mid_run(cluster: Cluster, roster: Roster, tmp_path:
 
 @pytest.mark.broker
 @pytest.mark.timeout(120)
-def test_node_command_takes_a_list_of_members(mosquitto: BrokerInfo, gridsim: GridsimProcesses) -> None:
-    """``gridsim node --broker DEAD,LIVE`` skips the member that is down and serves on the next."""
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [(["node", "--id", "RO"], "RO connected"), (["fusion"], "fusion connected"), (["hub"], "jcc connected")],
+)
+def test_service_commands_take_a_list_of_members(
+    command: list[str], says: str, mosquitto: BrokerInfo, gridsim: GridsimProcesses
+) -> None:
+    """``gridsim node|fusion|hub --broker DEAD,LIVE`` skips the member that is down and serves on the next."""
     dead = f"mqtt://{LOOPBACK}:{free_port()}"
     proc = gridsim.start(
-        "node", "--id", "RO", "--broker", f"{dead},{mosquitto.url}",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        *command,
+        "--broker",
+        f"{dead},{mosquitto.url}",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    err_seen = ""
+    while says not in err_seen and (line := proc.stderr.readline()):
+        err_seen += line
+    assert says in err_seen, err_seen
+    (code,) = gridsim.stop(proc)
+    assert code == 130
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_the_member_list_may_come_from_the_environment(
+    mosquitto: BrokerInfo, gridsim: GridsimProcesses
+) -> None:
+    """``GRID_BROKER_URL=DEAD,LIVE gridsim fusion`` serves on the live member."""
+    dead = f"mqtt://{LOOPBACK}:{free_port()}"
+    env = {**os.environ, "GRID_BROKER_URL": f"{dead},{mosquitto.url}"}
+    proc = gridsim.start("fusion", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     err_seen = ""
     while "connected" not in err_seen and (line := proc.stderr.readline()):
         err_seen += line
-    assert "RO connected" in err_seen, err_seen
+    assert "fusion connected" in err_seen, err_seen
     (code,) = gridsim.stop(proc)
     assert code == 130
