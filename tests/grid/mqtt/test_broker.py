@@ -52,15 +52,17 @@ async def _wait_gone(pid: int, within_s: float = 10.0) -> bool:
 
 
 def _gridsim_brokers() -> set[int]:
-    """Pids of running brokers started by start_broker (their config lives in a gridsim-* temp dir)."""
+    """Pids of running brokers this test process started with start_broker (their config lives in
+    a gridsim-* temp dir); only its own children, since other test workers start brokers too."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if b"gridsim-mosquitto-" in cmdline or b"gridsim-amqtt-" in cmdline:
+            if parent == os.getpid() and (b"gridsim-mosquitto-" in cmdline or b"gridsim-amqtt-" in cmdline):
                 pids.add(int(entry.name))
     return pids
 
