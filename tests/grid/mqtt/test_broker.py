@@ -23,6 +23,7 @@ from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo, open_broker, start_broker
 from grid.mqtt.config import render_config
 from grid.mqtt.process import broker_command, mosquitto_path, spawn, stop_process, wait_ready
+from tests.processes import children
 
 LocalKind = Literal["mosquitto", "amqtt"]
 KINDS: list[LocalKind] = ["mosquitto", "amqtt"]
@@ -55,15 +56,13 @@ def _gridsim_brokers() -> set[int]:
     """Pids of running brokers this test process started with start_broker (their config lives in
     a gridsim-* temp dir); only its own children, since other test workers start brokers too."""
     pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if parent == os.getpid() and (b"gridsim-mosquitto-" in cmdline or b"gridsim-amqtt-" in cmdline):
-                pids.add(int(entry.name))
+    for pid in children(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"gridsim-mosquitto-" in cmdline or b"gridsim-amqtt-" in cmdline:
+            pids.add(pid)
     return pids
 
 
