@@ -289,11 +289,15 @@ async def _start(child: _Child, roster: Roster, python: Sequence[str]) -> None:
     except OSError as exc:
         raise RunError(f"cannot start {child.describe()}: {' '.join(argv)}: {exc}") from exc
     assert child.proc.stdin is not None
-    child.proc.stdin.write(child.spec.to_json(roster))
-    # A child that died at once closed its end: its exit is reported by the watcher, with its log.
-    with contextlib.suppress(ConnectionError):
-        await child.proc.stdin.drain()
-    child.proc.stdin.close()
+    try:
+        child.proc.stdin.write(child.spec.to_json(roster))
+        # A child that died at once closed its end: its exit is reported by the watcher, with its log.
+        with contextlib.suppress(ConnectionError):
+            await child.proc.stdin.drain()
+    finally:
+        # Also when cancelled (a stop signal) mid-drain: the child's wait() ends only once every
+        # pipe to it is closed, and a child still reading its spec sees the end of it.
+        child.proc.stdin.close()
 
 
 @contextlib.asynccontextmanager

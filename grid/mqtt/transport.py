@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import socket
 import typing
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 import aiomqtt
 import paho.mqtt.client as mqtt
@@ -121,6 +122,29 @@ def quiet_socket_races() -> None:
         loop.set_exception_handler(_quiet_socket_races)
 
 
+_T = TypeVar("_T")
+
+
+class _Client(aiomqtt.Client):
+    """aiomqtt's client, waiting with ``asyncio.timeout`` instead of ``asyncio.wait_for``.
+
+    On Python 3.11 ``wait_for`` returns the result when what it awaits completes in the same
+    loop iteration as a cancellation of the caller, and the cancellation is lost (gh-86296, fixed
+    in 3.12). A stop signal landing just as a SUBACK or CONNACK arrived then left ``gridsim run``
+    running on after "stopping". ``asyncio.timeout`` always delivers the cancellation.
+    """
+
+    # aiomqtt passes timeout= by keyword: its signature, kept.
+    async def _wait_for(self, fut: typing.Awaitable[_T], timeout: float | None) -> _T:  # noqa: ASYNC109
+        if timeout is None:
+            timeout = self.timeout
+        try:
+            async with asyncio.timeout(None if timeout == math.inf else timeout):
+                return await fut
+        except TimeoutError:
+            raise aiomqtt.MqttError("Operation timed out") from None
+
+
 class Transport:
     """One MQTT client connection, owned by an ``async with`` block."""
 
@@ -140,7 +164,7 @@ class Transport:
         self.client_id = client_id
         self._lost: asyncio.Future[None] | None = None
         self._timeout_s = timeout_s
-        self._client = aiomqtt.Client(
+        self._client = _Client(
             host,
             port,
             identifier=client_id,

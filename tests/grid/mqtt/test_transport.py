@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,25 @@ async def test_messages_already_queued_arrive_complete_and_in_order(mosquitto: B
                 if len(received) == 50:
                     break
         assert received == [str(i).encode() for i in range(50)]
+
+
+async def test_a_cancellation_landing_with_the_suback_is_not_lost(mosquitto: BrokerInfo) -> None:
+    """A task cancelled as its SUBACK is handled stops (Python 3.11's wait_for would return instead).
+
+    The window a stop signal hit in ``gridsim run``: the controller subscribing just as the
+    cancellation arrived, which then ran on as if never cancelled.
+    """
+    async with Transport(host=mosquitto.host, port=mosquitto.port, client_id="t-cancel") as transport:
+        task = asyncio.current_task()
+        assert task is not None
+        paho = transport._client._client
+        on_subscribe: Any = paho.on_subscribe
+
+        def cancel_on_suback(*args: Any) -> None:
+            on_subscribe(*args)  # the subscription's result is set ...
+            task.cancel()  # ... and in the same loop iteration the task is cancelled
+
+        paho.on_subscribe = cancel_on_suback
+        with pytest.raises(asyncio.CancelledError):
+            await transport.subscribe("t/cancel")
+        assert task.uncancel() == 0
