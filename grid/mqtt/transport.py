@@ -26,6 +26,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from grid.errors import BrokerUnavailable
+from grid.mqtt.socket_driver import SocketDriver
 
 __all__ = ["Publisher", "Received", "Transport", "Will", "map_transport_errors", "topic_matches"]
 
@@ -176,6 +177,13 @@ class Transport:
             clean_session=clean_session,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        SocketDriver(self._client._client, self._driver_failed).install()
+
+    def _driver_failed(self, exc: BaseException) -> None:
+        # What aiomqtt's own socket callbacks do with a broken pipe: end the connection with it.
+        disconnected = self._client._disconnected
+        if not disconnected.done():
+            disconnected.set_exception(exc)
 
     async def __aenter__(self) -> Self:
         quiet_socket_races()
@@ -252,11 +260,20 @@ class Transport:
     async def messages(self) -> AsyncIterator[Received]:
         """Every message received, in order, until the connection ends."""
         try:
+            queue = self._client._queue
             with map_transport_errors(self.url):
-                async for message in self._client.messages:
-                    payload = message.payload
-                    data = payload if isinstance(payload, bytes) else str(payload).encode()
-                    yield Received(message.topic.value, data, bool(message.retain))
+                async for first in self._client.messages:
+                    message = first
+                    while True:
+                        payload = message.payload
+                        data = payload if isinstance(payload, bytes) else str(payload).encode()
+                        yield Received(message.topic.value, data, bool(message.retain))
+                        # aiomqtt's iterator costs a task and an asyncio.wait per message; what
+                        # is already queued is taken directly.
+                        try:
+                            message = queue.get_nowait()
+                        except asyncio.QueueEmpty:
+                            break
         except BrokerUnavailable:
             self._mark_lost()
             raise
