@@ -8,8 +8,8 @@ from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.socket_driver import _PACKETS_PER_PASS, _coalesce
