@@ -87,6 +87,21 @@ def gridsim() -> Iterator[GridsimProcesses]:
         processes.stop()
 
 
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes a test starts itself; those still running at the end get SIGTERM, then kill."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.communicate()
+
+
 @pytest.fixture(scope="session")
 def roster() -> Roster:
     """The bundled member-state roster."""

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,6 @@ from grid.participants.service import FUSION_ID, HUB_ID, JCC_ID
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in (BROKER_URL, NODE_ID):
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[str]]]:
-    """gridsim processes a test starts; all are stopped (SIGTERM, then kill) and reaped after."""
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        proc.communicate()
 
 
 def _serve(started: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
