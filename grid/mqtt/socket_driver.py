@@ -148,6 +148,9 @@ class SocketDriver:
         if fd >= 0 and self._client.socket() is not None:
             self._fd = fd
             self._loop.add_reader(fd, self._on_readable)  # replaces aiomqtt's one-packet reader
+            # aiomqtt's reader may have left packets in the buffer (a persistent session's queue
+            # arrives right behind the CONNACK), which no readable event will announce.
+            self._on_readable()
 
     def _on_readable(self) -> None:
         recv = self._recv

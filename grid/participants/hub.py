@@ -44,8 +44,9 @@ __all__ = ["SETTLE_IDLE_S", "CyberHub", "objects_json"]
 log = logging.getLogger(__name__)
 
 # After the run's end the account waits for the last flags, acknowledgements and TAXII pushes;
-# it is sent as it stands after this many wall seconds in which none came.
-SETTLE_IDLE_S = 3.0
+# it is sent as it stands after this many wall seconds in which none came. Only a stuck exchange
+# waits it out, so it is long enough for a stall of a heavily loaded machine.
+SETTLE_IDLE_S = 10.0
 _PATTERNS = {p.id: p for p in ATTACK_PATTERNS.values()}
 
 

@@ -126,3 +126,24 @@ def test_a_partly_written_head_and_a_disconnect_are_left_alone() -> None:
     client = _Queue([disconnect, _packet(mqtt.PUBACK, data=b"E")])
     _coalesce(client)
     assert client._out_packet[0] is disconnect
+
+
+async def test_messages_queued_for_a_persistent_session_arrive_on_reconnect(mosquitto: BrokerInfo) -> None:
+    """The broker sends a persistent session's queue right behind the CONNACK, in the same read that
+    the connection's first packet came in; all of it is delivered with no further traffic."""
+    count = 50
+
+    def session() -> Transport:
+        return Transport(
+            host=mosquitto.host, port=mosquitto.port, client_id="sd-persist", clean_session=False
+        )
+
+    async with session() as sub:
+        await sub.subscribe("sd/persist")
+    async with Transport(host=mosquitto.host, port=mosquitto.port, client_id="sd-persist-pub") as pub:
+        for i in range(count):
+            await pub.publish("sd/persist", b"%03d" % i)
+    async with session() as sub:
+        async with asyncio.timeout(30):
+            got = await _receive(sub, count)
+    assert got == [b"%03d" % i for i in range(count)]

@@ -777,6 +777,7 @@ def near_valid_envelopes(draw: st.DrawFn) -> bytes:
     return msgpack.packb(raw)
 
 
+@pytest.mark.timeout(300)  # 500 examples: ~10 s on a loaded machine, far more on an overloaded one
 @settings(max_examples=500)
 @given(near_valid_envelopes())
 def test_envelope_shaped_garbage_never_crashes(data: bytes) -> None:
