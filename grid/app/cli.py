@@ -459,6 +459,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _cmd_cot(args: argparse.Namespace) -> int:
+    """Until stopped; the counts on stderr when it ends."""
+    from grid.app.cot import CotStats, run_cot
+
+    stats = CotStats()
+    try:
+        _run_async(run_cot(_broker(args), args.tak, stale_s=args.stale, stats=stats))
+    finally:
+        rejected = ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())) or "none"
+        print(f"cot: {stats.events} events ({stats.drops} drops), rejected: {rejected}", file=sys.stderr)
+    return 0
+
+
 def _run_async(coro: Coroutine[Any, Any, _T]) -> _T:
     """``asyncio.run``, with asyncio loaded only by the commands that run something; a stop signal
     cancels the command, which stops its broker and children in order (:mod:`grid.app.signals`)."""
@@ -531,6 +544,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,
         "health": _cmd_health,
+        "cot": _cmd_cot,
         "federation": _cmd_federation,
     }
     try:

@@ -322,7 +322,7 @@ def _add_hub_parser(sub: Any) -> None:
 
 _SPEED_HELP = "simulation seconds per wall second (default: $GRID_SPEED, else 1)"
 # The commands whose options have environment defaults: their help ends with the variables.
-_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health")
+_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health", "cot")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -361,6 +361,17 @@ def _add_health_parser(sub: Any) -> None:
     )
     health.add_argument(
         "--timeout", type=float, default=5.0, metavar="S", help="give up after S seconds (default 5)"
+    )
+
+
+def _add_cot_parser(sub: Any) -> None:
+    cot = sub.add_parser("cot", help="send the fused tracks to a TAK endpoint as Cursor-on-Target events")
+    cot.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
+    cot.add_argument(
+        "--tak", required=True, metavar="URL", help="tcp://host:port, or udp://239.2.3.1:6969 (ATAK mesh)"
+    )
+    cot.add_argument(
+        "--stale", type=float, default=30.0, metavar="S", help="events go stale S s after sending (30)"
     )
 
 
@@ -570,3 +581,4 @@ def _add_tool_parsers(sub: Any) -> None:
     _add_cyber_parser(sub)
     _add_federation_parser(sub)
     _add_health_parser(sub)
+    _add_cot_parser(sub)
