@@ -460,15 +460,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_cot(args: argparse.Namespace) -> int:
-    """Until stopped; the counts on stderr when it ends."""
+    """Until stopped; then the counts: one line on stderr, or JSON on stdout with ``--json``."""
+    import json
+
     from grid.app.cot import CotStats, run_cot
 
     stats = CotStats()
     try:
-        _run_async(run_cot(_broker(args), args.tak, stale_s=args.stale, stats=stats))
+        coro = run_cot(_broker(args), args.tak, stale_s=args.stale, retry=not args.no_retry, stats=stats)
+        _run_async(coro)
     finally:
-        rejected = ", ".join(f"{k} {v}" for k, v in sorted(stats.rejected.items())) or "none"
-        print(f"cot: {stats.events} events ({stats.drops} drops), rejected: {rejected}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(stats.as_dict()), flush=True)
+        elif not args.quiet:
+            print(stats.line(), file=sys.stderr, flush=True)
     return 0
 
 

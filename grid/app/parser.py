@@ -365,14 +365,29 @@ def _add_health_parser(sub: Any) -> None:
 
 
 def _add_cot_parser(sub: Any) -> None:
-    cot = sub.add_parser("cot", help="send the fused tracks to a TAK endpoint as Cursor-on-Target events")
+    cot = sub.add_parser(
+        "cot",
+        help="send the fused tracks to a TAK endpoint as Cursor-on-Target events",
+        description=(
+            "Until stopped (Ctrl-C, SIGTERM), send each fused track update to a TAK endpoint as a CoT "
+            "event (a drop event when the track is deleted), then print the counts. A TAK endpoint "
+            "that is down is retried with a doubling back-off up to 30 s."
+        ),
+    )
     cot.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
     cot.add_argument(
         "--tak", required=True, metavar="URL", help="tcp://host:port, or udp://239.2.3.1:6969 (ATAK mesh)"
     )
     cot.add_argument(
-        "--stale", type=float, default=30.0, metavar="S", help="events go stale S s after sending (30)"
+        "--stale",
+        type=float,
+        default=None,
+        metavar="S",
+        help="events go stale S s after sending (default: 3 of the track's update periods, at least 5 s)",
     )
+    cot.add_argument("--no-retry", action="store_true", help="a TAK endpoint that is down is an error")
+    cot.add_argument("--json", action="store_true", help="print the counts as JSON on stdout at the end")
+    cot.add_argument("--quiet", action="store_true", help="no counts line at the end")
 
 
 def _add_federated(run: argparse.ArgumentParser, up: argparse.ArgumentParser) -> None:

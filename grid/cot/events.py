@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from grid.errors import MessageRejected
 from grid.wire.messages import FusedTrack
 
-__all__ = ["DROPPED", "TYPE_CODES", "UNKNOWN_AIR", "ce_m", "course_speed", "to_cot", "type_code"]
+__all__ = ["DROPPED", "TYPE_CODES", "UNKNOWN_AIR", "ce_m", "course_speed", "event_uid", "to_cot", "type_code"]
 
 UNKNOWN_AIR = "a-u-A"
 TYPE_CODES = {"rotary": "a-h-A-M-H-Q", "fixed_wing": "a-h-A-M-F-Q"}
@@ -47,6 +47,11 @@ def course_speed(vel_east_mps: float, vel_north_mps: float) -> tuple[float, floa
     return course, math.hypot(vel_east_mps, vel_north_mps)
 
 
+def event_uid(track: FusedTrack) -> str:
+    """The CoT uid of a track: one per run and track, so that each update moves the same icon."""
+    return f"gridsim-{track.run_id}-{track.track_id}"
+
+
 def _stamp(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -67,7 +72,7 @@ def to_cot(track: FusedTrack, *, now: datetime, stale_s: float, classification: 
         "event",
         {
             "version": "2.0",
-            "uid": f"gridsim-{track.run_id}-{track.track_id}",
+            "uid": event_uid(track),
             "type": type_code(classification),
             "how": "m-f",
             "time": _stamp(now),
@@ -94,4 +99,5 @@ def to_cot(track: FusedTrack, *, now: datetime, stale_s: float, classification: 
     ET.SubElement(detail, "contact", {"callsign": f"gridsim {track.track_id}"})
     remarks = ET.SubElement(detail, "remarks")
     remarks.text = f"{REMARKS} run {track.run_id} track {track.track_id} {track.status}"
-    return ET.tostring(event, encoding="utf-8", xml_declaration=True) + b"\n"
+    # ET.tostring is typed Any (str or bytes by encoding); with an encoding it is bytes.
+    return bytes(ET.tostring(event, encoding="utf-8", xml_declaration=True)) + b"\n"
