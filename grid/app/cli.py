@@ -467,7 +467,10 @@ def _cmd_cot(args: argparse.Namespace) -> int:
 
     stats = CotStats()
     try:
-        coro = run_cot(_broker(args), args.tak, stale_s=args.stale, retry=not args.no_retry, stats=stats)
+        retry, classify = not args.no_retry, args.classify == "truth"
+        coro = run_cot(
+            _broker(args), args.tak, stale_s=args.stale, retry=retry, classify=classify, stats=stats
+        )
         _run_async(coro)
     finally:
         if args.json:

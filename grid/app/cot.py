@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from grid.cot.events import DROPPED, event_uid, to_cot
@@ -34,7 +34,10 @@ from grid.errors import ConfigError, MessageRejected, TakUnavailable
 from grid.mqtt.address import parse_broker_url
 from grid.mqtt.transport import Transport
 from grid.wire import topics
-from grid.wire.messages import Envelope, FusedTrack
+from grid.wire.messages import Body, Envelope, FusedTrack, RunControl
+
+if TYPE_CHECKING:
+    from grid.cot.classify import TruthClassifier
 
 __all__ = ["RETRY_INITIAL_S", "RETRY_MAX_S", "CotStats", "check_tak_url", "run_cot"]
 
@@ -189,8 +192,9 @@ async def _feed_tak(
             delay = min(RETRY_MAX_S, delay * 2)
 
 
-def _event(received: bytes, topic: str, stale: StaleTimes) -> tuple[str, tuple[bytes, bool]]:
-    body = Envelope.from_bytes(received).body
+def _event(
+    body: Body, topic: str, stale: StaleTimes, classifier: TruthClassifier | None
+) -> tuple[str, tuple[bytes, bool]]:
     if not isinstance(body, FusedTrack):
         raise MessageRejected("wrong_type", f"{body.TYPE} on {topic}")
     uid = event_uid(body)
@@ -198,13 +202,21 @@ def _event(received: bytes, topic: str, stale: StaleTimes) -> tuple[str, tuple[b
     drop = body.status == DROPPED
     if drop:
         stale.forget(uid)
-    return uid, (to_cot(body, now=datetime.now(UTC), stale_s=stale_s), drop)
+    classification = None if classifier is None else classifier.classify(body)
+    event = to_cot(body, now=datetime.now(UTC), stale_s=stale_s, classification=classification)
+    return uid, (event, drop)
 
 
-async def _read_tracks(mqtt: Transport, outbox: _Events, stats: CotStats, stale: StaleTimes) -> None:
+async def _read_tracks(
+    mqtt: Transport, outbox: _Events, stats: CotStats, stale: StaleTimes, classifier: TruthClassifier | None
+) -> None:
     async for received in mqtt.messages():
         try:
-            uid, event = _event(received.payload, received.topic, stale)
+            body = Envelope.from_bytes(received.payload).body
+            if classifier is not None and received.topic == topics.CONTROL and isinstance(body, RunControl):
+                classifier.learn(body)  # a run's start: its scenario's threats
+                continue
+            uid, event = _event(body, received.topic, stale, classifier)
         except MessageRejected as exc:
             stats.rejected[exc.reason] += 1
             log.warning("track message rejected: %s", exc)
@@ -219,6 +231,7 @@ async def run_cot(
     *,
     stale_s: float | None = None,
     retry: bool = True,
+    classify: bool = False,
     stats: CotStats | None = None,
     on_event: Callable[[bytes], None] | None = None,
 ) -> CotStats:
@@ -230,6 +243,8 @@ async def run_cot(
         stale_s: a fixed stale period (s); None: a few of each track's update periods
             (:class:`~grid.cot.stale.StaleTimes`).
         retry: retry a TAK endpoint that is down (else the first failure is an error).
+        classify: classify confirmed tracks from the run's scenario (:mod:`grid.cot.classify`);
+            else every event is unknown air.
         stats: updated in place, so that a caller still has the counts after a cancellation.
         on_event: called with each event once it has been sent.
 
@@ -243,13 +258,19 @@ async def run_cot(
     host, port = parse_broker_url(broker_url)
     stats = CotStats() if stats is None else stats
     outbox: _Events = Outbox()
+    classifier = None
+    if classify:
+        from grid.cot.classify import TruthClassifier  # here: it loads the world model (pydantic)
+
+        classifier = TruthClassifier()
     try:
         async with Transport(host=host, port=port, client_id=f"gridsim-cot-{os.urandom(4).hex()}") as mqtt:
-            await mqtt.subscribe(topics.TRACKS)
+            await mqtt.subscribe(topics.TRACKS, *((topics.CONTROL,) if classify else ()))
             async with asyncio.TaskGroup() as tg:
                 feed = _feed_tak(tak_url, outbox, stats, retry=retry, on_event=on_event)
                 tg.create_task(feed, name="grid[cot].tak")
-                tg.create_task(_read_tracks(mqtt, outbox, stats, stale), name="grid[cot].tracks")
+                reading = _read_tracks(mqtt, outbox, stats, stale, classifier)
+                tg.create_task(reading, name="grid[cot].tracks")
     finally:  # also when cancelled by a stop signal: the caller reports the counts
         stats.superseded = outbox.superseded
     return stats

@@ -385,6 +385,15 @@ def _add_cot_parser(sub: Any) -> None:
         metavar="S",
         help="events go stale S s after sending (default: 3 of the track's update periods, at least 5 s)",
     )
+    cot.add_argument(
+        "--classify",
+        choices=("none", "truth"),
+        default="none",
+        help=(
+            "none: every track is unknown air (a-u-A); truth: a confirmed track gets the hostile code "
+            "of the scenario threat it follows (a stand-in classifier)"
+        ),
+    )
     cot.add_argument("--no-retry", action="store_true", help="a TAK endpoint that is down is an error")
     cot.add_argument("--json", action="store_true", help="print the counts as JSON on stdout at the end")
     cot.add_argument("--quiet", action="store_true", help="no counts line at the end")

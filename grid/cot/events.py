@@ -1,8 +1,9 @@
 """Sans-IO converter: a fused track update -> one CoT event (XML bytes).
 
-The fusion centre's tracks carry no classification today, so every event is ``a-u-A`` (unknown
-air) unless a classification is given: ``rotary`` -> ``a-h-A-M-H-Q``, ``fixed_wing`` ->
-``a-h-A-M-F-Q``. ``how`` is ``m-f`` (machine, fused): pytak's ``gen_cot`` hard-codes ``m-g``, so the
+The fusion centre's tracks carry no classification, so every event is ``a-u-A`` (unknown air)
+unless a classification is given (``gridsim cot --classify truth``, :mod:`grid.cot.classify`):
+``rotary`` -> ``a-h-A-M-H-Q``, ``fixed_wing`` -> ``a-h-A-M-F-Q``, hostile; the remarks then say it
+was classified. ``how`` is ``m-f`` (machine, fused): pytak's ``gen_cot`` hard-codes ``m-g``, so the
 XML is built here with ``xml.etree``. Every event is marked simulated: ``opex="s-gridsim"`` (the CoT
 event schema's operation/exercise/simulation flag, ``s`` = simulation), ``access="Unclassified"``
 and ``<remarks>SIMULATED gridsim</remarks>``.
@@ -99,5 +100,7 @@ def to_cot(track: FusedTrack, *, now: datetime, stale_s: float, classification: 
     ET.SubElement(detail, "contact", {"callsign": f"gridsim {track.track_id}"})
     remarks = ET.SubElement(detail, "remarks")
     remarks.text = f"{REMARKS} run {track.run_id} track {track.track_id} {track.status}"
+    if classification is not None:
+        remarks.text += f"; classified {classification} from the scenario (simulated classifier)"
     # ET.tostring is typed Any (str or bytes by encoding); with an encoding it is bytes.
     return bytes(ET.tostring(event, encoding="utf-8", xml_declaration=True)) + b"\n"

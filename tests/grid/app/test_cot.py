@@ -135,17 +135,21 @@ async def _publish(broker: BrokerInfo, *payloads: bytes) -> None:
             await mqtt.publish(topics.TRACKS, payload)
 
 
-def _check_event(event: ET.Element, sent: list[FusedTrack]) -> FusedTrack:
+def _status(event: ET.Element) -> str:
+    """The track status the remarks end with (before any classification note)."""
+    return (event.findtext("detail/remarks") or "").split(";")[0].rsplit(" ", 1)[-1]
+
+
+def _check_event(event: ET.Element, sent: list[FusedTrack], *, classify: bool) -> FusedTrack:
     """Every field of ``event`` against the track message it came from (one of ``sent``)."""
     assert event.tag == "event"
     assert event.get("version") == "2.0"
-    assert event.get("type") == "a-u-A"  # the fusion centre does not classify: unclassified air
     assert event.get("how") == "m-f"
     assert event.get("opex") == "s-gridsim"
     assert event.get("access") == "Unclassified"
     remarks = event.findtext("detail/remarks") or ""
     assert remarks.startswith("SIMULATED gridsim run ")
-    status = remarks.rsplit(" ", 1)[-1]
+    status = _status(event)
     point, course = event.find("point"), event.find("detail/track")
     assert point is not None
     assert course is not None
@@ -157,6 +161,18 @@ def _check_event(event: ET.Element, sent: list[FusedTrack]) -> FusedTrack:
     assert matches, f"no track message for event {ET.tostring(event)!r}"
     track = matches[0]
     assert event.get("uid") == f"gridsim-{track.run_id}-{track.track_id}"
+    # The fusion centre does not classify: unknown air; --classify truth: the default scenario's
+    # threat is a drone, so a confirmed track that follows it (and its drop) is hostile rotary.
+    if not classify or track.run_id == "injected-1" or track.status == "tentative":
+        assert event.get("type") == "a-u-A"
+    elif track.status == "confirmed" and track.truth_ids == ("uav-1",):
+        assert event.get("type") == "a-h-A-M-H-Q"
+    if event.get("type") == "a-h-A-M-H-Q":
+        assert classify
+        assert remarks.endswith("; classified rotary from the scenario (simulated classifier)")
+    else:
+        assert event.get("type") == "a-u-A"
+        assert ";" not in remarks
     start, stale = _when(event.get("start")), _when(event.get("stale"))
     assert _when(event.get("time")) == start
     if track.status == "deleted":
@@ -195,18 +211,19 @@ async def _record(broker: BrokerInfo, into: list[FusedTrack], ready: asyncio.Eve
                 into.append(body)
 
 
-@pytest.mark.parametrize("scheme", ["tcp", "udp"])
+@pytest.mark.parametrize("mode", ["tcp", "udp-classify"])
 async def test_run_to_tak_every_event_checked(
-    scheme: str, mosquitto: BrokerInfo, roster: Roster, tcp_listener: Listener, udp_listener: Listener
+    mode: str, mosquitto: BrokerInfo, roster: Roster, tcp_listener: Listener, udp_listener: Listener
 ) -> None:
     """Every track update of a real run becomes a checked CoT event; deletions are drop events."""
+    scheme, classify = mode.split("-", maxsplit=1)[0], mode.endswith("-classify")
     listener = tcp_listener if scheme == "tcp" else udp_listener
     stats, sent = CotStats(), list[FusedTrack]()
     scenario = scenario_from_dict({**load_scenario().to_dict(), "duration_s": 40.0})
     ready = asyncio.Event()
     async with asyncio.TaskGroup() as tg:
         recorder = tg.create_task(_record(mosquitto, sent, ready))
-        bridge = tg.create_task(run_cot(mosquitto.url, listener.url, stats=stats))
+        bridge = tg.create_task(run_cot(mosquitto.url, listener.url, classify=classify, stats=stats))
         await ready.wait()
         await _until_subscribed(mosquitto, stats)
         summary = await run_grid(
@@ -236,15 +253,17 @@ async def test_run_to_tak_every_event_checked(
     assert len(listener.events) == stats.events == stats.tracks - stats.superseded
     for event in listener.events:
         uid = event.get("uid", "")
-        track = _check_event(event, by_uid[uid])
+        track = _check_event(event, by_uid[uid], classify=classify)
         del by_uid[uid][: by_uid[uid].index(track) + 1]  # later events match later messages only
     deleted = {f"gridsim-{t.run_id}-{t.track_id}" for t in sent if t.status == "deleted"}
-    drops = {e.get("uid") for e in listener.events if e.findtext("detail/remarks", "").endswith(" deleted")}
+    drops = {e.get("uid") for e in listener.events if _status(e) == "deleted"}
     assert "gridsim-injected-1-X1" in deleted
     assert drops == deleted, "every deleted track, and only those, got a drop event"
     assert stats.drops == len(deleted)
     assert set(stats.rejected) == {"wrong_type", GARBAGE_REASON}, "bad messages are counted, not fatal"
-    print(f"\n{scheme}: {stats.line()}; run published {summary['air_picture']['published']} tracks")
+    hostile = sum(e.get("type") == "a-h-A-M-H-Q" for e in listener.events)
+    assert (hostile > 0) is classify
+    print(f"\n{mode}: {hostile} hostile; {stats.line()}; run: {summary['air_picture']['published']} tracks")
 
 
 async def test_tak_down_is_retried_and_a_closed_connection_reconnects(
@@ -286,7 +305,7 @@ async def test_tak_down_is_retried_and_a_closed_connection_reconnects(
             assert connections == 2
             assert stats.tak_failures == failures
         bridge.cancel()
-    got = [(e.get("uid"), (e.findtext("detail/remarks") or "").rsplit(" ", 1)[-1]) for e in listener.events]
+    got = [(e.get("uid"), _status(e)) for e in listener.events]
     assert got == [
         ("gridsim-injected-1-X1", "confirmed"),
         ("gridsim-injected-1-X2", "tentative"),
