@@ -383,7 +383,7 @@ def _add_cot_parser(sub: Any) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="events go stale S s after sending (default: 3 of the track's update periods, at least 5 s)",
+        help="an event goes stale S s after its update arrives (default: 3 of its track's periods, >= 5 s)",
     )
     cot.add_argument(
         "--classify",
