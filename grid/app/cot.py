@@ -211,6 +211,8 @@ async def _read_tracks(
     mqtt: Transport, outbox: _Events, stats: CotStats, stale: StaleTimes, classifier: TruthClassifier | None
 ) -> None:
     async for received in mqtt.messages():
+        if received.topic == topics.CONTROL and not received.payload:
+            continue  # the retained run control, cleared when a run ends
         try:
             body = Envelope.from_bytes(received.payload).body
             if classifier is not None and received.topic == topics.CONTROL and isinstance(body, RunControl):
