@@ -10,7 +10,8 @@ waits, since a simulated run lasts minutes; each failure is one warning line nam
 and is counted. Meanwhile updates wait in an :class:`~grid.cot.outbox.Outbox`, one per track.
 ``retry=False`` (``--no-retry``) makes the first failure a :class:`TakUnavailable` error instead.
 A TCP session also reads what the server sends (and discards it), so a server that closes the
-connection is noticed at once rather than at the next write.
+connection is noticed at once rather than at the next write; an event is counted as sent once the
+kernel took it (TCP cannot say whether the server read what was in flight when it went away).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ async def _send_all(
         uid, (data, drop) = await outbox.get()
         try:
             await _send(writer, data)
-        except OSError:
+        except BaseException:  # failed, or cancelled mid-send when the reader saw the server go
             outbox.put_back(uid, (data, drop))
             raise
         now = time.monotonic()
