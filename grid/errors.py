@@ -14,6 +14,7 @@ The hierarchy::
     │   ├── BrokerUnavailable               cannot connect to, or lost, the MQTT broker
     │   └── BrokerStartError                gridsim could not start its own broker (port in use, no binary)
     ├── RunError (RuntimeError)             a run could not proceed (nodes not online in time, ...)
+    ├── TakUnavailable (ConnectionError)    ``gridsim cot``: the TAK endpoint refused or lost the connection
     └── TaxiiError                          a TAXII 2.1 server refused or failed a push (unreachable, 401)
 
 Third-party errors (aiomqtt, msgpack, pydantic, yaml, requests, taxii2-client) are mapped to these
@@ -38,6 +39,7 @@ __all__ = [
     "RosterError",
     "RunError",
     "ScenarioError",
+    "TakUnavailable",
     "TaxiiError",
     "UnknownNodeError",
 ]
@@ -203,6 +205,20 @@ class BrokerStartError(BrokerError):
 
 class RunError(GridError, RuntimeError):
     """A run could not proceed."""
+
+
+class TakUnavailable(GridError, ConnectionError):
+    """A TAK endpoint could not be reached, or the connection to it was lost.
+
+    Attributes:
+        url: the endpoint, ``tcp://host:port`` or ``udp://host:port``.
+        cause: what went wrong, e.g. ``[Errno 111] Connect call failed ('127.0.0.1', 8087)``.
+    """
+
+    def __init__(self, url: str, cause: str) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(f"TAK endpoint {url} unavailable: {cause}")
 
 
 class TaxiiError(GridError):

@@ -459,6 +459,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def _cmd_cot(args: argparse.Namespace) -> int:
+    """Until stopped; then the counts: one line on stderr, or JSON on stdout with ``--json``."""
+    import json
+
+    from grid.app.cot import CotStats, run_cot
+
+    stats = CotStats()
+    try:
+        retry, classify = not args.no_retry, args.classify == "truth"
+        coro = run_cot(
+            _broker(args), args.tak, stale_s=args.stale, retry=retry, classify=classify, stats=stats
+        )
+        _run_async(coro)
+    finally:
+        if args.json:
+            print(json.dumps(stats.as_dict()), flush=True)
+        elif not args.quiet:
+            print(stats.line(), file=sys.stderr, flush=True)
+    return 0
+
+
 def _run_async(coro: Coroutine[Any, Any, _T]) -> _T:
     """``asyncio.run``, with asyncio loaded only by the commands that run something; a stop signal
     cancels the command, which stops its broker and children in order (:mod:`grid.app.signals`)."""
@@ -531,6 +552,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,
         "health": _cmd_health,
+        "cot": _cmd_cot,
         "federation": _cmd_federation,
     }
     try:

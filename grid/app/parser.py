@@ -322,7 +322,7 @@ def _add_hub_parser(sub: Any) -> None:
 
 _SPEED_HELP = "simulation seconds per wall second (default: $GRID_SPEED, else 1)"
 # The commands whose options have environment defaults: their help ends with the variables.
-_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health")
+_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health", "cot")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -362,6 +362,41 @@ def _add_health_parser(sub: Any) -> None:
     health.add_argument(
         "--timeout", type=float, default=5.0, metavar="S", help="give up after S seconds (default 5)"
     )
+
+
+def _add_cot_parser(sub: Any) -> None:
+    cot = sub.add_parser(
+        "cot",
+        help="send the fused tracks to a TAK endpoint as Cursor-on-Target events",
+        description=(
+            "Until stopped (Ctrl-C, SIGTERM), send each fused track update to a TAK endpoint as a CoT "
+            "event (a drop event when the track is deleted), then print the counts. A TAK endpoint "
+            "that is down is retried with a doubling back-off up to 30 s."
+        ),
+    )
+    cot.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: $GRID_BROKER_URL)")
+    cot.add_argument(
+        "--tak", required=True, metavar="URL", help="tcp://host:port, or udp://239.2.3.1:6969 (ATAK mesh)"
+    )
+    cot.add_argument(
+        "--stale",
+        type=float,
+        default=None,
+        metavar="S",
+        help="an event goes stale S s after its update arrives (default: 3 of its track's periods, >= 5 s)",
+    )
+    cot.add_argument(
+        "--classify",
+        choices=("none", "truth"),
+        default="none",
+        help=(
+            "none: every track is unknown air (a-u-A); truth: a confirmed track gets the hostile code "
+            "of the scenario threat it follows (a stand-in classifier)"
+        ),
+    )
+    cot.add_argument("--no-retry", action="store_true", help="a TAK endpoint that is down is an error")
+    cot.add_argument("--json", action="store_true", help="print the counts as JSON on stdout at the end")
+    cot.add_argument("--quiet", action="store_true", help="no counts line at the end")
 
 
 def _add_federated(run: argparse.ArgumentParser, up: argparse.ArgumentParser) -> None:
@@ -570,3 +605,4 @@ def _add_tool_parsers(sub: Any) -> None:
     _add_cyber_parser(sub)
     _add_federation_parser(sub)
     _add_health_parser(sub)
+    _add_cot_parser(sub)

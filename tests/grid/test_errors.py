@@ -19,6 +19,7 @@ from grid.errors import (
     RosterError,
     RunError,
     ScenarioError,
+    TakUnavailable,
     TaxiiError,
     UnknownNodeError,
 )
@@ -35,6 +36,7 @@ SAMPLES: list[tuple[GridError, tuple[type[BaseException], ...]]] = [
     (BrokerUnavailable("mqtt://127.0.0.1:1883", "refused"), (BrokerError, ConnectionError)),
     (BrokerStartError("mosquitto", "port in use"), (BrokerError, ConnectionError)),
     (RunError("nodes not online"), (RuntimeError,)),
+    (TakUnavailable("tcp://127.0.0.1:8087", "refused"), (ConnectionError, OSError)),
     (TaxiiError("http://127.0.0.1:5000/api1/", "refused (401)", http_status=401), (GridError,)),
 ]
 

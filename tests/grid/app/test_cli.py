@@ -31,7 +31,15 @@ if TYPE_CHECKING:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["run", "--help"], ["node", "--help"], ["fusion", "--help"], ["hub", "--help"]]
+    "argv",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["node", "--help"],
+        ["fusion", "--help"],
+        ["hub", "--help"],
+        ["cot", "--help"],
+    ],
 )
 def test_help_says_what_it_does(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """``gridsim --help`` and each subcommand's help describe the command."""
@@ -69,6 +77,7 @@ print(" ".join(sorted(sys.modules)))
         ["bench", "scale", "--help"],
         ["scenario", "validate", "--help"],
         ["up", "--help"],
+        ["cot", "--help"],
     ],
     ids=" ".join,
 )
