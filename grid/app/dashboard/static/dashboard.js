@@ -15,6 +15,8 @@
   map.setView([44.0, 27.0], 6);
   const svg = L.svg({ padding: 0.2 });
   const canvas = L.canvas({ padding: 0.2 }); // many short-lived report markers: cheaper than SVG
+  // The countries on a canvas of their own: a report drawn or faded repaints only its own canvas.
+  const baseCanvas = L.canvas({ padding: 0.2 });
 
   // ------------------------------------------------------------------ frame time, measured here
   const frames = { deltas: [], work: [], last: 0, events: 0 };
@@ -33,7 +35,7 @@
 
   // ------------------------------------------------------------------------------ base layers
   fetch("/basemap.geojson").then((r) => r.json()).then((geo) => {
-    L.geoJSON(geo, { renderer: canvas, interactive: false,
+    L.geoJSON(geo, { renderer: baseCanvas, interactive: false,
       style: { color: "#7d8793", weight: 0.8, fillColor: "#eef0e8", fillOpacity: 1 } }).addTo(map).bringToBack();
   });
 
@@ -190,10 +192,12 @@
   const stats = {};
   function simTime() {
     if (!run || run.action !== "start") return lastSimT;
-    return Math.max(0, ((Date.now() - run.epoch_ms) / 1000) * run.speed);
+    const t = Math.max(0, ((Date.now() - run.epoch_ms) / 1000) * run.speed);
+    return run.duration_s ? Math.min(t, run.duration_s) : t;
   }
   function setRun(e) {
     if (!run || run.run !== e.run) clearPicture();
+    else if (!e.name) e = { ...e, name: run.name, duration_s: run.duration_s }; // an end names no scenario
     run = e;
     document.body.setAttribute("data-run", e.run);
     document.body.setAttribute("data-run-state", e.action);
