@@ -6,7 +6,7 @@
 (function () {
   const MAX_REPORTS = 300; // report markers drawn at once (the oldest go first)
   const REPORT_TTL_MS = 6000; // a report fades out over this long
-  const FADE_EVERY_MS = 250;
+  const FADE_EVERY_MS = 100; // and is repainted this often while it does
   const MAX_ALERTS = 40;
   const MAX_INDICATORS = 30;
   const FRAME_SAMPLES = 20000;
@@ -14,9 +14,10 @@
   const map = L.map("map", { attributionControl: false, zoomSnap: 0.25, preferCanvas: false });
   map.setView([44.0, 27.0], 6);
   const svg = L.svg({ padding: 0.2 });
-  const canvas = L.canvas({ padding: 0.2 }); // many short-lived report markers: cheaper than SVG
   // The countries on a canvas of their own: a report drawn or faded repaints only its own canvas.
-  const baseCanvas = L.canvas({ padding: 0.2 });
+  // Its pane sits under the overlays whichever layer loads first.
+  map.createPane("base").style.zIndex = 250;
+  const baseCanvas = L.canvas({ padding: 0.2, pane: "base" });
 
   // ------------------------------------------------------------------ frame time, measured here
   const frames = { deltas: [], work: [], last: 0, events: 0 };
@@ -86,29 +87,59 @@
   }
 
   // ------------------------------------------------------------------------------- reports
-  const reports = []; // {layer, born}
+  // Reports are drawn on one canvas of our own over the map, repainted at most once a frame: a
+  // burst of scans costs one repaint, and fading is a per-report alpha, not a restyled layer each.
+  const reports = []; // {plot: [lat, lon]} or {from, to}, with born (ms)
+  const layer = document.createElement("canvas");
+  layer.className = "reports";
+  // In a pane between the countries and the sites and tracks, placed at the view's corner at each repaint.
+  const reportsPane = map.createPane("reports");
+  reportsPane.style.zIndex = 350;
+  reportsPane.style.pointerEvents = "none";
+  reportsPane.appendChild(layer);
+  let dirty = false;
+  function fitLayer() {
+    const size = map.getSize(), ratio = window.devicePixelRatio || 1;
+    layer.width = size.x * ratio; layer.height = size.y * ratio;
+    layer.style.width = `${size.x}px`; layer.style.height = `${size.y}px`;
+    dirty = true;
+  }
+  fitLayer();
+  map.on("resize", fitLayer);
+  map.on("move zoomend viewreset", () => { dirty = true; });
+  map.on("zoomstart", () => { layer.style.visibility = "hidden"; });
+  map.on("zoomend", () => { layer.style.visibility = "visible"; });
   function addScan(e, now) {
-    const style = { renderer: canvas, interactive: false };
-    for (const p of e.plots) {
-      reports.push({ layer: L.circleMarker(p, { ...style, radius: 3, weight: 1, color: "#b3560f",
-        fillColor: "#e0731f", fillOpacity: 0.9 }).addTo(map), born: now });
-    }
-    for (const to of e.rays) {
-      reports.push({ layer: L.polyline([e.from, to], { ...style, weight: 1, color: "#3a6fd8", opacity: 0.7 })
-        .addTo(map), born: now });
-    }
-    while (reports.length > MAX_REPORTS) map.removeLayer(reports.shift().layer);
+    for (const p of e.plots) reports.push({ plot: p, born: now });
+    for (const to of e.rays) reports.push({ from: e.from, to, born: now });
+    if (reports.length > MAX_REPORTS) reports.splice(0, reports.length - MAX_REPORTS);
+    dirty = true;
   }
   let lastFade = 0;
-  function fadeReports(now) {
-    if (now - lastFade < FADE_EVERY_MS) return;
-    lastFade = now;
-    while (reports.length && now - reports[0].born > REPORT_TTL_MS) map.removeLayer(reports.shift().layer);
+  function drawReports(now) {
+    while (reports.length && now - reports[0].born > REPORT_TTL_MS) { reports.shift(); dirty = true; }
+    if (now - lastFade >= FADE_EVERY_MS && reports.length) { lastFade = now; dirty = true; }
+    if (!dirty) return;
+    dirty = false;
+    L.DomUtil.setPosition(layer, map.containerPointToLayerPoint([0, 0]));
+    const ctx = layer.getContext("2d"), ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, layer.width, layer.height);
+    ctx.lineWidth = 1;
     for (const r of reports) {
-      const left = 1 - (now - r.born) / REPORT_TTL_MS;
-      const o = Math.max(0.1, left);
-      r.layer.setStyle(r.layer instanceof L.CircleMarker ? { opacity: o, fillOpacity: 0.9 * o } : { opacity: 0.7 * o });
+      ctx.globalAlpha = Math.max(0.1, 1 - (now - r.born) / REPORT_TTL_MS);
+      if (r.plot) {
+        const p = map.latLngToContainerPoint(r.plot);
+        ctx.fillStyle = "#e0731f"; ctx.strokeStyle = "#b3560f";
+        ctx.beginPath(); ctx.arc(p.x, p.y, 3, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+      } else {
+        const a = map.latLngToContainerPoint(r.from), b = map.latLngToContainerPoint(r.to);
+        ctx.strokeStyle = "rgba(58, 111, 216, 0.7)";
+        ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
+      }
     }
+    ctx.globalAlpha = 1;
+    document.body.setAttribute("data-reports", reports.length);
   }
 
   // -------------------------------------------------------------------------------- tracks
@@ -152,13 +183,21 @@
     t.marker.setStyle({ color: colour });
     t.ellipse.setStyle({ color: colour });
     t.marker.getElement().setAttribute("data-status", e.status);
+    t.latest = e;
+  }
+  // The list after the map: a tooltip placed reads the layout, which a list changed before it would
+  // force the browser to recompute once per track.
+  function listTrack(e) {
+    const t = tracks[e.id];
+    if (!t) return;
     t.li.setAttribute("data-track-id", e.id);
     t.li.setAttribute("data-status", e.status);
     t.li.textContent = `${e.id} ${e.status[0]} ${e.speed_mps} m/s ${e.course_deg}° ±${Math.round(e.ellipse[0])} m`;
   }
   function clearPicture() {
     for (const id of Object.keys(tracks)) putTrack({ id, status: "deleted" });
-    while (reports.length) map.removeLayer(reports.shift().layer);
+    reports.length = 0;
+    dirty = true;
     alertsList.textContent = "";
     indicatorsList.textContent = "";
     indicatorCount = 0;
@@ -215,23 +254,27 @@
   const conn = document.getElementById("conn");
 
   function apply(batch, now) {
-    // Only the latest of each track and node status in a batch is drawn.
+    // Only the latest of each track and node status in a batch is drawn; the map first, then the lists.
     const latestTrack = new Map();
     const latestStatus = new Map();
+    const alerts = [], indicators = [];
     for (const e of batch) {
       switch (e.k) {
         case "track": latestTrack.set(e.id, e); if (lastSimT === null || e.t > lastSimT) lastSimT = e.t; break;
         case "status": latestStatus.set(e.node, e); break;
         case "scan": addScan(e, now); if (lastSimT === null || e.t > lastSimT) lastSimT = e.t; break;
-        case "run": setRun(e); latestTrack.clear(); break;
-        case "alert": addAlert(e); break;
-        case "indicator": addIndicator(e); break;
+        case "run": setRun(e); latestTrack.clear(); alerts.length = 0; indicators.length = 0; break;
+        case "alert": alerts.push(e); break;
+        case "indicator": indicators.push(e); break;
         case "stats": Object.assign(stats, e); break;
         case "broker": conn.textContent = "broker lost"; break;
       }
     }
-    for (const e of latestStatus.values()) { statusOf[e.node] = e.state; paintNode(e.node); }
     for (const e of latestTrack.values()) putTrack(e);
+    for (const e of latestStatus.values()) { statusOf[e.node] = e.state; paintNode(e.node); }
+    for (const e of latestTrack.values()) listTrack(e);
+    for (const e of alerts.slice(-MAX_ALERTS)) addAlert(e);
+    for (const e of indicators.slice(-MAX_INDICATORS)) addIndicator(e);
   }
 
   function frame(now) {
@@ -244,7 +287,7 @@
       frames.events += batch.length;
       apply(batch, now);
     }
-    fadeReports(now);
+    drawReports(now);
     const t = simTime();
     if (t !== null) document.getElementById("sim-time").textContent = `t = ${t.toFixed(1)} s`;
     const n = Object.keys(tracks).length;
