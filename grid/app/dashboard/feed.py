@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter, deque
 from typing import Any
 
@@ -259,8 +260,15 @@ class Feed:
         out: list[Event] = [event]
         was_up = before is not None and before["state"] != NodeState.OFFLINE.value
         if body.state is NodeState.OFFLINE and was_up:
-            out.append(self._alert(None, f"{body.node_id} offline", level="warning"))
+            out.append(self._alert(self._sim_now(), f"{body.node_id} offline", level="warning"))
         return out
+
+    def _sim_now(self) -> float | None:
+        """The run's simulation time now, from its start's epoch and speed (a status carries no time)."""
+        if self._run is None or self._run["action"] != RunAction.START.value:
+            return None
+        elapsed_s = (time.time_ns() // 1_000_000 - int(self._run["epoch_ms"])) / 1000
+        return max(0.0, elapsed_s * float(self._run["speed"]))
 
     def _on_control(self, body: RunControl) -> list[Event]:
         if body.action is RunAction.START and (self._run is None or self._run["run"] != body.run_id):

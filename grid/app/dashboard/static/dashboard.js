@@ -34,6 +34,31 @@
   window.gridsimFramesReset = () => { frames.deltas = []; frames.work = []; frames.events = 0; frames.last = 0; };
   function sample(list, value) { if (list.length >= FRAME_SAMPLES) list.shift(); list.push(value); }
 
+  // Two buttons: the whole grid, or the tracks up close (a swarm is one blob at the grid's scale).
+  const siteBounds = [];
+  const Fit = L.Control.extend({
+    onAdd() {
+      const box = L.DomUtil.create("div", "leaflet-bar fit");
+      for (const [label, title, bounds] of [["grid", "all sites", () => siteBounds],
+        ["tracks", "the confirmed tracks", () => {
+          const all = Object.values(tracks);
+          const firm = all.filter((t) => t.latest && t.latest.status === "confirmed");
+          return (firm.length ? firm : all).map((t) => t.marker.getLatLng());
+        }]]) {
+        const a = L.DomUtil.create("a", "", box);
+        a.textContent = label; a.title = `zoom to ${title}`; a.href = "#"; a.setAttribute("role", "button");
+        L.DomEvent.on(a, "click", (ev) => {
+          L.DomEvent.preventDefault(ev);
+          const b = bounds();
+          if (b.length) map.fitBounds(L.latLngBounds(b).pad(0.3), { maxZoom: 13 });
+        });
+        L.DomEvent.disableClickPropagation(a);
+      }
+      return box;
+    },
+  });
+  new Fit({ position: "topleft" }).addTo(map);
+
   // ------------------------------------------------------------------------------ base layers
   fetch("/basemap.geojson").then((r) => r.json()).then((geo) => {
     L.geoJSON(geo, { renderer: baseCanvas, interactive: false,
@@ -46,7 +71,7 @@
   const nodesList = document.getElementById("nodes");
   const servicesList = document.getElementById("services");
   fetch("/sites.json").then((r) => r.json()).then((list) => {
-    const bounds = [];
+    const bounds = siteBounds;
     for (const s of list) {
       const m = L.circleMarker(s.at, { renderer: svg, radius: s.airborne ? 6 : 5, weight: s.airborne ? 2 : 1,
         dashArray: s.airborne ? "2 2" : null, color: "#1e3d2f", fillColor: "#c9ccd1", fillOpacity: 0.95,
