@@ -18,7 +18,7 @@ from grid.app.dashboard.server import STATIC_DIR, Dashboard
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.transport import Transport
 from grid.wire import topics
-from grid.wire.messages import Envelope, NodeState, NodeStatus
+from grid.wire.messages import SCAN_REPORTS_MAX, Envelope, NodeState, NodeStatus, SensorScan, ThreatReport
 from grid.world.roster import Roster
 from tests.conftest import GridsimProcesses
 
@@ -107,8 +107,13 @@ async def test_the_stream_starts_from_the_picture_and_counts_bad_messages(
 async def test_a_page_that_reads_nothing_does_not_hold_up_the_broker_side(
     mosquitto: BrokerInfo, roster: Roster
 ) -> None:
-    """A stalled page only fills its own small queue: every message is still received and counted."""
-    sent = 2000
+    """A page that reads nothing fills its socket, then its own small queue, oldest events dropped and
+    counted: every message is still received, and another page still gets the newest events."""
+    sent = 500
+    # 1000 radar plots a scan, about 22 kB of JSON an event: 11 MB for the stalled page, well past
+    # what the loopback socket buffers hold (4 MB sending, 128 kB receiving while nothing is read).
+    scan = SensorScan(run_id="r-1", reports=tuple(_plot(i) for i in range(SCAN_REPORTS_MAX)))
+    payload = Envelope(body=scan, origin="RO").to_bytes()
     async with Dashboard(roster=roster, broker=(mosquitto.host, mosquitto.port), port=0, queue_max=5) as dash:
         host, port = dash.url.removeprefix("http://").rstrip("/").split(":")
         _reader, writer = await asyncio.open_connection(host, int(port))
@@ -117,17 +122,40 @@ async def test_a_page_that_reads_nothing_does_not_hold_up_the_broker_side(
         async with Transport(
             host=mosquitto.host, port=mosquitto.port, client_id="test-dashboard-flood"
         ) as pub:
-            payload = _status("XX", NodeState.RUNNING)
             for _ in range(sent):
-                await pub.publish(topics.status_topic("XX"), payload, qos=0)
+                await pub.publish(topics.report_topic("RO"), payload)  # QoS 1: the broker drops none
             async with asyncio.timeout(60):
                 while dash.feed.received < sent:  # noqa: ASYNC110 (another task's counter)
                     await asyncio.sleep(0.05)
+            async with aiohttp.ClientSession() as http:
+                events = _events(http, dash.url)
+                await pub.publish(topics.status_topic("XX"), _status("XX", NodeState.RUNNING))
+                await _until(events, {"k": "status", "node": "XX"})
+                await events.aclose()  # type: ignore[attr-defined]
         stats = dash.stats()
         writer.close()
-    assert stats["pages"] == 1
-    assert stats["received"] == sent
     print(f"stalled page: {stats['dropped']} events dropped of {sent}")
+    assert stats["received"] == sent + 1
+    assert stats["dropped"] > 0
+
+
+def _plot(i: int) -> ThreatReport:
+    return ThreatReport(
+        run_id="r-1",
+        sensor_id="RO-RAD-1",
+        sensor_kind="radar",
+        sensor_lat=44.0,
+        sensor_lon=28.0,
+        sensor_alt_m=10.0,
+        time_s=1.0,
+        bearing_deg=i % 360,
+        sigma_bearing_deg=1.0,
+        range_m=1000.0 + i,
+        sigma_range_m=30.0,
+        elevation_deg=1.0,
+        sigma_elevation_deg=1.0,
+        max_range_m=100_000.0,
+    )
 
 
 async def _url_from(proc: subprocess.Popen[str]) -> str:
