@@ -198,6 +198,7 @@ async def test_gridsim_dashboard_serves_and_stops_on_sigterm(
     assert _port_closed(url)
 
 
+@pytest.mark.timeout(360)  # a whole run as a child process: about 60 s under a load of 8 on two cores
 async def test_gridsim_run_with_dashboard(
     mosquitto: BrokerInfo, gridsim: GridsimProcesses, tmp_path: Any
 ) -> None:
@@ -211,6 +212,6 @@ async def test_gridsim_run_with_dashboard(
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         assert response.status == 200
         assert "gridsim live map" in await response.text()
-    assert await asyncio.to_thread(proc.wait, 100) == 0
+    assert await asyncio.to_thread(proc.wait, 300) == 0
     assert (tmp_path / "summary.json").is_file()
     assert _port_closed(url)
