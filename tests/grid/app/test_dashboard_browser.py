@@ -83,8 +83,10 @@ async def test_live_map_shows_tracks_and_the_outaged_node_grey(
 ) -> None:
     """node-outage at 10x: a fused track appears with its ellipse; RO's sites turn grey, then back."""
     scenario = load_scenario(SCENARIOS / "node-outage.yaml", roster=roster)
+    # The nodes and fusion in two worker processes, as `gridsim run` has them: this process's loop
+    # serves the live map and the controller only.
     options = RunOptions(
-        scenario=scenario, roster=roster, speed=10.0, broker_url=mosquitto.url, out_dir=tmp_path
+        scenario=scenario, roster=roster, speed=10.0, broker_url=mosquitto.url, out_dir=tmp_path, workers=2
     )
     async with Dashboard(roster=roster, broker=(mosquitto.host, mosquitto.port), port=0) as dash:
         seen = await _open(browser, dash)
@@ -97,14 +99,14 @@ async def test_live_map_shows_tracks_and_the_outaged_node_grey(
             )
             offline_site = 'path.site[data-node="RO"][data-status="offline"]'
             await page.wait_for_selector(offline_site, state="attached", timeout=_WAIT_MS)
+            shot = tmp_path / "dashboard.png"
+            await page.screenshot(path=str(shot))  # at once: the outage and the track it happens under
+            shutil.copyfile(shot, "/tmp/h12d-dashboard.png")
             await page.wait_for_selector('#nodes li[data-node="RO"][data-status="offline"]', timeout=_WAIT_MS)
             fill = await page.get_attribute(offline_site, "fill")
             others = await page.eval_on_selector_all(
                 'path.site:not([data-node="RO"])', "els => [...new Set(els.map(e => e.getAttribute('fill')))]"
             )
-            shot = tmp_path / "dashboard.png"
-            await page.screenshot(path=str(shot))
-            shutil.copyfile(shot, "/tmp/h12d-dashboard.png")
             await page.wait_for_selector(
                 'path.site[data-node="RO"]:not([data-status="offline"])', state="attached", timeout=_WAIT_MS
             )
