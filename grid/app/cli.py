@@ -203,6 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        dashboard_port=_dashboard_port(args.dashboard_port) if args.dashboard else None,
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -211,7 +212,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         if args.quiet:
-            summary = _run_async(run_grid(options, on_progress=seen))
+            summary = _run_async(run_grid(options, on_progress=seen, on_dashboard=_say_dashboard))
         else:
             with progress_display(_stderr(), scenario) as update:
 
@@ -219,7 +220,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     seen(progress)
                     update(progress)
 
-                summary = _run_async(run_grid(options, on_progress=shown))
+                summary = _run_async(run_grid(options, on_progress=shown, on_dashboard=_say_dashboard))
     except Stopped as stop:
         partial = partial_summary(last[0] if last else None, stopped_by=stop.name)
         print_partial(_stdout(), partial)
@@ -229,6 +230,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise
     print_summary(_stdout(), summary)
     _stdout().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
+    return 0
+
+
+def _dashboard_port(port: int) -> int:
+    if not 0 <= port < 65536:
+        raise ConfigError(f"dashboard port must be 0-65535, got {port}")
+    return port
+
+
+def _say_dashboard(url: str) -> None:
+    """The live map's address, on stderr (stdout keeps the results), flushed for whoever reads it."""
+    _stderr().print(f"live map on [bold]{url}[/bold]", soft_wrap=True)
+    sys.stderr.flush()
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from grid.app.dashboard.server import Dashboard
+    from grid.mqtt.address import parse_broker_url
+
+    broker = parse_broker_url(_broker(args))
+    port = _dashboard_port(args.port)
+    roster = _load_roster(args.roster)
+
+    async def serve() -> None:
+        async with Dashboard(roster=roster, broker=broker, port=port) as dash:
+            _say_dashboard(dash.url)
+            _stderr().print("Ctrl-C to stop")
+            await asyncio.Event().wait()  # until a stop signal cancels it
+
+    _run_async(serve())
     return 0
 
 
@@ -554,6 +587,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "health": _cmd_health,
         "cot": _cmd_cot,
         "federation": _cmd_federation,
+        "dashboard": _cmd_dashboard,
     }
     try:
         return commands[args.command](args)

@@ -322,7 +322,7 @@ def _add_hub_parser(sub: Any) -> None:
 
 _SPEED_HELP = "simulation seconds per wall second (default: $GRID_SPEED, else 1)"
 # The commands whose options have environment defaults: their help ends with the variables.
-_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health", "cot")
+_ENV_COMMANDS = ("run", "up", "node", "fusion", "hub", "inject", "results", "health", "cot", "dashboard")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -600,9 +600,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_dashboard_parsers(sub: Any) -> None:
+    """``run --dashboard`` and ``gridsim dashboard``: the live map on 127.0.0.1."""
+    run = sub.choices["run"]
+    run.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve the live map on http://127.0.0.1:PORT/ while the run plays (see --dashboard-port)",
+    )
+    run.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=8765,
+        metavar="PORT",
+        help="the live map's port (default 8765; 0: a free one)",
+    )
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="serve the live map of a grid on 127.0.0.1",
+        description=(
+            "Serve the live map of the grid on --broker at http://127.0.0.1:PORT/: node sites online or "
+            "offline, incoming reports, fused tracks with their uncertainty, alerts and the cyber hub's "
+            "indicators. Ctrl-C to stop."
+        ),
+    )
+    dashboard.add_argument(
+        "--broker", metavar="URL", help="the grid's MQTT broker (default: $GRID_BROKER_URL)"
+    )
+    dashboard.add_argument(
+        "--port", type=int, default=8765, help="HTTP port on 127.0.0.1 (default 8765; 0: a free one)"
+    )
+
+
 def _add_tool_parsers(sub: Any) -> None:
     """The commands around a grid rather than in it: cyber export, federation configs, health."""
     _add_cyber_parser(sub)
     _add_federation_parser(sub)
     _add_health_parser(sub)
     _add_cot_parser(sub)
+    _add_dashboard_parsers(sub)

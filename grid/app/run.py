@@ -83,6 +83,7 @@ class RunOptions:
     taxii: TaxiiTarget | None = None  # the hub pushes its feed to this TAXII 2.1 collection
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay, simulation s
     federated: bool = False  # a Mosquitto per grid and a core, bridged (grid.app.federation)
+    dashboard_port: int | None = None  # serve the live map on 127.0.0.1:PORT (0: a free one) during the run
 
     def __post_init__(self) -> None:
         if self.federated and not self.local_services:
@@ -197,8 +198,28 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
 
 
 @contextlib.asynccontextmanager
-async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBrokers]]:
-    """Broker(s), participants and a watching controller, all torn down on exit."""
+async def _dashboard(
+    options: RunOptions, broker: BrokerInfo, on_dashboard: Callable[[str], None] | None
+) -> AsyncIterator[None]:
+    """The live map on the core broker, when asked for: up before the nodes, so it sees them come online."""
+    if options.dashboard_port is None:
+        yield
+        return
+    from grid.app.dashboard.server import Dashboard  # aiohttp loads only for a run that serves the map
+
+    async with Dashboard(
+        roster=options.roster, broker=(broker.host, broker.port), port=options.dashboard_port
+    ) as dash:
+        if on_dashboard is not None:
+            on_dashboard(dash.url)
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _grid(
+    options: RunOptions, on_dashboard: Callable[[str], None] | None = None
+) -> AsyncIterator[tuple[RunController, RunBrokers]]:
+    """Broker(s), the live map if asked for, participants and a watching controller, all torn down on exit."""
     cluster = options.cluster
     url = options.broker_url if not cluster else f"mqtt://{cluster[0][0]}:{cluster[0][1]}"
     kind = "auto" if options.broker_kind == "rabbitmq" else options.broker_kind
@@ -219,7 +240,12 @@ async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBr
         )
         controller = RunController(roster=options.roster, broker=broker, transport=session)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
-        async with session, _participants(options, brokers) as pool, asyncio.TaskGroup() as group:
+        async with (
+            session,
+            _dashboard(options, broker, on_dashboard),
+            _participants(options, brokers) as pool,
+            asyncio.TaskGroup() as group,
+        ):
             await controller.subscribe()
             if cluster:
                 # RabbitMQ serves retained messages to exact filters only: after a failover the
@@ -270,12 +296,16 @@ def _write(out_dir: Path | None, summary: dict[str, Any], cyber_objects: list[An
 
 
 async def run_grid(
-    options: RunOptions, *, on_progress: Callable[[Progress], None] | None = None
+    options: RunOptions,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_dashboard: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Play ``options.scenario`` on a grid and return the summary (also written to ``out_dir``)."""
+    """Play ``options.scenario`` on a grid and return the summary (also written to ``out_dir``);
+    ``on_dashboard`` is told the live map's URL once it serves (``options.dashboard_port``)."""
     assert options.scenario is not None
     wall_start = time.monotonic()
-    async with _grid(options) as (controller, brokers):
+    async with _grid(options, on_dashboard) as (controller, brokers):
         start = new_start(options.scenario, speed=options.speed)
         summary = await controller.conduct(start, announce=True, on_progress=on_progress)
         objects = controller.cyber_objects.pop(start.run_id, [])
