@@ -28,7 +28,15 @@ import paho.mqtt.client as mqtt
 from grid.errors import BrokerUnavailable
 from grid.mqtt.socket_driver import SocketDriver
 
-__all__ = ["Publisher", "Received", "Transport", "Will", "map_transport_errors", "topic_matches"]
+__all__ = [
+    "BareClient",
+    "Publisher",
+    "Received",
+    "Transport",
+    "Will",
+    "map_transport_errors",
+    "topic_matches",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,3 +285,53 @@ class Transport:
         except BrokerUnavailable:
             self._mark_lost()
             raise
+
+
+class BareClient:
+    """aiomqtt as it comes, for the benches' raw-MQTT baseline.
+
+    Its own publish, messages iterator and socket callbacks, with TCP_NODELAY as every gridsim
+    connection has; none of :class:`Transport`'s plumbing (the batched :class:`SocketDriver`,
+    the one-future publish), so the baseline is what a bare aiomqtt client achieves.
+    """
+
+    def __init__(self, *, host: str, port: int, client_id: str, timeout_s: float = 30.0) -> None:
+        self.url = f"mqtt://{host}:{port}"
+        self._client = aiomqtt.Client(
+            host,
+            port,
+            identifier=client_id,
+            logger=_paho_log,
+            timeout=timeout_s,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+
+    async def __aenter__(self) -> Self:
+        quiet_socket_races()
+        with map_transport_errors(self.url):
+            await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._client.__aexit__(exc_type, exc, tb)
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """aiomqtt's publish: at QoS 1 it waits for the broker's acknowledgement."""
+        with map_transport_errors(self.url):
+            await self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    async def subscribe(self, *filters: str, qos: int = 1) -> None:
+        """Subscribe to topic filters (one round trip)."""
+        with map_transport_errors(self.url):
+            await self._client.subscribe([(f, qos) for f in filters])
+
+    async def messages(self) -> AsyncIterator[Received]:
+        """Every message received, through aiomqtt's own iterator."""
+        with map_transport_errors(self.url):
+            async for message in self._client.messages:
+                payload = message.payload
+                data = payload if isinstance(payload, bytes) else str(payload).encode()
+                yield Received(message.topic.value, data, bool(message.retain))

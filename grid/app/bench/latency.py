@@ -5,7 +5,7 @@ The grid half drives the real path without the simulation or tracker: each node 
 an envelope (which stamps ``sent_ns``) and publishes it through its own :class:`~grid.mqtt.session.Session`; a
 :class:`~grid.participants.service.GridService` at the fusion centre's position receives the
 reports and decodes and checks each one (:meth:`GridService.decode`). The baseline half then
-runs bare :class:`~grid.mqtt.transport.Transport` clients publishing same-size payloads
+runs bare aiomqtt clients (:class:`~grid.mqtt.transport.BareClient`) publishing same-size payloads
 (``sent_ns`` packed at the front) on the same topology at the same rates. Both halves use
 TCP_NODELAY, subscribe at QoS 1 (as the fusion centre does) and run one after the other in this
 process on the same broker. One-way latency is the receiver's ``time.time_ns()`` after
@@ -48,7 +48,7 @@ from grid.app.signals import run_async
 from grid.errors import ConfigError
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.session import Session
-from grid.mqtt.transport import Transport
+from grid.mqtt.transport import BareClient
 from grid.participants.service import FUSION_ID, GridService
 from grid.wire import topics
 from grid.wire.messages import Envelope
@@ -232,16 +232,16 @@ async def _baseline_half(
 ) -> tuple[_Traffic, _Phase]:
     traffic = _Traffic()
 
-    def transport(client_id: str) -> Transport:
-        return Transport(host=broker.host, port=broker.port, client_id=client_id)
+    def transport(client_id: str) -> BareClient:
+        return BareClient(host=broker.host, port=broker.port, client_id=client_id)
 
-    async def receive(centre: Transport) -> None:
+    async def receive(centre: BareClient) -> None:
         async for message in centre.messages():
             sent_ns, index, seq = RAW_HEADER.unpack_from(message.payload)
             del sent_ns  # the receiver keys on the message; the sender's list has its stamp
             traffic.got(f"{index}:{seq}", time.time_ns())
 
-    def sender(client: Transport, index: int, member: MemberState) -> Callable[[int], Awaitable[None]]:
+    def sender(client: BareClient, index: int, member: MemberState) -> Callable[[int], Awaitable[None]]:
         topic = f"{_RAW_ROOT}/{member.grids[0]}/{member.id}"
 
         async def send(k: int) -> None:

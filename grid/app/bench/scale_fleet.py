@@ -3,8 +3,8 @@
 A fleet owns connected clients (``async with``) and runs phases on a wall-clock schedule, so fleets
 in several processes can run one phase together. Grid clients are
 :class:`~grid.participants.service.GridService` s (a real :class:`~grid.mqtt.session.Session`,
-envelope encode, :meth:`GridService.decode` on receipt); baseline clients are bare
-:class:`~grid.mqtt.transport.Transport` s with same-size payloads. Every client records its own
+envelope encode, :meth:`GridService.decode` on receipt); baseline clients are aiomqtt as it
+comes (:class:`~grid.mqtt.transport.BareClient`), with same-size payloads. Every client records its own
 receipts; the fleet returns them with what it sent and the CPU it used.
 """
 
@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from grid.app.bench.traffic import RAW_HEADER, bench_members, bench_scan, pace, raw_payload
-from grid.mqtt.transport import Transport
+from grid.mqtt.transport import BareClient
 from grid.participants.service import FUSION_ID, GridService
 from grid.wire import topics
 from grid.wire.messages import Envelope
@@ -172,7 +172,7 @@ class _RawClient(_Client):
         self._qos = fleet.qos
         self._size = fleet.sizes[spec.index] if spec.publishes else 0
         self._topic = raw_topic(spec.node_id)
-        self.transport = Transport(host=fleet.host, port=fleet.port, client_id=f"gridsim-raw-{spec.node_id}")
+        self.transport = BareClient(host=fleet.host, port=fleet.port, client_id=f"gridsim-raw-{spec.node_id}")
 
     async def open(self, stack: contextlib.AsyncExitStack) -> None:
         await stack.enter_async_context(self.transport)
