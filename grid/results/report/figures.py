@@ -1,0 +1,369 @@
+"""The report's PNGs, drawn with matplotlib's Agg backend (imported on first use: it costs ~1 s).
+
+Maps are plate carrée with the aspect set for the theatre's latitude: over a few hundred km that
+is close enough to a conformal map for range circles to look round, and it needs no projection
+library. Circles and ellipses are computed in metres and converted to degrees point by point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from grid.results.report.data import Array, ReportData, Site, TrackPath
+from grid.world.basemap import countries
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["FIGURES", "draw_all"]
+
+_EARTH_M = 6_371_000.0
+_DPI = 110
+_KIND_STYLE = {  # marker, colour, coverage line style
+    "radar": ("^", "#1f77b4", "-"),
+    "aew": ("P", "#9467bd", "-"),
+    "rf_df": ("D", "#2ca02c", "--"),
+    "acoustic": ("o", "#ff7f0e", ":"),
+}
+_ELLIPSE_SIGMA = 2.0  # ellipses enclose 2 standard deviations (86% of a 2-D Gaussian)
+_ELLIPSES_PER_TRACK = 25
+_SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
+FIGURES = ("map", "engagement", "error", "latency", "awareness", "messages", "cyber")
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _circle(lat: float, lon: float, radius_m: float, n: int = 90) -> tuple[Array, Array]:
+    """(lon, lat) degrees of a circle of ``radius_m`` around a point (small-circle approximation)."""
+    theta = np.linspace(0.0, 2 * math.pi, n)
+    dlat = np.degrees(radius_m * np.cos(theta) / _EARTH_M)
+    dlon = np.degrees(radius_m * np.sin(theta) / (_EARTH_M * math.cos(math.radians(lat))))
+    return lon + dlon, lat + dlat
+
+
+def _ellipse(lat: float, lon: float, cov: Array, n: int = 40) -> tuple[Array, Array]:
+    """(lon, lat) degrees of the ``_ELLIPSE_SIGMA`` ellipse of a 2x2 east/north covariance (m²)."""
+    values, vectors = np.linalg.eigh(cov)
+    radii = _ELLIPSE_SIGMA * np.sqrt(np.clip(values, 0.0, None))
+    theta = np.linspace(0.0, 2 * math.pi, n)
+    east_north = vectors @ np.vstack([radii[0] * np.cos(theta), radii[1] * np.sin(theta)])
+    dlon = np.degrees(east_north[0] / (_EARTH_M * math.cos(math.radians(lat))))
+    dlat = np.degrees(east_north[1] / _EARTH_M)
+    return lon + dlon, lat + dlat
+
+
+def _extent(lons: Iterable[float], lats: Iterable[float], margin: float, min_span: float) -> list[float]:
+    """Degrees around the points, at least ``min_span`` of latitude high and about as wide on the ground."""
+    xs, ys = list(lons), list(lats)
+    lo_x, hi_x = min(xs), max(xs)
+    lo_y, hi_y = min(ys), max(ys)
+    squash = math.cos(math.radians((lo_y + hi_y) / 2))
+    width = max(hi_x - lo_x, 0.8 * max(hi_y - lo_y, min_span) / squash)
+    mid_x = (lo_x + hi_x) / 2
+    lo_x, hi_x = mid_x - width / 2, mid_x + width / 2
+    pad_x = (hi_x - lo_x) * margin
+    pad_y = max((hi_y - lo_y) * margin, (min_span - (hi_y - lo_y)) / 2, 0.0)
+    return [lo_x - pad_x, hi_x + pad_x, lo_y - pad_y, hi_y + pad_y]
+
+
+def _basemap(ax: Axes, extent: list[float]) -> None:
+    """Land and borders from the vendored Natural Earth outlines, only the rings near ``extent``."""
+    x0, x1, y0, y1 = extent
+    ax.set_facecolor("#dbe9f4")  # sea
+    for country in countries():
+        for ring in country.rings:
+            xs = [p[0] for p in ring]
+            ys = [p[1] for p in ring]
+            if max(xs) < x0 or min(xs) > x1 or max(ys) < y0 or min(ys) > y1:
+                continue
+            ax.fill(xs, ys, facecolor="#f2efe6", edgecolor="#8a8a8a", linewidth=0.6, zorder=1)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect(1.0 / math.cos(math.radians((y0 + y1) / 2)))
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+
+
+def _sites(ax: Axes, sites: list[Site], *, coverage: bool) -> None:
+    shown: set[str] = set()
+    for site in sites:
+        marker, colour, style = _KIND_STYLE.get(site.kind, ("s", "black", "-"))
+        if coverage:
+            if site.orbit_radius_m is not None:  # the AEW orbit, and its radar's reach from the orbit
+                ax.plot(*_circle(site.lat, site.lon, site.orbit_radius_m), color=colour, lw=1.4, zorder=3)
+                reach = _circle(site.lat, site.lon, site.orbit_radius_m + site.range_m, 180)
+                ax.plot(*reach, color=colour, lw=0.8, ls="-.", alpha=0.6, zorder=2)
+            else:
+                ax.plot(*_circle(site.lat, site.lon, site.range_m), color=colour, lw=0.6, ls=style, alpha=0.5)
+        label = None if site.kind in shown else site.kind.replace("_", " ")
+        shown.add(site.kind)
+        ax.scatter([site.lon], [site.lat], marker=marker, color=colour, s=28, zorder=5, label=label)
+
+
+def _threat_colour(k: int) -> Any:
+    return _pyplot().get_cmap("tab10")(k % 10)
+
+
+def _track_threat(data: ReportData) -> dict[str, str]:
+    """Track id -> the threat it followed: the summary's association, else the track's report labels."""
+    owner: dict[str, str] = {}
+    for threat in data.summary.get("threats", []):
+        for track_id in threat.get("track_ids") or []:
+            owner.setdefault(str(track_id), str(threat["id"]))
+    for track in data.tracks.values():
+        if track.track_id not in owner and len(track.truth_ids) == 1:
+            owner[track.track_id] = next(iter(track.truth_ids))
+    return owner
+
+
+def _locate_points(data: ReportData) -> list[tuple[str, float, float]]:
+    """(threat, lon, lat) where each located threat's locating track was at its time to locate."""
+    points = []
+    for threat in data.summary.get("threats", []):
+        track = data.tracks.get(str(threat.get("located_by_track")))
+        ttl = threat.get("time_to_locate_s")
+        if track is None or ttl is None:
+            continue
+        t = data.threat_start_s(str(threat["id"])) + float(ttl)
+        points.append(
+            (
+                str(threat["id"]),
+                float(np.interp(t, track.t, track.lon)),
+                float(np.interp(t, track.t, track.lat)),
+            )
+        )
+    return points
+
+
+def _tracks(ax: Axes, data: ReportData, *, ellipses: bool) -> None:
+    threats = list(data.truth)
+    owner = _track_threat(data)
+    for k, (threat_id, path) in enumerate(data.truth.items()):
+        ax.plot(
+            path.lon,
+            path.lat,
+            color=_threat_colour(k),
+            lw=2.2,
+            alpha=0.45,
+            zorder=6,
+            label=f"{threat_id} truth" if k < 6 else None,
+        )
+    for track in data.tracks.values():
+        threat = owner.get(track.track_id)
+        colour = _threat_colour(threats.index(threat)) if threat in threats else "#555555"
+        ax.plot(track.lon, track.lat, color=colour, lw=0.9, ls="--", zorder=7)
+        if ellipses:
+            _ellipses(ax, track, colour)
+    for n, (threat_id, lon, lat) in enumerate(_locate_points(data)):
+        ax.scatter(
+            [lon],
+            [lat],
+            marker="*",
+            s=170,
+            color="gold",
+            edgecolor="black",
+            zorder=9,
+            label="located" if n == 0 else None,
+        )
+        ax.annotate(threat_id, (lon, lat), textcoords="offset points", xytext=(6, 6), fontsize=7, zorder=9)
+
+
+def _ellipses(ax: Axes, track: TrackPath, colour: Any) -> None:
+    step = max(1, len(track.t) // _ELLIPSES_PER_TRACK)
+    for i in range(0, len(track.t), step):
+        xs, ys = _ellipse(float(track.lat[i]), float(track.lon[i]), track.cov[i, :2, :2])
+        ax.fill(xs, ys, facecolor=colour, alpha=0.08, edgecolor=colour, lw=0.4, zorder=6)
+
+
+def _save(fig: Figure, out: Path) -> Path:
+    fig.savefig(out, dpi=_DPI, bbox_inches="tight")
+    _pyplot().close(fig)
+    return out
+
+
+def draw_map(data: ReportData, out: Path) -> Path:
+    """The theatre: land and borders, every sensor and its coverage, the threats' paths."""
+    plt = _pyplot()
+    lons = [s.lon for s in data.sites] + [float(p.lon.mean()) for p in data.truth.values()]
+    lats = [s.lat for s in data.sites] + [float(p.lat.mean()) for p in data.truth.values()]
+    fig, ax = plt.subplots(figsize=(8.5, 8.5))
+    _basemap(ax, _extent(lons, lats, 0.35, 3.0))
+    _sites(ax, data.sites, coverage=True)
+    _tracks(ax, data, ellipses=False)
+    ax.set_title(f"{data.summary.get('scenario', '')}: sensor sites and coverage")
+    ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+    return _save(fig, out)
+
+
+def draw_engagement(data: ReportData, out: Path) -> Path:
+    """Close up: true paths, fused tracks with their uncertainty ellipses, the locate points."""
+    plt = _pyplot()
+    lons = [float(v) for p in data.truth.values() for v in (p.lon.min(), p.lon.max())]
+    lats = [float(v) for p in data.truth.values() for v in (p.lat.min(), p.lat.max())]
+    fig, ax = plt.subplots(figsize=(8.5, 7))
+    _basemap(ax, _extent(lons or [data.origin[1]], lats or [data.origin[0]], 0.15, 0.08))
+    _sites(ax, data.sites, coverage=False)
+    _tracks(ax, data, ellipses=True)
+    ax.set_title(f"true paths (solid), fused tracks (dashed), {_ELLIPSE_SIGMA:.0f}{_SIGMA} position ellipses")
+    ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+    return _save(fig, out)
+
+
+def draw_error(data: ReportData, out: Path) -> Path:
+    """Each threat's fused position error over time, against the locate radius."""
+    plt = _pyplot()
+    owner = _track_threat(data)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for k, (threat_id, path) in enumerate(data.truth.items()):
+        for track in data.tracks.values():
+            if owner.get(track.track_id) != threat_id:
+                continue
+            east, north = path.at(track.t)
+            error = np.hypot(track.east - east, track.north - north)
+            sigma = np.sqrt(np.clip(track.cov[:, 0, 0] + track.cov[:, 1, 1], 0.0, None))
+            colour = _threat_colour(k)
+            ax.plot(track.t, error, color=colour, lw=1.2, label=f"{threat_id} ({track.track_id})")
+            ax.plot(track.t, sigma, color=colour, lw=0.8, ls=":", alpha=0.8)
+    for threat in data.summary.get("threats", []):
+        if threat.get("time_to_locate_s") is not None:
+            located = data.threat_start_s(str(threat["id"])) + float(threat["time_to_locate_s"])
+            ax.axvline(located, color="gold", lw=1.0)
+    ax.axhline(
+        data.locate_radius_m,
+        color="red",
+        ls="--",
+        lw=1.0,
+        label=f"locate radius {data.locate_radius_m:.0f} m",
+    )
+    ax.set_yscale("log")
+    ax.set_xlabel("simulation time (s)")
+    ax.set_ylabel("horizontal error (m)")
+    ax.set_title("fused position error (solid) and its 1{_SIGMA} (dotted); gold: located")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=3)
+    return _save(fig, out)
+
+
+def draw_latency(data: ReportData, out: Path) -> Path:
+    """The CDF of report latency at the fusion centre, one line per publishing node."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    cmap = plt.get_cmap("tab20")
+    for k, (node, samples) in enumerate(sorted(data.latency_ms.items())):
+        if not samples.size:
+            continue
+        xs = np.sort(np.clip(samples, 1e-3, None))
+        ax.step(
+            xs,
+            np.arange(1, xs.size + 1) / xs.size,
+            where="post",
+            color=cmap(k % 20),
+            lw=1.1,
+            label=f"{node} (n={xs.size})",
+        )
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("publish to fusion centre (ms, wall clock)")
+    ax.set_ylabel("fraction of reports")
+    ax.set_title("report latency per node")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, out)
+
+
+def draw_awareness(data: ReportData, out: Path) -> Path:
+    """Time to awareness per member state and threat; bars coloured by how it learned."""
+    plt = _pyplot()
+    awareness: dict[str, dict[str, Any]] = data.summary.get("awareness") or {}
+    members = sorted(awareness)
+    threats = sorted({t for entry in awareness.values() for t in entry})
+    fig, ax = plt.subplots(figsize=(9, 0.35 * max(1, len(members)) * max(1, min(len(threats), 3)) + 1.2))
+    height = 0.8 / max(1, len(threats))
+    colours = {"own_sensor": "#2ca02c", "grid_report": "#1f77b4"}
+    for j, threat in enumerate(threats):
+        for i, member in enumerate(members):
+            entry = awareness[member].get(threat) or {}
+            value = entry.get("time_to_awareness_s")
+            y = i + (j - (len(threats) - 1) / 2) * height
+            if value is None:
+                ax.text(0, y, " never", va="center", fontsize=6, color="red")
+                continue
+            ax.barh(y, value, height=height * 0.9, color=colours.get(str(entry.get("source")), "#7f7f7f"))
+    ax.set_yticks(range(len(members)), [f"{m} {data.member_names.get(m, '')}" for m in members], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("simulation s after the threat took off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    ax.legend(handles, ["own sensor", "grid report"], fontsize=7, loc="lower right")
+    ax.set_title(f"time to awareness per member state ({len(threats)} threat(s), one bar each)")
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, out)
+
+
+def draw_messages(data: ReportData, out: Path) -> Path:
+    """Reports each node published and received, and fused tracks it received."""
+    plt = _pyplot()
+    per_node: dict[str, dict[str, int]] = data.summary.get("per_node") or {}
+    nodes = sorted(per_node)
+    keys = [
+        ("published", "reports published"),
+        ("received_reports", "reports received"),
+        ("received_tracks", "fused tracks received"),
+    ]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    x = np.arange(len(nodes))
+    for k, (key, label) in enumerate(keys):
+        ax.bar(x + (k - 1) * 0.27, [per_node[n].get(key, 0) for n in nodes], width=0.27, label=label)
+    ax.set_xticks(x, nodes, fontsize=8)
+    ax.set_ylabel("messages")
+    ax.set_title("message counts per member node")
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, out)
+
+
+def draw_cyber(data: ReportData, out: Path) -> Path | None:
+    """Each member state's time to warning from the cyber hub; None for a run without indicators."""
+    cyber = data.summary.get("cyber") or {}
+    if not cyber.get("indicators"):
+        return None
+    warned = {m: v for m, v in (cyber.get("time_to_warning_s") or {}).items() if v is not None}
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    members = sorted(warned)
+    ax.bar(members, [warned[m] for m in members], color="#d62728")
+    ax.set_ylabel("simulation s")
+    ax.set_title(f"time to warning per member state ({len(cyber['indicators'])} indicator(s) shared)")
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, out)
+
+
+def draw_all(data: ReportData, out_dir: Path) -> dict[str, Path]:
+    """Every figure that has something to show, as ``{name: path}`` (``report-<name>.png``)."""
+    drawers = {
+        "map": draw_map,
+        "engagement": draw_engagement,
+        "error": draw_error,
+        "latency": draw_latency,
+        "awareness": draw_awareness,
+        "messages": draw_messages,
+        "cyber": draw_cyber,
+    }
+    drawn = {}
+    for name, draw in drawers.items():
+        path = draw(data, out_dir / f"report-{name}.png")
+        if path is not None:
+            drawn[name] = path
+    return drawn
