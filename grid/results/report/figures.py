@@ -262,7 +262,10 @@ def draw_error(data: ReportData, out: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("simulation time (s)")
     ax.set_ylabel("horizontal error (m)")
-    ax.set_title("fused position error (solid) and its 1{_SIGMA} (dotted); gold: located")
+    ax.set_title(f"fused position error (solid) and its 1{_SIGMA} (dotted); gold: located")
+    from matplotlib.ticker import NullFormatter
+
+    ax.yaxis.set_minor_formatter(NullFormatter())  # log-scale minor labels crowd the axis
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=3)
     return _save(fig, out)
