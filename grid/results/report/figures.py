@@ -126,14 +126,15 @@ def _threat_colour(k: int) -> Any:
 
 
 def _track_threat(data: ReportData) -> dict[str, str]:
-    """Track id -> the threat it followed: the summary's association, else the track's report labels."""
+    """Track id -> the threat the summary's evaluation associated it with (its ``track_ids``).
+
+    Not the tracks' report labels: a bearing-only track that took one of the threat's reports is
+    labelled with it while tens of km off, and is drawn as another track (grey).
+    """
     owner: dict[str, str] = {}
     for threat in data.summary.get("threats", []):
         for track_id in threat.get("track_ids") or []:
             owner.setdefault(str(track_id), str(threat["id"]))
-    for track in data.tracks.values():
-        if track.track_id not in owner and len(track.truth_ids) == 1:
-            owner[track.track_id] = next(iter(track.truth_ids))
     return owner
 
 
@@ -169,10 +170,15 @@ def _tracks(ax: Axes, data: ReportData, *, ellipses: bool) -> None:
             zorder=6,
             label=f"{threat_id} truth" if k < 6 else None,
         )
+    others = 0
     for track in data.tracks.values():
         threat = owner.get(track.track_id)
-        colour = _threat_colour(threats.index(threat)) if threat in threats else "#555555"
-        ax.plot(track.lon, track.lat, color=colour, lw=0.9, ls="--", zorder=7)
+        colour = _threat_colour(threats.index(threat)) if threat in threats else "#777777"
+        label = None
+        if threat not in threats:
+            label = "other tracks" if others == 0 else None
+            others += 1
+        ax.plot(track.lon, track.lat, color=colour, lw=0.9, ls="--", zorder=7, label=label)
         if ellipses:
             _ellipses(ax, track, colour)
     for n, (threat_id, lon, lat) in enumerate(_locate_points(data)):
@@ -225,8 +231,10 @@ def draw_engagement(data: ReportData, out: Path) -> Path:
     lons = [float(v) for p in data.truth.values() for v in (p.lon.min(), p.lon.max())]
     lats = [float(v) for p in data.truth.values() for v in (p.lat.min(), p.lat.max())]
     fig, ax = plt.subplots(figsize=(8.5, 7))
-    _basemap(ax, _extent(lons or [data.origin[1]], lats or [data.origin[0]], 0.15, 0.08))
-    _sites(ax, data.sites, coverage=False)
+    extent = _extent(lons or [data.origin[1]], lats or [data.origin[0]], 0.15, 0.08)
+    _basemap(ax, extent)
+    x0, x1, y0, y1 = extent
+    _sites(ax, [s for s in data.sites if x0 <= s.lon <= x1 and y0 <= s.lat <= y1], coverage=False)
     _tracks(ax, data, ellipses=True)
     ax.set_title(f"true paths (solid), fused tracks (dashed), {_ELLIPSE_SIGMA:.0f}{_SIGMA} position ellipses")
     ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
