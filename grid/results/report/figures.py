@@ -302,7 +302,8 @@ def draw_latency(data: ReportData, out: Path) -> Path:
     ax.set_ylabel("fraction of reports")
     ax.set_title("report latency per node")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if any(samples.size for samples in data.latency_ms.values()):  # else matplotlib warns of an empty legend
+        ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, out)
 
 

@@ -51,7 +51,7 @@ _CAPTIONS = {
 
 def _text(value: Any) -> str:
     """Escaped for HTML and defanged: no ``http`` survives into the page."""
-    return _FANGED.sub(lambda m: f"hxx{m.group(2)}", html.escape(str(value)))
+    return _FANGED.sub(lambda m: f"hxx{m.group(2).lower()}", html.escape(str(value)))
 
 
 def _fmt(value: Any) -> str:

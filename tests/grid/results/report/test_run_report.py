@@ -135,3 +135,27 @@ def test_no_report_flag() -> None:
     args = build_parser().parse_args(["run", "--no-report"])
     assert args.no_report is True
     assert build_parser().parse_args(["run"]).no_report is False
+
+
+def test_cyber_indicators_are_shown_defanged(run_copy: Path) -> None:
+    """A run whose hub shared indicators gets their table and a time-to-warning figure; the URLs
+    they quote are defanged, so the page still names no address."""
+    path = run_copy / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["cyber"]["indicators"] = [
+        {
+            "key": "url--1",
+            "pattern": "[url:value = 'HTTPS://constanta-port-logistics.example.com/invoice']",
+            "observed_by": ["RO", "BG"],
+            "sightings": 2,
+            "time_to_flag_s": 6.5,
+            "time_to_mitigate_s": 7.6,
+        }
+    ]
+    summary["cyber"]["time_to_warning_s"] = {"RO": 5.2, "BG": 5.3, "TR": None}
+    path.write_text(json.dumps(summary))
+    info = build_report(run_copy)
+    assert "report-cyber.png" in info.files
+    page = (run_copy / REPORT_FILE).read_text(encoding="utf-8")
+    assert "http" not in page.lower()
+    assert "hxxps://constanta-port-logistics.example.com/invoice" in page
