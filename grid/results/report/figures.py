@@ -33,6 +33,8 @@ _KIND_STYLE = {  # marker, colour, coverage line style
 }
 _ELLIPSE_SIGMA = 2.0  # ellipses enclose 2 standard deviations (86% of a 2-D Gaussian)
 _ELLIPSES_PER_TRACK = 25
+_ELLIPSES_MAX = 250  # over every track: a swarm's picture stays readable
+_AWARENESS_BARS_MAX = 3  # more threats: a grid of cells, not bars
 _SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 FIGURES = ("map", "engagement", "error", "latency", "awareness", "messages", "cyber")
 
@@ -180,7 +182,7 @@ def _tracks(ax: Axes, data: ReportData, *, ellipses: bool) -> None:
             others += 1
         ax.plot(track.lon, track.lat, color=colour, lw=0.9, ls="--", zorder=7, label=label)
         if ellipses:
-            _ellipses(ax, track, colour)
+            _ellipses(ax, track, colour, max(2, min(_ELLIPSES_PER_TRACK, _ELLIPSES_MAX // len(data.tracks))))
     for n, (threat_id, lon, lat) in enumerate(_locate_points(data)):
         ax.scatter(
             [lon],
@@ -195,8 +197,8 @@ def _tracks(ax: Axes, data: ReportData, *, ellipses: bool) -> None:
         ax.annotate(threat_id, (lon, lat), textcoords="offset points", xytext=(6, 6), fontsize=7, zorder=9)
 
 
-def _ellipses(ax: Axes, track: TrackPath, colour: Any) -> None:
-    step = max(1, len(track.t) // _ELLIPSES_PER_TRACK)
+def _ellipses(ax: Axes, track: TrackPath, colour: Any, count: int) -> None:
+    step = max(1, len(track.t) // count)
     rings = [
         np.column_stack(_ellipse(float(track.lat[i]), float(track.lon[i]), track.cov[i, :2, :2]))
         for i in range(0, len(track.t), step)
@@ -313,6 +315,8 @@ def draw_awareness(data: ReportData, out: Path) -> Path:
     awareness: dict[str, dict[str, Any]] = data.summary.get("awareness") or {}
     members = sorted(awareness)
     threats = sorted({t for entry in awareness.values() for t in entry})
+    if len(threats) > _AWARENESS_BARS_MAX:
+        return _awareness_grid(data, awareness, members, threats, out)
     fig, ax = plt.subplots(figsize=(9, 0.35 * max(1, len(members)) * max(1, min(len(threats), 3)) + 1.2))
     height = 0.8 / max(1, len(threats))
     colours = {"own_sensor": "#2ca02c", "grid_report": "#1f77b4"}
@@ -332,6 +336,31 @@ def draw_awareness(data: ReportData, out: Path) -> Path:
     ax.legend(handles, ["own sensor", "grid report"], fontsize=7, loc="lower right")
     ax.set_title(f"time to awareness per member state ({len(threats)} threat(s), one bar each)")
     ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, out)
+
+
+def _awareness_grid(
+    data: ReportData, awareness: dict[str, dict[str, Any]], members: list[str], threats: list[str], out: Path
+) -> Path:
+    """Many threats: one cell per member state and threat, its time in it ("o": own sensor)."""
+    plt = _pyplot()
+    values = np.full((len(members), len(threats)), np.nan)
+    for i, member in enumerate(members):
+        for j, threat in enumerate(threats):
+            value = (awareness[member].get(threat) or {}).get("time_to_awareness_s")
+            values[i, j] = np.nan if value is None else float(value)
+    fig, ax = plt.subplots(figsize=(min(16, 2.5 + 0.7 * len(threats)), 0.4 * len(members) + 1.8))
+    image = ax.imshow(values, cmap="YlOrRd", aspect="auto")
+    for i, member in enumerate(members):
+        for j, threat in enumerate(threats):
+            entry = awareness[member].get(threat) or {}
+            text = "never" if np.isnan(values[i, j]) else f"{values[i, j]:.2f}"
+            own = " o" if entry.get("source") == "own_sensor" else ""
+            ax.text(j, i, text + own, ha="center", va="center", fontsize=6, color="black")
+    ax.set_xticks(range(len(threats)), threats, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(members)), [f"{m} {data.member_names.get(m, '')}" for m in members], fontsize=7)
+    fig.colorbar(image, ax=ax, label="simulation s after the threat took off")
+    ax.set_title("time to awareness per member state and threat (o: from its own sensor)")
     return _save(fig, out)
 
 
