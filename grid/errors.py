@@ -7,7 +7,8 @@ The hierarchy::
     │   ├── ScenarioError                   a scenario file breaks the schema (each problem: line, field)
     │   ├── RosterError                     a roster file in nodes/ breaks the schema (each problem: line)
     │   ├── UnknownNodeError                a node id that is not in the roster
-    │   └── CyberExportError                a run's cyber-objects.json is missing or not STIX 2.1 objects
+    │   ├── CyberExportError                a run's cyber-objects.json is missing or not STIX 2.1 objects
+    │   └── RunDataError                    a run folder lacks a file the run report reads, or it is bad
     ├── MessageRejected (ValueError)        a wire message failed decoding or validation (reason code)
     ├── CyberRejected (ValueError)          a cyber report or request the exchange refused (reason code)
     ├── BrokerError (ConnectionError)
@@ -37,6 +38,7 @@ __all__ = [
     "GridError",
     "MessageRejected",
     "RosterError",
+    "RunDataError",
     "RunError",
     "ScenarioError",
     "TakUnavailable",
@@ -144,6 +146,21 @@ class CyberExportError(ConfigError):
     Attributes:
         file: the objects file (``RUN_DIR/cyber-objects.json``).
         problem: what is wrong, e.g. ``objects[3] (indicator--...): invalid pattern``.
+    """
+
+    def __init__(self, file: str, problem: str) -> None:
+        self.file = file
+        self.problem = problem
+        super().__init__(f"{file}: {problem}")
+
+
+class RunDataError(ConfigError):
+    """A run folder's data file (``truth.jsonl``, ``tracks.jsonl``, ...) is missing, unreadable or of
+    an unknown format version.
+
+    Attributes:
+        file: the file (``RUN_DIR/tracks.jsonl``).
+        problem: what is wrong, e.g. ``missing (a run older than the report writes no tracks)``.
     """
 
     def __init__(self, file: str, problem: str) -> None:

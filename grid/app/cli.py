@@ -230,6 +230,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise
     print_summary(_stdout(), summary)
     _stdout().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
+    if not args.no_report:
+        _build_report(out)
+    return 0
+
+
+def _build_report(run_dir: Path) -> None:
+    from grid.results.report import build_report
+
+    info = build_report(run_dir)
+    _stdout().print(
+        f"report written to [bold]{info.path}[/bold] "
+        f"({len(info.files) - 1} figures, built in {info.build_s:.2f} s)"
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    _build_report(args.run_dir)
     return 0
 
 
@@ -584,6 +601,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "scenario": _cmd_scenario,
         "bench": _cmd_bench,
         "cyber": _cmd_cyber,
+        "report": _cmd_report,
         "health": _cmd_health,
         "cot": _cmd_cot,
         "federation": _cmd_federation,

@@ -73,6 +73,8 @@ class RunController:
         self._announced: set[str] = set()
         # run id -> every STIX object the hub shared in it (its account's), until the caller takes them
         self.cyber_objects: dict[str, list[Any]] = {}
+        # run id -> what was seen of it (the run report's data files), until the caller takes it
+        self.observations: dict[str, Observed] = {}
 
     async def subscribe(self) -> None:
         """Subscribe to everything a run produces, and to the control topic."""
@@ -178,6 +180,7 @@ class RunController:
                 break
         self._current = None
         self.cyber_objects[start.run_id] = _shared_objects(seen)
+        self.observations[start.run_id] = seen
         return build_summary(
             scenario=run.scenario,
             roster=self.roster,

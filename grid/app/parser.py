@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start no nodes or fusion here; wait for `gridsim node`/`gridsim fusion` processes on --broker",
     )
-    run.add_argument("--quiet", action="store_true", help="no live progress display")
+    _add_run_output(run)
     run.add_argument(
         "--distributed",
         action="store_true",
@@ -632,10 +632,32 @@ def _add_dashboard_parsers(sub: Any) -> None:
     )
 
 
+def _add_run_output(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--quiet", action="store_true", help="no live progress display")
+    run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not build DIR/report.html (`gridsim report DIR` builds it)",
+    )
+
+
 def _add_tool_parsers(sub: Any) -> None:
     """The commands around a grid rather than in it: cyber export, federation configs, health."""
     _add_cyber_parser(sub)
+    _add_report_parser(sub)
     _add_federation_parser(sub)
     _add_health_parser(sub)
     _add_cot_parser(sub)
     _add_dashboard_parsers(sub)
+
+
+def _add_report_parser(sub: Any) -> None:
+    report = sub.add_parser(
+        "report",
+        help="build a run's report.html (maps and plots) from its output folder",
+        description=(
+            "Write RUN_DIR/report.html and the PNGs it shows from the files `gridsim run` wrote there "
+            "(summary.json, truth.jsonl, tracks.jsonl, latency.json, sites.json). It opens from disk."
+        ),
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's output folder")

@@ -45,7 +45,8 @@ from grid.participants.service import (
     GridService,
 )
 from grid.results.cyber_export import OBJECTS_FILE, export_bundle
-from grid.results.observed import Progress
+from grid.results.observed import Observed, Progress
+from grid.results.run_data import write_run_data
 from grid.results.summary import federation_section
 from grid.wire import topics
 from grid.wire.counters import CounterName
@@ -277,14 +278,25 @@ def _worker_count(options: RunOptions) -> int:
     return min(options.workers, len(options.roster)) if options.local_services else 0
 
 
-def _write(out_dir: Path | None, summary: dict[str, Any], cyber_objects: list[Any]) -> None:
-    """``summary.json``, ``cyber-objects.json`` (every object the hub shared, a JSON list of STIX 2.1
+def _write(
+    out_dir: Path | None,
+    summary: dict[str, Any],
+    cyber_objects: list[Any],
+    *,
+    scenario: Scenario,
+    roster: Roster,
+    seen: Observed | None,
+) -> None:
+    """The run report's data files (:mod:`grid.results.run_data`), ``summary.json``,
+    ``cyber-objects.json`` (every object the hub shared, a JSON list of STIX 2.1
     objects in bundle order; ``[]`` for a run without indicators or without the hub's account) and,
     when the hub shared anything, ``cyber-bundle.json``: the STIX bundle, checked, its report in
     ``summary["cyber"]["export"]``."""
     if out_dir is None:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
+    if seen is not None:
+        write_run_data(out_dir, scenario=scenario, roster=roster, seen=seen)
     (out_dir / OBJECTS_FILE).write_text(json.dumps(cyber_objects, indent=2) + "\n", encoding="utf-8")
     if cyber_objects and isinstance(cyber := summary.get("cyber"), dict):
         try:
@@ -309,12 +321,13 @@ async def run_grid(
         start = new_start(options.scenario, speed=options.speed)
         summary = await controller.conduct(start, announce=True, on_progress=on_progress)
         objects = controller.cyber_objects.pop(start.run_id, [])
+        seen = controller.observations.pop(start.run_id, None)
         _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
     if options.cluster:
         summary["cluster"] = cluster_account(options, summary)
-    _write(options.out_dir, summary, objects)
+    _write(options.out_dir, summary, objects, scenario=options.scenario, roster=options.roster, seen=seen)
     return summary
 
 
@@ -363,6 +376,9 @@ async def serve_grid(
             for topic in (topics.results_topic(start.run_id), topics.LATEST_RESULTS):
                 await controller.transport.publish(topic, payload, retain=True)
             objects = controller.cyber_objects.pop(start.run_id, [])
-            _write(None if options.out_dir is None else options.out_dir / start.run_id, summary, objects)
+            seen = controller.observations.pop(start.run_id, None)
+            out_dir = None if options.out_dir is None else options.out_dir / start.run_id
+            scenario = ActiveRun.from_control(start).scenario
+            _write(out_dir, summary, objects, scenario=scenario, roster=options.roster, seen=seen)
             if on_summary is not None:
                 on_summary(summary)

@@ -87,6 +87,7 @@ class FusionCentre(GridService):
         self.tracker: Tracker = default_tracker()
         self.frame = LocalFrame(0.0, 0.0)
         self.latency_ms: list[float] = []
+        self.latency_by_node: dict[str, list[float]] = {}  # node -> the latency_ms of its reports
         self.update_us: list[float] = []
         self.age_ms: dict[str, list[float]] = {}  # node -> simulated age of its reports on arrival
         self._seen = SeenReports()
@@ -105,6 +106,7 @@ class FusionCentre(GridService):
         self.tracker = default_tracker()
         self.frame = LocalFrame(*run.scenario.origin)
         self.latency_ms = []
+        self.latency_by_node = {}
         self.update_us = []
         self.age_ms = {}
         self._seen = SeenReports()
@@ -171,10 +173,12 @@ class FusionCentre(GridService):
         now = run.clock.now()
         latency_ms = (received_ns - env.sent_ns) / 1e6
         ages = self.age_ms.setdefault(env.origin, [])
+        node_latency = self.latency_by_node.setdefault(env.origin, [])
         detections = []
         for report_id, report in reports:
             self._delivered.add(report_id)
             self.latency_ms.append(latency_ms)
+            node_latency.append(latency_ms)
             ages.append((now - report.time_s) * 1000)
             detections.append(detection_from_report(self.frame, report_id, env.origin, report))
         started = time.perf_counter()
@@ -248,6 +252,10 @@ class FusionCentre(GridService):
                 )
             ),
             track_interval_s=self.track_interval_s,
+            latency_samples_ms={
+                node: tuple(round(v, 3) for v in samples)
+                for node, samples in sorted(self.latency_by_node.items())
+            },
             tracks_published=self.air_picture.published,
             track_ids=track_ids,
             track_log=track_log,

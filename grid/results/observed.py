@@ -47,6 +47,9 @@ class Observed:
     first_report: dict[str, float] = field(default_factory=dict)
     # The fused tracks received: the rate-bounded air picture, not every tracker update.
     received_tracks: list[TrackUpdate] = field(default_factory=list)
+    # The same as received, covariance and all, each with its simulation time of receipt (the run
+    # report's tracks.jsonl).
+    fused_tracks: list[tuple[float, FusedTrack]] = field(default_factory=list)
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
@@ -78,6 +81,7 @@ class Observed:
                 self._note_report(report_id, env.origin, report)
         elif isinstance(body, FusedTrack):
             progress.track_updates += 1
+            self.fused_tracks.append((now, body))
             confirmed = body.status == TrackStatus.CONFIRMED
             if confirmed:
                 progress.confirmed_tracks.add(body.track_id)

@@ -297,6 +297,12 @@ class FusionStats(_Body, frozen=True, kw_only=True):
         tuple[Annotated[tuple[Finite, ...], msgspec.Meta(max_length=16)], ...],
         msgspec.Meta(max_length=TRACK_LOG_MAX),
     ] = ()
+    # Per node, every report's wall-clock ms from publish to arrival here, in arrival order: the
+    # run report's latency CDFs (RUN_DIR/latency.json). latency_ms summarises the same samples.
+    latency_samples_ms: Annotated[
+        dict[Text, Annotated[tuple[Finite, ...], msgspec.Meta(max_length=TRACK_LOG_MAX)]],
+        msgspec.Meta(max_length=MAX_ITEMS),
+    ] = {}
 
     def _rules(self) -> None:
         columns, ids, statuses = len(TRACK_LOG_COLUMNS), len(self.track_ids), len(TRACK_LOG_STATUSES)
