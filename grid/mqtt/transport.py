@@ -16,6 +16,7 @@ import errno
 import logging
 import math
 import socket
+import ssl
 import typing
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 
 from grid.errors import BrokerUnavailable
+from grid.security.tls import active_credentials
 
 __all__ = ["Publisher", "Received", "Transport", "Will", "map_transport_errors", "topic_matches"]
 
@@ -145,6 +147,13 @@ class _Client(aiomqtt.Client):
             raise aiomqtt.MqttError("Operation timed out") from None
 
 
+def _tls_reason(exc: ssl.SSLError) -> str:
+    """Why a TLS handshake failed, in words: the broker's certificate, or the broker refusing ours."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate is not trusted ({exc.verify_message})"
+    return f"TLS handshake failed ({exc.reason or exc})"
+
+
 class Transport:
     """One MQTT client connection, owned by an ``async with`` block."""
 
@@ -159,8 +168,13 @@ class Transport:
         timeout_s: float = 30.0,
         clean_session: bool = True,
         connect_timeout_s: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.url = f"mqtt://{host}:{port}"
+        # Secure mode: our own context, else the run's credentials (grid.security.tls), else plain TCP.
+        credentials = active_credentials() if tls is None else None
+        if credentials is not None:
+            tls = credentials.context(client_id)
+        self.url = f"{'mqtt' if tls is None else 'mqtts'}://{host}:{port}"
         self.client_id = client_id
         self._lost: asyncio.Future[None] | None = None
         self._timeout_s = timeout_s
@@ -175,6 +189,7 @@ class Transport:
             timeout=timeout_s if connect_timeout_s is None else connect_timeout_s,
             clean_session=clean_session,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            tls_context=tls,
         )
 
     async def __aenter__(self) -> Self:
@@ -182,6 +197,8 @@ class Transport:
         with map_transport_errors(self.url):
             try:
                 await self._client.__aenter__()
+            except ssl.SSLError as exc:  # before OSError: it is one
+                raise BrokerUnavailable(self.url, _tls_reason(exc)) from exc
             except OSError as exc:  # refused before MQTT even starts
                 raise BrokerUnavailable(self.url, exc.strerror or str(exc)) from exc
         self._lost = asyncio.get_running_loop().create_future()
