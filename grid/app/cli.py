@@ -203,6 +203,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        secure=args.secure,
+        certs=args.certs,
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -357,7 +359,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        secure=args.secure,
+        certs=args.certs,
     )
+    if args.secure and args.certs is None:
+        raise ConfigError(
+            "gridsim up --secure needs --certs DIR: `gridsim inject` presents its operator certificate"
+        )
     out = _stdout()
 
     def ready(broker: Any) -> None:
@@ -453,6 +461,28 @@ def _cmd_federation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_certs(args: argparse.Namespace) -> int:
+    from grid.security.certs import write_certs
+
+    roster = _load_roster(args.roster)
+    layout = write_certs(args.dir, roster, days=args.days, force=args.force)
+    _stdout().print(
+        f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
+        f"keys written to [bold]{layout.root}[/bold]"
+    )
+    return 0
+
+
+def _client_credentials(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """``--certs DIR`` of a participant or tool: its connections go over TLS with its certificate.
+    (``run`` and ``up`` take theirs through :class:`~grid.app.run.RunOptions`.)"""
+    if getattr(args, "certs", None) is None or args.command in ("run", "up", "certs"):
+        return contextlib.nullcontext()
+    from grid.security.tls import Credentials, use_credentials
+
+    return use_credentials(Credentials(args.certs, name=args.cert_name))
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grid.app.bench import run_bench
 
@@ -532,9 +562,11 @@ def _main(argv: Sequence[str] | None) -> int:
         "cyber": _cmd_cyber,
         "health": _cmd_health,
         "federation": _cmd_federation,
+        "certs": _cmd_certs,
     }
     try:
-        return commands[args.command](args)
+        with _client_credentials(args):
+            return commands[args.command](args)
     except KeyboardInterrupt:  # raised by code that ran its own SIGINT handling (asyncio.run in a bench)
         console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; shut down cleanly")
         return _EXIT_INTERRUPTED

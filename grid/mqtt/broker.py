@@ -155,8 +155,11 @@ async def open_broker(
     kind: Literal["auto", "mosquitto", "amqtt"] = "auto",
     port: int | None = None,
     log_path: Path | None = None,
+    secure: SecureSetup | None = None,
 ) -> AsyncIterator[BrokerInfo]:
     """The run's broker: a new one (on ``port``, else a free one) when ``url`` is None, else the external one.
+
+    ``secure`` applies to a broker gridsim starts (an external one is secured by whoever runs it).
 
     Raises:
         ConfigError: ``url`` is malformed.
@@ -164,7 +167,7 @@ async def open_broker(
         BrokerStartError: gridsim could not start its own broker.
     """
     if url is None:
-        async with start_broker(kind, port=port, log_path=log_path) as info:
+        async with start_broker(kind, port=port, log_path=log_path, secure=secure) as info:
             yield info
         return
     host, port = parse_broker_url(url)
