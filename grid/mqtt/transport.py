@@ -146,6 +146,24 @@ class _Client(aiomqtt.Client):
         except TimeoutError:
             raise aiomqtt.MqttError("Operation timed out") from None
 
+    def _on_disconnect(self, client: mqtt.Client, userdata: typing.Any, *args: typing.Any) -> None:
+        # Dropped before the CONNACK (a broker refusing our TLS client certificate after a TLS 1.3
+        # handshake, or one speaking no MQTT): fail the connect now instead of at its timeout.
+        if not self._connected.done():
+            over_tls = getattr(client, "_ssl_context", None) is not None
+            hint = " (over TLS: was our client certificate refused?)" if over_tls else ""
+            self._connected.set_exception(
+                aiomqtt.MqttError(f"the broker closed the connection before accepting it{hint}")
+            )
+        super()._on_disconnect(client, userdata, *args)
+
+    def _client_connect(self) -> None:
+        # aiomqtt keeps only str() of a failed connect's OSError: say in words what TLS refused.
+        try:
+            super()._client_connect()
+        except ssl.SSLError as exc:
+            raise OSError(_tls_reason(exc)) from exc
+
 
 def _tls_reason(exc: ssl.SSLError) -> str:
     """Why a TLS handshake failed, in words: the broker's certificate, or the broker refusing ours."""
@@ -197,8 +215,6 @@ class Transport:
         with map_transport_errors(self.url):
             try:
                 await self._client.__aenter__()
-            except ssl.SSLError as exc:  # before OSError: it is one
-                raise BrokerUnavailable(self.url, _tls_reason(exc)) from exc
             except OSError as exc:  # refused before MQTT even starts
                 raise BrokerUnavailable(self.url, exc.strerror or str(exc)) from exc
         self._lost = asyncio.get_running_loop().create_future()

@@ -36,8 +36,10 @@ __all__ = [
     "Authority",
     "CertsLayout",
     "issue_client",
+    "load_authority",
     "new_authority",
     "write_certs",
+    "write_pair",
 ]
 
 # Not member states: who else holds a client certificate (the operator: controller and tools).
@@ -97,6 +99,14 @@ class Authority:
 
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
+
+
+def load_authority(layout: CertsLayout) -> Authority:
+    """The CA of a certificates folder (to issue one more client certificate, e.g. an expired one)."""
+    key = serialization.load_pem_private_key(layout.ca_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(f"{layout.ca_key}: not the EC key gridsim certs writes")
+    return Authority(key, x509.load_pem_x509_certificate(layout.ca_cert.read_bytes()))
 
 
 def _now() -> datetime.datetime:

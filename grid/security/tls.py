@@ -37,6 +37,17 @@ CLIENT_PREFIX = "gridsim-"
 OPERATOR = "operator"
 
 
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails: paho drops it unclosed otherwise."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
 def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
     """A TLS 1.2+ client context trusting ``ca`` only, verifying certificate and host name,
     presenting ``cert``/``key`` when given.
@@ -54,6 +65,7 @@ def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) 
     # create_default_context already does both; said again so no later edit turns them off unseen.
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
+    context.sslsocket_class = _ClosingSSLSocket
     return context
 
 
