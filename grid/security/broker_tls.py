@@ -44,6 +44,7 @@ class SecureBroker:
     key_file: str
     acl_file: str
     mode: TlsMode = "mtls"
+    listener: str | None = None  # replaces the plain listener line (compose: port 8883)
 
 
 def _tls_lines(listener: str, broker: SecureBroker) -> list[str]:
@@ -78,7 +79,7 @@ def secure_config(plain: str, broker: SecureBroker) -> str:
     if len(listeners) != 1 or len(_ANONYMOUS.findall(plain)) != 1:
         raise ConfigError("a plain Mosquitto configuration needs one listener and one allow_anonymous line")
     text = _ANONYMOUS.sub("", plain)
-    text = _LISTENER.sub(lambda m: "\n".join(_tls_lines(m.group(0), broker)), text)
+    text = _LISTENER.sub(lambda m: "\n".join(_tls_lines(broker.listener or m.group(0), broker)), text)
     return SECURE_HEADER + text
 
 
