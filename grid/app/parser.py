@@ -90,6 +90,12 @@ def add_latency_parser(subparsers: Any) -> None:
     )
     _add_bench_broker(latency)
     latency.add_argument(
+        "--secure",
+        action="store_true",
+        help="also run the grid half on a second Mosquitto with mutual TLS and the ACL "
+        "(the cost of secure mode)",
+    )
+    latency.add_argument(
         "--out",
         type=Path,
         default=None,
