@@ -370,9 +370,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     def ready(broker: Any) -> None:
         url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
+        certs = ""
+        if args.certs is not None:
+            url, certs = url.replace("mqtt://", "mqtts://", 1), f" --certs {args.certs}"
         out.print(
             f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
-            f"`gridsim inject FILE --broker {url}`; Ctrl-C to stop"
+            f"`gridsim inject FILE --broker {url}{certs}`; Ctrl-C to stop"
         )
 
     def finished(summary: dict[str, Any]) -> None:

@@ -99,6 +99,10 @@ class RunOptions:
             object.__setattr__(self, "secure", True)
         if self.secure and (self.federated or self.broker_kind in ("amqtt", "rabbitmq")):
             raise ConfigError("secure mode runs on one Mosquitto: not with --federated or amqtt/rabbitmq")
+        if self.secure and self.broker_url is not None and self.certs is None:
+            raise ConfigError(
+                "secure mode on an external broker needs --certs DIR: the PKI that broker trusts"
+            )
         if self.federated and not self.local_services:
             raise ConfigError("a federated grid starts its own brokers: its nodes and fusion run here")
         if self.workers < 0:
