@@ -204,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         analysis_s=_analysis(args),
         federated=args.federated,
         secure=args.secure,
-        certs=args.certs,
+        certs=_certs(args),
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -360,9 +360,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
         analysis_s=_analysis(args),
         federated=args.federated,
         secure=args.secure,
-        certs=args.certs,
+        certs=_certs(args),
     )
-    if args.secure and args.certs is None:
+    if args.secure and options.certs is None:
         raise ConfigError(
             "gridsim up --secure needs --certs DIR: `gridsim inject` presents its operator certificate"
         )
@@ -371,8 +371,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     def ready(broker: Any) -> None:
         url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
         certs = ""
-        if args.certs is not None:
-            url, certs = url.replace("mqtt://", "mqtts://", 1), f" --certs {args.certs}"
+        if options.certs is not None:
+            url, certs = url.replace("mqtt://", "mqtts://", 1), f" --certs {options.certs}"
         out.print(
             f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
             f"`gridsim inject FILE --broker {url}{certs}`; Ctrl-C to stop"
@@ -476,14 +476,27 @@ def _cmd_certs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certs(args: argparse.Namespace) -> Path | None:
+    """``--certs``, else ``GRID_CERTS``."""
+    from grid.app.env import CERTS, from_env
+
+    given = from_env(
+        None if args.certs is None else str(args.certs), flag="--certs", var=CERTS, required=False
+    )
+    return None if given is None else Path(given)
+
+
 def _client_credentials(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
     """``--certs DIR`` of a participant or tool: its connections go over TLS with its certificate.
     (``run`` and ``up`` take theirs through :class:`~grid.app.run.RunOptions`.)"""
-    if getattr(args, "certs", None) is None or args.command in ("run", "up", "certs"):
+    if not hasattr(args, "certs") or args.command in ("run", "up"):
+        return contextlib.nullcontext()
+    certs = _certs(args)
+    if certs is None:
         return contextlib.nullcontext()
     from grid.security.tls import Credentials, use_credentials
 
-    return use_credentials(Credentials(args.certs, name=args.cert_name))
+    return use_credentials(Credentials(certs, name=args.cert_name))
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

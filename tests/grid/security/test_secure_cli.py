@@ -33,6 +33,14 @@ async def test_health_needs_the_certificates(secure_grid: SecureGrid) -> None:
     assert await asyncio.to_thread(main, ["health", "--broker", url, "--timeout", "10"]) == 1
 
 
+async def test_grid_certs_is_the_default_of_certs(
+    secure_grid: SecureGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a container the certificates folder comes from GRID_CERTS."""
+    monkeypatch.setenv("GRID_CERTS", str(secure_grid.layout.root))
+    assert await asyncio.to_thread(main, ["health", "--broker", _url(secure_grid)]) == 0
+
+
 async def test_a_node_process_joins_the_secure_grid_with_its_own_certificate(
     secure_grid: SecureGrid, gridsim: GridsimProcesses
 ) -> None:
