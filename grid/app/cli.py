@@ -204,6 +204,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         analysis_s=_analysis(args),
         federated=args.federated,
         dashboard_port=_dashboard_port(args.dashboard_port) if args.dashboard else None,
+        secure=args.secure,
+        certs=_certs(args),
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -407,14 +409,23 @@ def _cmd_up(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        secure=args.secure,
+        certs=_certs(args),
     )
+    if args.secure and options.certs is None:
+        raise ConfigError(
+            "gridsim up --secure needs --certs DIR: `gridsim inject` presents its operator certificate"
+        )
     out = _stdout()
 
     def ready(broker: Any) -> None:
         url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
+        certs = ""
+        if options.certs is not None:
+            url, certs = url.replace("mqtt://", "mqtts://", 1), f" --certs {options.certs}"
         out.print(
             f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
-            f"`gridsim inject FILE --broker {url}`; Ctrl-C to stop"
+            f"`gridsim inject FILE --broker {url}{certs}`; Ctrl-C to stop"
         )
 
     def finished(summary: dict[str, Any]) -> None:
@@ -501,6 +512,41 @@ def _cmd_federation(args: argparse.Namespace) -> int:
         f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]"
     )
     return 0
+
+
+def _cmd_certs(args: argparse.Namespace) -> int:
+    from grid.security.certs import write_certs
+
+    roster = _load_roster(args.roster)
+    layout = write_certs(args.dir, roster, days=args.days, force=args.force)
+    _stdout().print(
+        f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
+        f"keys written to [bold]{layout.root}[/bold]"
+    )
+    return 0
+
+
+def _certs(args: argparse.Namespace) -> Path | None:
+    """``--certs``, else ``GRID_CERTS``."""
+    from grid.app.env import CERTS, from_env
+
+    given = from_env(
+        None if args.certs is None else str(args.certs), flag="--certs", var=CERTS, required=False
+    )
+    return None if given is None else Path(given)
+
+
+def _client_credentials(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """``--certs DIR`` of a participant or tool: its connections go over TLS with its certificate.
+    (``run`` and ``up`` take theirs through :class:`~grid.app.run.RunOptions`.)"""
+    if not hasattr(args, "certs") or args.command in ("run", "up"):
+        return contextlib.nullcontext()
+    certs = _certs(args)
+    if certs is None:
+        return contextlib.nullcontext()
+    from grid.security.tls import Credentials, use_credentials
+
+    return use_credentials(Credentials(certs, name=args.cert_name))
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -606,9 +652,11 @@ def _main(argv: Sequence[str] | None) -> int:
         "cot": _cmd_cot,
         "federation": _cmd_federation,
         "dashboard": _cmd_dashboard,
+        "certs": _cmd_certs,
     }
     try:
-        return commands[args.command](args)
+        with _client_credentials(args):
+            return commands[args.command](args)
     except KeyboardInterrupt:  # raised by code that ran its own SIGINT handling (asyncio.run in a bench)
         console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; shut down cleanly")
         return _EXIT_INTERRUPTED

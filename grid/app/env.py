@@ -1,6 +1,7 @@
 """Defaults the command line takes from the environment, for containers: ``GRID_BROKER_URL`` for
 every ``--broker``, ``GRID_NODE_ID`` for ``node --id`` and ``health --node``, ``GRID_SPEED`` for
-``--speed``. A flag beats its variable; an empty variable counts as unset.
+``--speed``, ``GRID_CERTS`` for every ``--certs`` (secure mode). A flag beats its variable; an empty
+variable counts as unset.
 
 Standard library only: the parser builds ``--help``'s epilog from :data:`ENV_VARS`.
 """
@@ -11,17 +12,19 @@ import os
 
 from grid.errors import ConfigError
 
-__all__ = ["BROKER_URL", "ENV_VARS", "NODE_ID", "SPEED", "env_epilog", "from_env", "speed_from_env"]
+__all__ = ["BROKER_URL", "CERTS", "ENV_VARS", "NODE_ID", "SPEED", "env_epilog", "from_env", "speed_from_env"]
 
 BROKER_URL = "GRID_BROKER_URL"
 NODE_ID = "GRID_NODE_ID"
 SPEED = "GRID_SPEED"
+CERTS = "GRID_CERTS"
 
 # Every variable gridsim reads, with what it sets: the epilog of ``gridsim --help``.
 ENV_VARS = {
     BROKER_URL: "default of every --broker (run: only with --external), e.g. mqtt://broker:1883",
     NODE_ID: "default of node --id and health --node, e.g. RO",
     SPEED: "default of run and inject --speed (simulation seconds per wall second)",
+    CERTS: "default of every --certs: a gridsim certs folder (secure mode: mutual TLS)",
     "GRIDSIM_TAXII_USER": "user for --taxii when the URL carries none",
     "GRIDSIM_TAXII_PASSWORD": "password for --taxii when the URL carries none",
 }

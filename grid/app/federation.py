@@ -27,6 +27,7 @@ from grid.mqtt.address import parse_broker_url
 from grid.mqtt.bridged import Federation, start_federation
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.federation import CORE, FederationPlan, broker_config, plan_federation
+from grid.security.broker_tls import SecureSetup
 from grid.world.roster import Roster
 
 __all__ = [
@@ -68,6 +69,7 @@ async def open_run_brokers(
     kind: Literal["auto", "mosquitto", "amqtt"],
     port: int | None,
     log_dir: Path | None,
+    secure: SecureSetup | None = None,
 ) -> AsyncIterator[RunBrokers]:
     """One broker (:func:`~grid.mqtt.broker.open_broker`), or a federation of Mosquittos on loopback.
 
@@ -77,11 +79,13 @@ async def open_run_brokers(
     """
     if not federated:
         log_path = None if log_dir is None else log_dir / "broker.log"
-        async with open_broker(url, kind=kind, port=port, log_path=log_path) as info:
+        async with open_broker(url, kind=kind, port=port, log_path=log_path, secure=secure) as info:
             yield RunBrokers(core=info)
         return
     if url is not None or kind == "amqtt":
         raise ConfigError("--federated starts its own Mosquittos: it cannot use --broker or amqtt")
+    if secure is not None:
+        raise ConfigError("--federated has no secure mode yet: its bridges are plain MQTT")
     async with start_federation(plan_federation(roster), core_port=port, log_dir=log_dir) as federation:
         yield RunBrokers(core=federation.core, federation=federation)
 

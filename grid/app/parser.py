@@ -18,6 +18,7 @@ __all__ = [
     "BENCH_FUSION_OUT_NAME",
     "BENCH_LATENCY_OUT_NAME",
     "BENCH_SCALE_OUT_NAME",
+    "add_certs_options",
     "add_codec_parser",
     "add_fusion_parser",
     "add_latency_parser",
@@ -88,6 +89,12 @@ def add_latency_parser(subparsers: Any) -> None:
         help="s before the measured window, left out (default 2)",
     )
     _add_bench_broker(latency)
+    latency.add_argument(
+        "--secure",
+        action="store_true",
+        help="also run the grid half on a second Mosquitto with mutual TLS and the ACL "
+        "(the cost of secure mode)",
+    )
     latency.add_argument(
         "--out",
         type=Path,
@@ -641,14 +648,62 @@ def _add_run_output(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_certs_parser(sub: Any) -> None:
+    certs = sub.add_parser(
+        "certs",
+        help="make a secure grid's test CA, TLS certificates and signing keys",
+        description=(
+            "Write a test CA (DIR/ca.crt, ca.key), the broker's certificate (DIR/broker.crt, .key; "
+            "127.0.0.1, localhost, broker), a client certificate per member state (CN = node id) and for "
+            "fusion, hub, jcc, dashboard and operator (DIR/clients/<name>.crt, .key), and an Ed25519 "
+            "signing key pair per member state (DIR/signing/<node>.key, .pub). Private keys are 0600."
+        ),
+    )
+    certs.add_argument("dir", type=Path, metavar="DIR", help="folder to create (refused if it exists)")
+    # SUPPRESS: not given here, the global --roster (before the command) stands.
+    certs.add_argument("--roster", type=Path, default=argparse.SUPPRESS, help="member-state folder")
+    certs.add_argument("--days", type=int, default=30, help="validity in days (default 30)")
+    certs.add_argument("--force", action="store_true", help="replace DIR if it exists")
+
+
+def add_certs_options(p: argparse.ArgumentParser, *, secure: bool = False) -> None:
+    """``--certs DIR`` (and ``--cert-name``, or for ``run``/``up`` ``--secure``): connect with mutual TLS."""
+    if secure:
+        p.add_argument(
+            "--secure",
+            action="store_true",
+            help="mutual TLS and the roster's ACL on Mosquitto; every participant presents its own "
+            "certificate (made for the run in a temporary folder unless --certs)",
+        )
+    p.add_argument(
+        "--certs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="connect over TLS with certificates from DIR (gridsim certs)",
+    )
+    if not secure:
+        p.add_argument(
+            "--cert-name",
+            default=None,
+            metavar="NAME",
+            help="present DIR/clients/NAME.crt (default: the participant's own; operator for tools)",
+        )
+
+
 def _add_tool_parsers(sub: Any) -> None:
     """The commands around a grid rather than in it: cyber export, federation configs, health."""
+    _add_certs_parser(sub)
     _add_cyber_parser(sub)
     _add_report_parser(sub)
     _add_federation_parser(sub)
     _add_health_parser(sub)
     _add_cot_parser(sub)
     _add_dashboard_parsers(sub)
+    for name in ("node", "fusion", "hub", "inject", "results", "health"):
+        add_certs_options(sub.choices[name])
+    for name in ("run", "up"):
+        add_certs_options(sub.choices[name], secure=True)
 
 
 def _add_report_parser(sub: Any) -> None:

@@ -20,8 +20,10 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +50,10 @@ from grid.results.cyber_export import OBJECTS_FILE, export_bundle
 from grid.results.observed import Observed, Progress
 from grid.results.run_data import write_run_data
 from grid.results.summary import federation_section
+from grid.security.acl import render_acl
+from grid.security.broker_tls import SecureSetup
+from grid.security.certs import SERVICE_NAMES, CertsLayout, write_certs
+from grid.security.tls import Credentials, active_credentials, use_credentials
 from grid.wire import topics
 from grid.wire.counters import CounterName
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
@@ -85,8 +91,20 @@ class RunOptions:
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay, simulation s
     federated: bool = False  # a Mosquitto per grid and a core, bridged (grid.app.federation)
     dashboard_port: int | None = None  # serve the live map on 127.0.0.1:PORT (0: a free one) during the run
+    # Mutual TLS and the roster's ACL; every participant presents its own certificate from
+    # ``certs`` (made for the run in a temporary folder when None). ``certs`` implies ``secure``.
+    secure: bool = False
+    certs: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.certs is not None:
+            object.__setattr__(self, "secure", True)
+        if self.secure and (self.federated or self.broker_kind in ("amqtt", "rabbitmq")):
+            raise ConfigError("secure mode runs on one Mosquitto: not with --federated or amqtt/rabbitmq")
+        if self.secure and self.broker_url is not None and self.certs is None:
+            raise ConfigError(
+                "secure mode on an external broker needs --certs DIR: the PKI that broker trusts"
+            )
         if self.federated and not self.local_services:
             raise ConfigError("a federated grid starts its own brokers: its nodes and fusion run here")
         if self.workers < 0:
@@ -154,6 +172,8 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             homes=brokers.homes(options.roster),
             cluster=options.cluster,
         )
+        if (credentials := active_credentials()) is not None:
+            specs = [dataclasses.replace(spec, certs=str(credentials.certs)) for spec in specs]
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
         return
@@ -198,6 +218,23 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
         raise pool.not_online({*SERVICE_IDS, *controller.roster} - controller.online, timeout_s) from None
 
 
+@contextlib.contextmanager
+def _run_credentials(options: RunOptions) -> Iterator[Credentials | None]:
+    """Secure mode's certificates: ``options.certs``, else a new test PKI removed at exit."""
+    if not options.secure:
+        yield None
+        return
+    if options.certs is not None:
+        CertsLayout(options.certs).check(*SERVICE_NAMES, *options.roster)
+        yield Credentials(options.certs)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="gridsim-certs-"))
+    try:
+        yield Credentials(write_certs(folder / "certs", options.roster).root)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextlib.asynccontextmanager
 async def _dashboard(
     options: RunOptions, broker: BrokerInfo, on_dashboard: Callable[[str], None] | None
@@ -224,6 +261,21 @@ async def _grid(
     cluster = options.cluster
     url = options.broker_url if not cluster else f"mqtt://{cluster[0][0]}:{cluster[0][1]}"
     kind = "auto" if options.broker_kind == "rabbitmq" else options.broker_kind
+    with _run_credentials(options) as credentials, use_credentials(credentials):
+        secure = None if credentials is None else SecureSetup(credentials.certs, render_acl(options.roster))
+        async with _grid_on(options, url, kind, secure, on_dashboard) as grid:
+            yield grid
+
+
+@contextlib.asynccontextmanager
+async def _grid_on(
+    options: RunOptions,
+    url: str | None,
+    kind: Literal["auto", "mosquitto", "amqtt"],
+    secure: SecureSetup | None,
+    on_dashboard: Callable[[str], None] | None,
+) -> AsyncIterator[tuple[RunController, RunBrokers]]:
+    cluster = options.cluster
     async with open_run_brokers(
         roster=options.roster,
         federated=options.federated,
@@ -231,6 +283,7 @@ async def _grid(
         kind=kind,
         port=options.broker_port,
         log_dir=options.out_dir,
+        secure=secure,
     ) as brokers:
         broker = dataclasses.replace(brokers.core, kind="rabbitmq") if cluster else brokers.core
         client_id = f"gridsim-controller-{os.getpid()}"
@@ -325,10 +378,21 @@ async def run_grid(
         _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
+    if options.secure:
+        summary["security"] = security_section(options)
     if options.cluster:
         summary["cluster"] = cluster_account(options, summary)
     _write(options.out_dir, summary, objects, scenario=options.scenario, roster=options.roster, seen=seen)
     return summary
+
+
+def security_section(options: RunOptions) -> dict[str, Any]:
+    """A secure run's part of a summary: how its participants connected, and whose certificates."""
+    return {
+        "transport": "mqtts: mutual TLS 1.2+, broker and client certificates verified",
+        "acl": "generated from the roster (grid.security.acl); anonymous access off",
+        "certs": str(options.certs) if options.certs is not None else "temporary test PKI, removed at exit",
+    }
 
 
 def cluster_account(options: RunOptions, summary: dict[str, Any]) -> dict[str, Any]:

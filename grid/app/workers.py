@@ -42,6 +42,7 @@ from grid.participants.hub import CyberHub
 from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre
 from grid.participants.node import MemberNode
 from grid.participants.service import FUSION_ID, HUB_ID, JCC_ID, SERVICE_IDS, GridService
+from grid.security.tls import Credentials, use_credentials
 from grid.world.roster import MemberState, Roster
 
 __all__ = [
@@ -100,6 +101,7 @@ class WorkerSpec:
     # (node, host, port) of nodes on a broker of their own (federated grids), not host:port
     homes: tuple[tuple[str, str, int], ...] = ()
     cluster: Members = ()  # a RabbitMQ cluster's members (host, port): each service on its own
+    certs: str | None = None  # secure mode: the certificates folder; each service presents its own
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
@@ -135,6 +137,7 @@ class WorkerSpec:
             "log_level": self.log_level,
             "homes": [list(h) for h in self.homes],
             "cluster": [list(m) for m in self.cluster],
+            "certs": self.certs,
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
 
@@ -407,11 +410,13 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
         )
         for node_id in spec.nodes
     ]
+    credentials = None if spec.certs is None else Credentials(Path(spec.certs))
     try:
-        async with asyncio.TaskGroup() as group:
-            for service in services:
-                group.create_task(_serve(service), name=f"grid[{service.service_id}].serve")
-            log.info("%s: serving %s", spec.name, ", ".join(spec.services))
+        with use_credentials(credentials):  # the services' tasks inherit it
+            async with asyncio.TaskGroup() as group:
+                for service in services:
+                    group.create_task(_serve(service), name=f"grid[{service.service_id}].serve")
+                log.info("%s: serving %s", spec.name, ", ".join(spec.services))
     except asyncio.CancelledError:
         log.info("%s: stopped", spec.name)  # by the parent: every service said offline
         raise

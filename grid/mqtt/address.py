@@ -11,13 +11,15 @@ __all__ = ["LOOPBACK", "free_port", "parse_broker_url", "port_in_use"]
 
 LOOPBACK = "127.0.0.1"
 _DEFAULT_PORT = 1883
-_URL_SCHEMES = ("mqtt", "tcp")
+_DEFAULT_TLS_PORT = 8883
+_URL_SCHEMES = ("mqtt", "tcp", "mqtts")
 
 
 def parse_broker_url(url: str) -> tuple[str, int]:
     """Split a broker address into host and port.
 
-    Accepts ``mqtt://host:port``, ``mqtt://host`` (port 1883), ``tcp://...`` and ``host:port``.
+    Accepts ``mqtt://host:port``, ``mqtt://host`` (port 1883), ``tcp://...``, ``host:port`` and
+    ``mqtts://host[:port]`` (port 8883; TLS itself comes with ``--certs``, :mod:`grid.security.tls`).
 
     Raises:
         ConfigError: another scheme (TLS and websockets are not supported), a bad or missing
@@ -32,7 +34,7 @@ def parse_broker_url(url: str) -> tuple[str, int]:
         raise ConfigError(f"broker URL {url!r}: bad host or port ({exc})") from exc
     if parts.scheme.lower() not in _URL_SCHEMES:
         raise ConfigError(
-            f"broker URL {url!r}: scheme {parts.scheme!r} is not supported; use mqtt://host:port (plain TCP)"
+            f"broker URL {url!r}: scheme {parts.scheme!r} is not supported; use mqtt://host:port or mqtts://"
         )
     if not parts.hostname:
         raise ConfigError(f"broker URL {url!r}: no host; expected mqtt://host:port")
@@ -43,7 +45,7 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     if port is None:
         if not has_scheme:
             raise ConfigError(f"broker address {url!r}: no port; expected host:port or mqtt://host")
-        port = _DEFAULT_PORT
+        port = _DEFAULT_TLS_PORT if parts.scheme.lower() == "mqtts" else _DEFAULT_PORT
     if port == 0:
         raise ConfigError(f"broker URL {url!r}: port must be 1-65535")
     return parts.hostname, port

@@ -28,6 +28,8 @@ from grid.errors import BrokerStartError, BrokerUnavailable
 from grid.mqtt.address import LOOPBACK, free_port, parse_broker_url, port_in_use
 from grid.mqtt.config import LocalKind, write_config
 from grid.mqtt.process import BrokerProcess, broker_command, mosquitto_path
+from grid.security.broker_tls import SecureSetup, secure_config
+from grid.security.tls import Credentials, active_credentials, use_credentials
 
 __all__ = ["BrokerInfo", "BrokerKind", "open_broker", "start_broker"]
 
@@ -83,6 +85,7 @@ async def start_broker(
     log_path: Path | None = None,
     ready_timeout_s: float = 15.0,
     extra_config: str = "",
+    secure: SecureSetup | None = None,
 ) -> AsyncIterator[BrokerInfo]:
     """Start a broker in a child process on loopback and stop it on exit.
 
@@ -92,6 +95,8 @@ async def start_broker(
         log_path: file for the broker's stdout and stderr; a temporary file when None.
         ready_timeout_s: how long to wait for the broker to answer an MQTT CONNECT.
         extra_config: appended to Mosquitto's configuration (a federation's bridges).
+        secure: Mosquitto with (mutual) TLS and the ACL instead of a plain listener
+            (:mod:`grid.security.broker_tls`); its readiness check connects as the operator.
 
     Yields:
         Where the broker listens.
@@ -102,6 +107,8 @@ async def start_broker(
             (the message ends with the broker's log).
     """
     chosen: LocalKind = kind if kind != "auto" else ("mosquitto" if mosquitto_path() else "amqtt")
+    if secure is not None and chosen != "mosquitto":
+        raise BrokerStartError(chosen, "secure mode needs Mosquitto (TLS, client certificates, ACL)")
     if port is not None and port_in_use(LOOPBACK, port):
         raise BrokerStartError(chosen, f"port {port} in use on {LOOPBACK}")
     listen_port = port if port is not None else free_port(LOOPBACK)
@@ -111,6 +118,10 @@ async def start_broker(
     process: BrokerProcess | None = None
     try:
         config = write_config(chosen, listen_port, workdir, extra=extra_config)
+        if secure is not None:
+            acl = workdir / "acl"
+            acl.write_text(secure.acl, encoding="utf-8")
+            config.write_text(secure_config(config.read_text(encoding="utf-8"), secure.broker(acl)))
         log = log_path if log_path is not None else workdir / "broker.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log_file = log.open("wb")
@@ -122,7 +133,10 @@ async def start_broker(
             log_file=log_file,
             ready_timeout_s=ready_timeout_s,
         )
-        await process.start()
+        # A secure broker answers TLS clients with certificates only: the check connects as the operator.
+        ready_as = Credentials(secure.certs) if secure is not None and active_credentials() is None else None
+        with use_credentials(ready_as):
+            await process.start()
         yield BrokerInfo(
             kind=chosen, host=LOOPBACK, port=listen_port, version=version, pid=process.pid, process=process
         )
@@ -141,8 +155,11 @@ async def open_broker(
     kind: Literal["auto", "mosquitto", "amqtt"] = "auto",
     port: int | None = None,
     log_path: Path | None = None,
+    secure: SecureSetup | None = None,
 ) -> AsyncIterator[BrokerInfo]:
     """The run's broker: a new one (on ``port``, else a free one) when ``url`` is None, else the external one.
+
+    ``secure`` applies to a broker gridsim starts (an external one is secured by whoever runs it).
 
     Raises:
         ConfigError: ``url`` is malformed.
@@ -150,7 +167,7 @@ async def open_broker(
         BrokerStartError: gridsim could not start its own broker.
     """
     if url is None:
-        async with start_broker(kind, port=port, log_path=log_path) as info:
+        async with start_broker(kind, port=port, log_path=log_path, secure=secure) as info:
             yield info
         return
     host, port = parse_broker_url(url)

@@ -16,6 +16,7 @@ import errno
 import logging
 import math
 import socket
+import ssl
 import typing
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import paho.mqtt.client as mqtt
 
 from grid.errors import BrokerUnavailable
 from grid.mqtt.socket_driver import SocketDriver
+from grid.security.tls import active_credentials
 
 __all__ = [
     "BareClient",
@@ -153,6 +155,31 @@ class _Client(aiomqtt.Client):
         except TimeoutError:
             raise aiomqtt.MqttError("Operation timed out") from None
 
+    def _on_disconnect(self, client: mqtt.Client, userdata: typing.Any, *args: typing.Any) -> None:
+        # Dropped before the CONNACK (a broker refusing our TLS client certificate after a TLS 1.3
+        # handshake, or one speaking no MQTT): fail the connect now instead of at its timeout.
+        if not self._connected.done():
+            over_tls = getattr(client, "_ssl_context", None) is not None
+            hint = " (over TLS: was our client certificate refused?)" if over_tls else ""
+            self._connected.set_exception(
+                aiomqtt.MqttError(f"the broker closed the connection before accepting it{hint}")
+            )
+        super()._on_disconnect(client, userdata, *args)
+
+    def _client_connect(self) -> None:
+        # aiomqtt keeps only str() of a failed connect's OSError: say in words what TLS refused.
+        try:
+            super()._client_connect()
+        except ssl.SSLError as exc:
+            raise OSError(_tls_reason(exc)) from exc
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    """Why a TLS handshake failed, in words: the broker's certificate, or the broker refusing ours."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate is not trusted ({exc.verify_message})"
+    return f"TLS handshake failed ({exc.reason or exc})"
+
 
 class Transport:
     """One MQTT client connection, owned by an ``async with`` block."""
@@ -168,8 +195,13 @@ class Transport:
         timeout_s: float = 30.0,
         clean_session: bool = True,
         connect_timeout_s: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.url = f"mqtt://{host}:{port}"
+        # Secure mode: our own context, else the run's credentials (grid.security.tls), else plain TCP.
+        credentials = active_credentials() if tls is None else None
+        if credentials is not None:
+            tls = credentials.context(client_id)
+        self.url = f"{'mqtt' if tls is None else 'mqtts'}://{host}:{port}"
         self.client_id = client_id
         self._lost: asyncio.Future[None] | None = None
         self._timeout_s = timeout_s
@@ -184,6 +216,7 @@ class Transport:
             timeout=timeout_s if connect_timeout_s is None else connect_timeout_s,
             clean_session=clean_session,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            tls_context=tls,
         )
         SocketDriver(self._client._client, self._driver_failed).install()
 

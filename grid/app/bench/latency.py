@@ -10,6 +10,10 @@ runs bare aiomqtt clients (:class:`~grid.mqtt.transport.BareClient`) publishing 
 TCP_NODELAY, subscribe at QoS 1 (as the fusion centre does) and run one after the other in this
 process on the same broker. One-way latency is the receiver's ``time.time_ns()`` after
 decoding minus the sender's stamp (one machine, one clock).
+
+With ``--secure`` the grid half runs a second time, on a second Mosquitto in secure mode (mutual
+TLS, the members' ACL, a test PKI made for the bench), each node presenting its own certificate:
+the cost of secure mode on the same path, in the same run.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grid.app.bench.latency_report import (
@@ -46,10 +53,14 @@ from grid.app.bench.traffic import (
 from grid.app.parser import BENCH_LATENCY_OUT_NAME
 from grid.app.signals import run_async
 from grid.errors import ConfigError
-from grid.mqtt.broker import BrokerInfo, open_broker
+from grid.mqtt.broker import BrokerInfo, open_broker, start_broker
 from grid.mqtt.session import Session
 from grid.mqtt.transport import BareClient
 from grid.participants.service import FUSION_ID, GridService
+from grid.security.acl import render_acl
+from grid.security.broker_tls import SecureSetup
+from grid.security.certs import write_certs
+from grid.security.tls import Credentials, use_credentials
 from grid.wire import topics
 from grid.wire.messages import Envelope
 from grid.world.roster import MemberState, Roster, load_roster
@@ -175,7 +186,13 @@ async def _run_phase(
 
 
 async def _grid_half(
-    broker: BrokerInfo, config: LatencyConfig, members: list[MemberState], phases: list[float], progress: Any
+    broker: BrokerInfo,
+    config: LatencyConfig,
+    members: list[MemberState],
+    phases: list[float],
+    progress: Any,
+    *,
+    client_prefix: str = "gridsim-bench-",  # secure: "gridsim-", so each node presents its own certificate
 ) -> tuple[_Traffic, _Phase]:
     traffic = _Traffic()
     roster = Roster(members)
@@ -208,7 +225,7 @@ async def _grid_half(
         await stack.enter_async_context(centre)
         sessions = [
             await stack.enter_async_context(
-                Session(host=broker.host, port=broker.port, client_id=f"gridsim-bench-{m.id}")
+                Session(host=broker.host, port=broker.port, client_id=f"{client_prefix}{m.id}")
             )
             for m in members
         ]
@@ -265,10 +282,37 @@ async def _baseline_half(
     return traffic, phase
 
 
+@dataclass(frozen=True, slots=True)
+class SecureBroker:
+    """The secure half's Mosquitto and the certificates its clients present."""
+
+    broker: BrokerInfo
+    credentials: Credentials
+
+
+@contextlib.asynccontextmanager
+async def secure_broker(members: list[MemberState]) -> AsyncIterator[SecureBroker]:
+    """A Mosquitto with mutual TLS and the ACL of ``members``, on a test PKI removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="gridsim-certs-"))
+    try:
+        layout = write_certs(folder / "certs", [m.id for m in members])
+        setup = SecureSetup(layout.root, render_acl(Roster(members)))
+        async with start_broker("mosquitto", secure=setup) as broker:
+            yield SecureBroker(broker, Credentials(layout.root))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 async def measure(
-    broker: BrokerInfo, config: LatencyConfig, roster: Roster, progress: Progress | None = None
+    broker: BrokerInfo,
+    config: LatencyConfig,
+    roster: Roster,
+    progress: Progress | None = None,
+    *,
+    secure: SecureBroker | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """Run the grid half, then the baseline half; the results and each half's sorted latencies (ms)."""
+    """Run the grid half (and, with ``secure``, again in secure mode), then the baseline half; the
+    results and each half's sorted latencies (ms)."""
     members = bench_members(roster, config.nodes)
     rng = random.Random(config.seed)
     phases = [rng.random() for _ in members]  # each node's offset within the period, in periods
@@ -283,6 +327,11 @@ async def measure(
 
     halves: dict[str, tuple[_Traffic, _Phase]] = {}
     halves["grid"] = await _grid_half(broker, config, members, phases, reporter("grid"))
+    if secure is not None:
+        with use_credentials(secure.credentials):
+            halves["grid_secure"] = await _grid_half(
+                secure.broker, config, members, phases, reporter("grid, secure"), client_prefix="gridsim-"
+            )
     halves["baseline"] = await _baseline_half(
         broker, config=config, members=members, sizes=sizes, phases=phases, progress=reporter("baseline")
     )
@@ -296,6 +345,13 @@ async def measure(
         results[name] = stats.to_dict()
         curves[name] = one_way_ms(sent, received, since_ns=phase.since_ns)[0]
     target = judge(results, config, broker)
+    if secure is not None:
+        grid, tls = results["grid"], results["grid_secure"]
+        results["secure"] = {
+            "transport": "mqtts: mutual TLS 1.2+, the members' ACL, one certificate per node",
+            "ratio_p50": ratio(tls["p50_ms"], grid["p50_ms"]),
+            "ratio_p99": ratio(tls["p99_ms"], grid["p99_ms"]),
+        }
     results |= {
         "ratio_p50": target.ratio_p50,
         "ratio_p99": target.ratio_p99,
@@ -339,13 +395,19 @@ async def _main(args: argparse.Namespace, config: LatencyConfig, console: Consol
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     roster = load_roster(getattr(args, "roster", None))
-    async with open_broker(args.broker, kind=args.broker_kind) as broker:
+    if args.secure and (args.broker is not None or args.broker_kind == "amqtt"):
+        raise ConfigError("bench latency --secure starts its own Mosquittos: not with --broker or amqtt")
+    async with contextlib.AsyncExitStack() as stack:
+        broker = await stack.enter_async_context(open_broker(args.broker, kind=args.broker_kind))
+        secure = None
+        if args.secure:
+            secure = await stack.enter_async_context(secure_broker(bench_members(roster, config.nodes)))
         if args.quiet:
-            results, curves = await measure(broker, config, roster)
+            results, curves = await measure(broker, config, roster, secure=secure)
         else:
             columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
             with Progress(*columns, console=console, transient=True) as progress:
-                results, curves = await measure(broker, config, roster, progress)
+                results, curves = await measure(broker, config, roster, progress, secure=secure)
     print_results(_stdout(), results)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

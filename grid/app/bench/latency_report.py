@@ -109,6 +109,14 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     table.add_row("lost", str(g["lost"]), str(b["lost"]), "")
     table.add_row("msgs/s received", _fmt(g["throughput_per_s"], 1), _fmt(b["throughput_per_s"], 1), "")
     console.print(table)
+    if (secure := results.get("secure")) is not None:
+        tls = results["grid_secure"]
+        console.print(
+            f"secure mode ({secure['transport']}): p50 {_fmt(tls['p50_ms'], 3)} ms, "
+            f"p99 {_fmt(tls['p99_ms'], 3)} ms, "
+            f"lost {tls['lost']} of {tls['sent']}; secure/plain grid p50 = {_fmt(secure['ratio_p50'])}, "
+            f"p99 = {_fmt(secure['ratio_p99'])}"
+        )
     t = results["target"]
     verdict = "[green]PASS[/green]" if t["passed"] else "[red]FAIL[/red]"
     note = "" if t["applies"] else " (the target is set at --nodes 15 --rate 10 --qos 1 on Mosquitto)"

@@ -22,6 +22,8 @@ from grid.mqtt.address import free_port, parse_broker_url, port_in_use
         ("localhost:1883", ("localhost", 1883)),
         ("  127.0.0.1:65535 ", ("127.0.0.1", 65535)),
         ("mqtt://[::1]:1883", ("::1", 1883)),
+        ("mqtts://127.0.0.1:8884", ("127.0.0.1", 8884)),
+        ("mqtts://broker", ("broker", 8883)),
     ],
 )
 def test_parse_broker_url_accepts(url: str, expected: tuple[str, int]) -> None:
@@ -32,7 +34,6 @@ def test_parse_broker_url_accepts(url: str, expected: tuple[str, int]) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "mqtts://127.0.0.1:8883",
         "ws://127.0.0.1:9001",
         "http://127.0.0.1:1883",
         "mqtt://127.0.0.1:notaport",

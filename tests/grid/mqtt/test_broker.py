@@ -317,8 +317,8 @@ async def test_open_broker_unreachable() -> None:
 async def test_open_broker_rejects_bad_url() -> None:
     """A malformed URL is a ConfigError before any connection is tried."""
     with pytest.raises(ConfigError, match="scheme"):
-        async with open_broker("mqtts://127.0.0.1:8883"):
-            pytest.fail("accepted a TLS URL")
+        async with open_broker("ws://127.0.0.1:9001"):
+            pytest.fail("accepted a websocket URL")
 
 
 def test_broker_info_url_brackets_ipv6() -> None:

@@ -87,3 +87,17 @@ async def test_tiny_bench_on_mosquitto_writes_every_field(mosquitto: BrokerInfo,
     assert results["versions"].keys() >= {"python", "aiomqtt", "broker"}
     assert results["machine"]["cpus"] is not None
     assert (tmp_path / "bench-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.timeout(90)
+async def test_tiny_secure_bench_measures_the_grid_half_again_over_mutual_tls(tmp_path: Path) -> None:
+    """--secure: a third half on a Mosquitto in secure mode, each node with its own certificate."""
+    argv = ["latency", "--broker-kind", "mosquitto", "--secure", "--nodes", "3", "--rate", "5"]
+    argv += ["--duration", "1", "--warmup", "0.2", "--quiet", "--out", str(tmp_path)]
+    assert await asyncio.to_thread(main, argv) == 0
+    results = json.loads((tmp_path / "bench-latency.json").read_text(encoding="utf-8"))
+    secure = results["grid_secure"]
+    assert secure["count"] == secure["sent"] > 0
+    assert secure["lost"] == 0
+    assert results["secure"]["ratio_p50"] > 0
+    assert results["secure"]["ratio_p99"] > 0
