@@ -169,6 +169,19 @@ def _writable(out: Path) -> Path:
     return out
 
 
+def _signing(args: argparse.Namespace) -> dict[str, Any]:
+    """``--sign``, ``--sign-keys`` and ``--replay-window`` as RunOptions fields (checked when loaded)."""
+    sign = args.sign or args.sign_keys is not None
+    if args.replay_window is not None and not sign:
+        raise ConfigError("--replay-window needs --sign or --sign-keys")
+    if sign and args.external:
+        raise ConfigError("--sign sets up the nodes and services started here: it cannot go with --external")
+    fields: dict[str, Any] = {"sign": sign, "sign_keys": args.sign_keys}
+    if args.replay_window is not None:
+        fields["replay_window_s"] = args.replay_window
+    return fields
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
@@ -203,6 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        **_signing(args),
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -357,6 +371,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        **_signing(args),
     )
     out = _stdout()
 

@@ -293,11 +293,12 @@ def _add_analysis(p: Any) -> None:
 
 
 def _add_service_options(p: Any) -> None:
-    """The options of the services ``run`` and ``up`` start: workers, air picture, cyber exchange."""
+    """The options of the services ``run`` and ``up`` start: workers, air picture, cyber exchange, signing."""
     _add_workers_argument(p)
     _add_track_interval(p)
     _add_taxii(p)
     _add_analysis(p)
+    _add_signing(p)
 
 
 _CLUSTER_BROKER_HELP = (
@@ -404,6 +405,30 @@ def _add_federation_parser(sub: Any) -> None:
         default="broker-{grid}:1883",
         metavar="TEMPLATE",
         help="a grid's broker, {grid} standing for its name (default broker-{grid}:1883)",
+    )
+
+
+def _add_signing(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sign",
+        action="store_true",
+        help="signed reports: nodes sign with Ed25519, the fusion centre, hub and nodes refuse unsigned, "
+        "forged, wrong-signer and replayed ones (fresh keys in a temporary folder unless --sign-keys)",
+    )
+    p.add_argument(
+        "--sign-keys",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="sign with the keys in DIR/signing/<node>.key and .pub (as `gridsim certs DIR` writes them); "
+        "implies --sign",
+    )
+    p.add_argument(
+        "--replay-window",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --sign: refuse a report sent more than S wall seconds from now (default 300)",
     )
 
 

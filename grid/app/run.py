@@ -47,6 +47,7 @@ from grid.participants.service import (
 from grid.results.cyber_export import OBJECTS_FILE, export_bundle
 from grid.results.observed import Progress
 from grid.results.summary import federation_section
+from grid.security.signing import DEFAULT_REPLAY_WINDOW_S, SigningKeys, temporary_keys
 from grid.wire import topics
 from grid.wire.counters import CounterName
 from grid.wire.messages import Envelope, RunAction, RunControl, RunResults
@@ -83,6 +84,11 @@ class RunOptions:
     taxii: TaxiiTarget | None = None  # the hub pushes its feed to this TAXII 2.1 collection
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay, simulation s
     federated: bool = False  # a Mosquitto per grid and a core, bridged (grid.app.federation)
+    # Signed reports: nodes sign with the keys in sign_keys (DIR/signing/<node>.key), or with fresh
+    # keys in a temporary directory when only ``sign`` is set; the fusion centre, hub and nodes verify.
+    sign: bool = False
+    sign_keys: Path | None = None
+    replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
 
     def __post_init__(self) -> None:
         if self.federated and not self.local_services:
@@ -132,7 +138,9 @@ async def _run_service(service: GridService) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterator[WorkerPool | None]:
+async def _participants(
+    options: RunOptions, brokers: RunBrokers, signing: SigningKeys | None
+) -> AsyncIterator[WorkerPool | None]:
     """The fusion centre and every member node (each on its home broker when federated), serving
     here or in worker processes (their pool)."""
     broker = brokers.core
@@ -151,6 +159,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             analysis_s=options.analysis_s,
             homes=brokers.homes(options.roster),
             cluster=options.cluster,
+            signing=signing,
         )
         async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
             yield pool
@@ -163,6 +172,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
         track_interval_s=options.track_interval_s,
         taxii=options.taxii,
         analysis_s=options.analysis_s,
+        signing=signing,
     )
     services += [
         MemberNode(
@@ -172,6 +182,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             port=brokers.home(member.id)[1],
             fuse_locally=options.fuse_locally,
             session_factory=session_factory(options.cluster, member.id, options.roster),
+            signing=signing,
         )
         for member in options.roster.values()
     ]
@@ -197,19 +208,36 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
 
 
 @contextlib.asynccontextmanager
+async def _signing(options: RunOptions) -> AsyncIterator[SigningKeys | None]:
+    """The run's signing keys: from ``sign_keys``, fresh ones (removed on exit) for ``sign``, or none."""
+    with contextlib.ExitStack() as stack:
+        directory = options.sign_keys
+        if directory is None and options.sign and options.local_services:
+            directory = stack.enter_context(temporary_keys(options.roster))
+        if directory is None:
+            yield None
+        else:
+            yield SigningKeys.load(directory, options.roster, replay_window_s=options.replay_window_s)
+
+
+@contextlib.asynccontextmanager
 async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBrokers]]:
     """Broker(s), participants and a watching controller, all torn down on exit."""
     cluster = options.cluster
     url = options.broker_url if not cluster else f"mqtt://{cluster[0][0]}:{cluster[0][1]}"
     kind = "auto" if options.broker_kind == "rabbitmq" else options.broker_kind
-    async with open_run_brokers(
-        roster=options.roster,
-        federated=options.federated,
-        url=url,
-        kind=kind,
-        port=options.broker_port,
-        log_dir=options.out_dir,
-    ) as brokers:
+    # Keys are loaded (and a bad key file refused) before any broker or worker starts.
+    async with (
+        _signing(options) as signing,
+        open_run_brokers(
+            roster=options.roster,
+            federated=options.federated,
+            url=url,
+            kind=kind,
+            port=options.broker_port,
+            log_dir=options.out_dir,
+        ) as brokers,
+    ):
         broker = dataclasses.replace(brokers.core, kind="rabbitmq") if cluster else brokers.core
         client_id = f"gridsim-controller-{os.getpid()}"
         session: BrokerSession = (
@@ -219,7 +247,7 @@ async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBr
         )
         controller = RunController(roster=options.roster, broker=broker, transport=session)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
-        async with session, _participants(options, brokers) as pool, asyncio.TaskGroup() as group:
+        async with session, _participants(options, brokers, signing) as pool, asyncio.TaskGroup() as group:
             await controller.subscribe()
             if cluster:
                 # RabbitMQ serves retained messages to exact filters only: after a failover the
