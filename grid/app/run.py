@@ -245,7 +245,7 @@ async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBr
             if cluster
             else Session(host=broker.host, port=broker.port, client_id=client_id)
         )
-        controller = RunController(roster=options.roster, broker=broker, transport=session)
+        controller = RunController(roster=options.roster, broker=broker, transport=session, signing=signing)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
         async with session, _participants(options, brokers, signing) as pool, asyncio.TaskGroup() as group:
             await controller.subscribe()
