@@ -199,6 +199,9 @@ def add_codec_parser(subparsers: Any) -> None:
     codec.add_argument("--repeats", type=int, default=2000, help="timed samples per operation (default 2000)")
     codec.add_argument("--inner", type=int, default=20, help="calls per timed sample (default 20)")
     codec.add_argument("--seed", type=int, default=0, help="seed of the messages' values (default 0)")
+    codec.add_argument(
+        "--signed", action="store_true", help="add a signed column: production plus an Ed25519 signature"
+    )
 
 
 def _add_workers_argument(command: argparse.ArgumentParser) -> None:

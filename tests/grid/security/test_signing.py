@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from grid.errors import ConfigError, MessageRejected
+from grid.mqtt.memory import MemoryBroker
+from grid.participants.node import MemberNode
 from grid.security.signing import (
     KeyFileError,
     Signer,
@@ -21,7 +23,9 @@ from grid.security.signing import (
     temporary_keys,
     write_signing_keys,
 )
+from grid.wire import topics
 from grid.wire.messages import Envelope, SensorScan, ThreatReport
+from grid.world.roster import Roster
 
 NOW_NS = 1_800_000_000 * 10**9
 WINDOW_S = 30.0
@@ -175,3 +179,21 @@ def test_key_file_errors_name_the_file(tmp_path: Path) -> None:
         keys.signer("PL")
     with pytest.raises(ConfigError, match="replay window"):
         SigningKeys.load(tmp_path, ["RO"], replay_window_s=0)
+
+
+def test_a_verified_signature_is_shared_only_with_the_same_key(keys: SigningKeys, tmp_path: Path) -> None:
+    """Receivers of one grid reuse a verified signature; a verifier holding another key of RO does not."""
+    sealed = keys.signer("RO").seal(_envelope(msg_id="shared").to_bytes())
+    assert _verifier(keys).open(sealed, "RO")[1] == "RO"
+    assert _verifier(keys).open(sealed, "RO")[1] == "RO"  # from the shared result
+    assert _reason(lambda: _verifier(keys).open(sealed, "HU")) == "wrong_signer"
+    write_signing_keys(tmp_path, ["RO"])
+    other = SigningKeys.load(tmp_path, ["RO"]).verifier()
+    assert _reason(lambda: other.open(sealed, "RO")) == "bad_signature"
+
+
+def test_unsigned_mode_publishes_the_bytes_unchanged(roster: Roster) -> None:
+    """Without keys a service's payloads are today's envelope bytes, byte for byte."""
+    node = MemberNode(roster.member("RO"), roster=roster, session_factory=MemoryBroker().session)
+    payload = _envelope().to_bytes()
+    assert node.seal(topics.report_topic("RO"), payload) is payload
