@@ -18,7 +18,15 @@ from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.session import Session
 from grid.security.signing import Signer, SigningKeys, write_signing_keys
 from grid.wire import topics
-from grid.wire.messages import Envelope, FusedTrack, RunAction, RunControl, SensorScan, ThreatReport
+from grid.wire.messages import (
+    CyberObjects,
+    Envelope,
+    FusedTrack,
+    RunAction,
+    RunControl,
+    SensorScan,
+    ThreatReport,
+)
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
 
@@ -205,3 +213,55 @@ async def test_without_signing_the_outsiders_phantom_is_tracked(
     assert nearest < 5.0, (
         f"no track near the phantom (nearest {nearest:.1f} km): the attack test would be vacuous"
     )
+
+
+async def _inject_cyber(broker: BrokerInfo, keys: SigningKeys) -> None:
+    """Once the run has started, an unsigned and a forged cyber report on RO's cyber topic."""
+    forger = Signer("RO", Ed25519PrivateKey.generate())
+    session = Session(
+        host=broker.host, port=broker.port, client_id="outsider-cyber", subscriptions=[topics.CONTROL]
+    )
+    async with session:
+        async for received in session.messages():
+            body = Envelope.from_bytes(received.payload).body if received.payload else None
+            if isinstance(body, RunControl) and body.action is RunAction.START:
+                await asyncio.sleep(max(0.0, (body.epoch_ns - time.time_ns()) / 1e9) + 1.0)
+                env = Envelope(body=CyberObjects(run_id=body.run_id, objects="[]"), origin="RO")
+                await session.publish(topics.cyber_report_topic("RO"), env.to_bytes())
+                await session.publish(topics.cyber_report_topic("RO"), forger.seal(env.to_bytes()))
+                assert keys.public  # the grid's keys are not the outsider's: it holds none of them
+                return
+
+
+async def test_signed_cyber_reports_in_worker_processes(
+    mosquitto: BrokerInfo, roster: Roster, tmp_path: Path
+) -> None:
+    """--workers 2: the CERTs' signed indicators are shared as usual; the hub refuses the outsider's two."""
+    write_signing_keys(tmp_path / "keys", roster)
+    keys = SigningKeys.load(tmp_path / "keys", roster)
+    scenario = scenario_from_dict(
+        {**load_scenario(Path("scenarios/cyber-phishing.yaml")).to_dict(), "duration_s": 170}
+    )
+    options = RunOptions(
+        scenario=scenario,
+        roster=roster,
+        speed=20.0,
+        broker_url=mosquitto.url,
+        out_dir=tmp_path / "run",
+        workers=2,
+        sign_keys=tmp_path / "keys",
+    )
+    inject = asyncio.create_task(_inject_cyber(mosquitto, keys))
+    try:
+        summary: dict[str, Any] = await run_grid(options)
+    finally:
+        inject.cancel()
+    assert summary["workers"] == 2
+    assert summary["missing_accounts"] == []
+    messages = summary["messages"]
+    assert messages["rejected"] == {}
+    assert messages["delivered"] == messages["published"] > 0, "every signed report was fused"
+    cyber = summary["cyber"]
+    assert cyber["rejected"] == {"bad_signature": 1, "unsigned": 1}
+    assert len(cyber["indicators"]) == 4, "the CERTs' signed reports were all taken"
+    assert sum(c["cyber_reports"] for c in summary["per_node"].values()) == 10
