@@ -207,6 +207,14 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
         raise pool.not_online({*SERVICE_IDS, *controller.roster} - controller.online, timeout_s) from None
 
 
+def _signing_section(options: RunOptions) -> dict[str, Any]:
+    """Whether the run's reports were signed, with which keys, and the replay window."""
+    if not (options.sign or options.sign_keys is not None) or not options.local_services:
+        return {"signed": False}
+    keys = "temporary" if options.sign_keys is None else str(options.sign_keys)
+    return {"signed": True, "keys": keys, "replay_window_s": options.replay_window_s}
+
+
 @contextlib.asynccontextmanager
 async def _signing(options: RunOptions) -> AsyncIterator[SigningKeys | None]:
     """The run's signing keys: from ``sign_keys``, fresh ones (removed on exit) for ``sign``, or none."""
@@ -310,6 +318,7 @@ async def run_grid(
         _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
+    summary["signing"] = _signing_section(options)
     if options.cluster:
         summary["cluster"] = cluster_account(options, summary)
     _write(options.out_dir, summary, objects)

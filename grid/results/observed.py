@@ -47,6 +47,8 @@ class Observed:
     first_report: dict[str, float] = field(default_factory=dict)
     # The fused tracks received: the rate-bounded air picture, not every tracker update.
     received_tracks: list[TrackUpdate] = field(default_factory=list)
+    # Confirmed track id -> every node whose reports it used: one node alone is uncorroborated.
+    track_nodes: dict[str, set[str]] = field(default_factory=dict)
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
@@ -81,6 +83,7 @@ class Observed:
             confirmed = body.status == TrackStatus.CONFIRMED
             if confirmed:
                 progress.confirmed_tracks.add(body.track_id)
+                self.track_nodes.setdefault(body.track_id, set()).update(body.node_ids)
             self.received_tracks.append(
                 TrackUpdate(
                     time=body.time_s,

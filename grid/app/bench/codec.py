@@ -193,12 +193,18 @@ def run_codec(*, repeats: int, inner: int, seed: int, signed: bool = False) -> d
     report = messages["report"]["codecs"]
     ratio = round(report["production"]["round_trip_median_us"] / report["json"]["round_trip_median_us"], 3)
     return {
-        "config": {"repeats": repeats, "inner": inner, "warmup": warmup, "seed": seed, "signed": signed},
+        "config": {
+            "repeats": repeats,
+            "inner": inner,
+            "warmup": warmup,
+            "seed": seed,
+            **({"signed": True} if signed else {}),
+        },
         "versions": {
             "python": platform.python_version(),
             "msgpack": _version("msgpack"),
             "msgspec": _version("msgspec"),
-            "cryptography": _version("cryptography"),
+            **({"cryptography": _version("cryptography")} if signed else {}),
         },
         "machine": {
             "platform": platform.platform(),

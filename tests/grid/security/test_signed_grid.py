@@ -61,7 +61,15 @@ def _scenario() -> Scenario:
             "path": [[44.45, 28.45], [44.40, 28.30]],
         },
     }
-    return scenario_from_dict({**data, "duration_s": 60, "events": [spoofing]})
+    # Romania compromised too: its radar reports a phantom south of the real drone, far from the outsider's.
+    radar_phantom = {
+        "id": "ghost-ro",
+        "speed_mps": 60,
+        "altitude_m": 400,
+        "path": [[43.85, 29.05], [43.80, 28.85]],
+    }
+    ro_spoofing = {"kind": "spoofing", "at_s": 5, "duration_s": 50, "node": "RO", "phantom": radar_phantom}
+    return scenario_from_dict({**data, "duration_s": 60, "events": [spoofing, ro_spoofing]})
 
 
 def _phantom_scan(run_id: str, time_s: float) -> SensorScan:
@@ -187,9 +195,20 @@ async def test_outsider_reports_are_refused_and_its_phantom_never_tracked(
     assert outsider.tracks, "the outsider saw the air picture"
     nearest = min(_km_from_phantom(t) for t in outsider.tracks)
     assert nearest > 15.0, f"a track came within {nearest:.1f} km of the outsider's phantom"
-    # The compromised member signs its phantom's reports with its own key: they pass the check.
-    (spoofing,) = summary["events"]
-    assert spoofing["phantom_reports"] > 0
+    # A compromised member signs its phantom's reports with its own key: they pass the check. HU's
+    # direction finder alone makes no track; RO's radar does, and no other member corroborates it.
+    hu, ro = summary["events"]
+    assert hu["phantom_reports"] > 0
+    assert hu["uncorroborated_tracks"] == []
+    assert hu["caught_by"].startswith("nothing flagged")
+    assert ro["phantom_reports"] > 0
+    assert ro["uncorroborated_tracks"], ro
+    assert ro["caught_by"].startswith("corroboration: track(s)")
+    single = summary["tracking"]["single_source_tracks"]
+    assert all(single[t] == "RO" for t in ro["uncorroborated_tracks"])
+    assert threat["track_ids"], "the real drone was tracked"
+    assert not set(threat["track_ids"]) & set(single), "and its tracks were corroborated"
+    assert summary["signing"] == {"signed": True, "keys": str(tmp_path / "keys"), "replay_window_s": 300.0}
 
 
 async def test_without_signing_the_outsiders_phantom_is_tracked(
