@@ -174,12 +174,26 @@ def _signing(args: argparse.Namespace) -> dict[str, Any]:
     sign = args.sign or args.sign_keys is not None
     if args.replay_window is not None and not sign:
         raise ConfigError("--replay-window needs --sign or --sign-keys")
-    if sign and args.external:
-        raise ConfigError("--sign sets up the nodes and services started here: it cannot go with --external")
+    if args.sign and args.external and args.sign_keys is None:
+        raise ConfigError(
+            "--sign makes keys for the nodes started here: with --external, give --sign-keys DIR"
+        )
     fields: dict[str, Any] = {"sign": sign, "sign_keys": args.sign_keys}
     if args.replay_window is not None:
         fields["replay_window_s"] = args.replay_window
     return fields
+
+
+def _service_signing(args: argparse.Namespace, roster: Roster) -> Any:
+    """``--sign-keys`` of ``gridsim node``, ``fusion`` and ``hub``: the grid's keys, loaded, or None."""
+    if args.sign_keys is None:
+        if args.replay_window is not None:
+            raise ConfigError("--replay-window needs --sign-keys")
+        return None
+    from grid.security.signing import DEFAULT_REPLAY_WINDOW_S, SigningKeys
+
+    window = DEFAULT_REPLAY_WINDOW_S if args.replay_window is None else args.replay_window
+    return SigningKeys.load(args.sign_keys, roster, replay_window_s=window)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -285,10 +299,18 @@ def _cmd_node(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
     at = _endpoint(args, member.id)
+    signing = _service_signing(args, roster)
+    if signing is not None:
+        signing.signer(member.id)  # a bad private key fails here, before connecting
     _run_async(
         _serve_forever(
             lambda: MemberNode(
-                member, roster=roster, host=at.host, port=at.port, session_factory=at.sessions
+                member,
+                roster=roster,
+                host=at.host,
+                port=at.port,
+                session_factory=at.sessions,
+                signing=signing,
             ),
             member.id,
         )
@@ -302,6 +324,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     at = _endpoint(args)
     interval = _track_interval(args)
+    signing = _service_signing(args, roster)
     _run_async(
         _serve_forever(
             lambda: FusionCentre(
@@ -310,6 +333,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
                 port=at.port,
                 track_interval_s=interval,
                 session_factory=at.sessions,
+                signing=signing,
             ),
             "fusion",
         )
@@ -327,12 +351,18 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     at = _endpoint(args)
     taxii = _taxii(args)
     analysis_s = _analysis(args)
+    signing = _service_signing(args, roster)
 
     async def serve_both() -> None:
         await asyncio.gather(
             _serve_forever(
                 lambda: CyberHub(
-                    roster=roster, host=at.host, port=at.port, taxii=taxii, session_factory=at.sessions
+                    roster=roster,
+                    host=at.host,
+                    port=at.port,
+                    taxii=taxii,
+                    session_factory=at.sessions,
+                    signing=signing,
                 ),
                 "hub",
             ),

@@ -209,7 +209,7 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
 
 def _signing_section(options: RunOptions) -> dict[str, Any]:
     """Whether the run's reports were signed, with which keys, and the replay window."""
-    if not (options.sign or options.sign_keys is not None) or not options.local_services:
+    if options.sign_keys is None and not (options.sign and options.local_services):
         return {"signed": False}
     keys = "temporary" if options.sign_keys is None else str(options.sign_keys)
     return {"signed": True, "keys": keys, "replay_window_s": options.replay_window_s}

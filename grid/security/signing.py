@@ -139,8 +139,9 @@ def _read(path: Path) -> bytes:
 
 
 def _load_public(path: Path) -> Ed25519PublicKey:
+    data = _read(path)
     try:
-        key = serialization.load_pem_public_key(_read(path))
+        key = serialization.load_pem_public_key(data)
     except ValueError as exc:
         raise KeyFileError(path, f"not a PEM public key: {exc}") from exc
     if not isinstance(key, Ed25519PublicKey):

@@ -148,9 +148,10 @@ def test_written_keys_have_the_certs_layout(tmp_path: Path) -> None:
 def test_key_file_errors_name_the_file(tmp_path: Path) -> None:
     """A missing, malformed, non-Ed25519, world-readable or mismatched key names its file."""
     folder = write_signing_keys(tmp_path, ["RO", "HU"])
-    with pytest.raises(KeyFileError, match=r"signing/PL\.pub: missing") as missing:
+    with pytest.raises(KeyFileError, match=r"signing/PL\.pub: missing \(make") as missing:
         SigningKeys.load(tmp_path, ["RO", "PL"])
     assert missing.value.file == folder / "PL.pub"
+    assert missing.value.problem == "missing (make the keys with `gridsim certs DIR`)"
     assert isinstance(missing.value, ConfigError)
     (folder / "HU.pub").write_text("not a key\n")
     with pytest.raises(KeyFileError, match=r"HU\.pub: not a PEM public key"):
