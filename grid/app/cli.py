@@ -169,6 +169,33 @@ def _writable(out: Path) -> Path:
     return out
 
 
+def _signing(args: argparse.Namespace) -> dict[str, Any]:
+    """``--sign``, ``--sign-keys`` and ``--replay-window`` as RunOptions fields (checked when loaded)."""
+    sign = args.sign or args.sign_keys is not None
+    if args.replay_window is not None and not sign:
+        raise ConfigError("--replay-window needs --sign or --sign-keys")
+    if args.sign and args.external and args.sign_keys is None:
+        raise ConfigError(
+            "--sign makes keys for the nodes started here: with --external, give --sign-keys DIR"
+        )
+    fields: dict[str, Any] = {"sign": sign, "sign_keys": args.sign_keys}
+    if args.replay_window is not None:
+        fields["replay_window_s"] = args.replay_window
+    return fields
+
+
+def _service_signing(args: argparse.Namespace, roster: Roster) -> Any:
+    """``--sign-keys`` of ``gridsim node``, ``fusion`` and ``hub``: the grid's keys, loaded, or None."""
+    if args.sign_keys is None:
+        if args.replay_window is not None:
+            raise ConfigError("--replay-window needs --sign-keys")
+        return None
+    from grid.security.signing import DEFAULT_REPLAY_WINDOW_S, SigningKeys
+
+    window = DEFAULT_REPLAY_WINDOW_S if args.replay_window is None else args.replay_window
+    return SigningKeys.load(args.sign_keys, roster, replay_window_s=window)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import json
 
@@ -206,6 +233,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         dashboard_port=_dashboard_port(args.dashboard_port) if args.dashboard else None,
         secure=args.secure,
         certs=_certs(args),
+        **_signing(args),
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 
@@ -323,10 +351,18 @@ def _cmd_node(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
     at = _endpoint(args, member.id)
+    signing = _service_signing(args, roster)
+    if signing is not None:
+        signing.signer(member.id)  # a bad private key fails here, before connecting
     _run_async(
         _serve_forever(
             lambda: MemberNode(
-                member, roster=roster, host=at.host, port=at.port, session_factory=at.sessions
+                member,
+                roster=roster,
+                host=at.host,
+                port=at.port,
+                session_factory=at.sessions,
+                signing=signing,
             ),
             member.id,
         )
@@ -340,6 +376,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     at = _endpoint(args)
     interval = _track_interval(args)
+    signing = _service_signing(args, roster)
     _run_async(
         _serve_forever(
             lambda: FusionCentre(
@@ -348,6 +385,7 @@ def _cmd_fusion(args: argparse.Namespace) -> int:
                 port=at.port,
                 track_interval_s=interval,
                 session_factory=at.sessions,
+                signing=signing,
             ),
             "fusion",
         )
@@ -365,12 +403,18 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     at = _endpoint(args)
     taxii = _taxii(args)
     analysis_s = _analysis(args)
+    signing = _service_signing(args, roster)
 
     async def serve_both() -> None:
         await asyncio.gather(
             _serve_forever(
                 lambda: CyberHub(
-                    roster=roster, host=at.host, port=at.port, taxii=taxii, session_factory=at.sessions
+                    roster=roster,
+                    host=at.host,
+                    port=at.port,
+                    taxii=taxii,
+                    session_factory=at.sessions,
+                    signing=signing,
                 ),
                 "hub",
             ),
@@ -411,6 +455,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         federated=args.federated,
         secure=args.secure,
         certs=_certs(args),
+        **_signing(args),
     )
     if args.secure and options.certs is None:
         raise ConfigError(

@@ -23,6 +23,7 @@ from grid.mqtt.transport import Publisher
 from grid.participants.service import CONTROLLER_ID, SERVICE_IDS, ActiveRun
 from grid.results.observed import Observed, Progress
 from grid.results.summary import build_summary
+from grid.security.signing import SIGNED_KINDS, SigningKeys
 from grid.wire import topics
 from grid.wire.messages import Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.world.roster import Roster
@@ -61,7 +62,15 @@ def _shared_objects(seen: Observed) -> list[Any]:
 class RunController:
     """Watches the broker; conducts one run at a time."""
 
-    def __init__(self, *, roster: Roster, broker: BrokerInfo, transport: BrokerSession) -> None:
+    def __init__(
+        self,
+        *,
+        roster: Roster,
+        broker: BrokerInfo,
+        transport: BrokerSession,
+        signing: SigningKeys | None = None,
+    ) -> None:
+        """A controller on ``transport``; with ``signing``, it observes only reports whose signature holds."""
         self.roster = roster
         self.broker = broker
         self.transport = transport
@@ -75,6 +84,7 @@ class RunController:
         self.cyber_objects: dict[str, list[Any]] = {}
         # run id -> what was seen of it (the run report's data files), until the caller takes it
         self.observations: dict[str, Observed] = {}
+        self._verifier = signing.verifier() if signing is not None else None
 
     async def subscribe(self) -> None:
         """Subscribe to everything a run produces, and to the control topic."""
@@ -95,7 +105,7 @@ class RunController:
             if not received.payload:
                 continue
             try:
-                env = Envelope.from_bytes(received.payload)
+                env = Envelope.from_bytes(self._opened(received.topic, received.payload))
             except Exception:  # noqa: BLE001 - participants count rejections; the watcher only observes
                 continue
             body = env.body
@@ -112,6 +122,13 @@ class RunController:
             if self._current is not None:
                 self._current.observe(env, self._clock.now() if self._clock is not None else 0.0)
             self._changed.set()
+
+    def _opened(self, topic: str, payload: bytes) -> bytes:
+        """A signed report's envelope bytes, its signature checked (the participants count refusals)."""
+        if self._verifier is None:
+            return payload
+        parsed = topics.parse_topic(topic)
+        return self._verifier.open(payload, parsed.node)[0] if parsed.kind in SIGNED_KINDS else payload
 
     async def await_online(self, timeout_s: float) -> None:
         """Wait until every member node, the fusion centre, the hub and the JCC say they are online."""

@@ -206,6 +206,9 @@ def add_codec_parser(subparsers: Any) -> None:
     codec.add_argument("--repeats", type=int, default=2000, help="timed samples per operation (default 2000)")
     codec.add_argument("--inner", type=int, default=20, help="calls per timed sample (default 20)")
     codec.add_argument("--seed", type=int, default=0, help="seed of the messages' values (default 0)")
+    codec.add_argument(
+        "--signed", action="store_true", help="add a signed column: production plus an Ed25519 signature"
+    )
 
 
 def _add_workers_argument(command: argparse.ArgumentParser) -> None:
@@ -300,11 +303,12 @@ def _add_analysis(p: Any) -> None:
 
 
 def _add_service_options(p: Any) -> None:
-    """The options of the services ``run`` and ``up`` start: workers, air picture, cyber exchange."""
+    """The options of the services ``run`` and ``up`` start: workers, air picture, cyber exchange, signing."""
     _add_workers_argument(p)
     _add_track_interval(p)
     _add_taxii(p)
     _add_analysis(p)
+    _add_signing(p)
 
 
 _CLUSTER_BROKER_HELP = (
@@ -322,7 +326,7 @@ def _add_hub_parser(sub: Any) -> None:
             "an announced run once, the centre flags it, and the hub sends its mitigation to the members."
         ),
     )
-    hub.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
+    _add_service_broker(hub)
     _add_taxii(hub)
     _add_analysis(hub)
 
@@ -449,6 +453,41 @@ def _add_federation_parser(sub: Any) -> None:
     )
 
 
+def _add_sign_keys(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--sign-keys", type=Path, default=None, metavar="DIR", help=help_text)
+    p.add_argument(
+        "--replay-window",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with signing: refuse a report sent more than S wall seconds from now (default 300)",
+    )
+
+
+def _add_service_broker(p: argparse.ArgumentParser) -> None:
+    """A lone service's (node, fusion, hub) broker and signing keys."""
+    p.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
+    _add_sign_keys(
+        p,
+        "signed reports, with the keys in DIR/signing/<node>.key and .pub (as `gridsim certs DIR` writes "
+        "them): a node signs its reports, every report received must be signed by its topic's node",
+    )
+
+
+def _add_signing(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sign",
+        action="store_true",
+        help="signed reports: nodes sign with Ed25519, the fusion centre, hub and nodes refuse unsigned, "
+        "forged, wrong-signer and replayed ones (fresh keys in a temporary folder unless --sign-keys)",
+    )
+    _add_sign_keys(
+        p,
+        "sign with the keys in DIR/signing/<node>.key and .pub (as `gridsim certs DIR` writes them); "
+        "implies --sign (with --external: the controller checks the reports it observes with them)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``gridsim`` command line: every command, its arguments and their help."""
     p = argparse.ArgumentParser(
@@ -518,14 +557,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one member state's node: it waits for runs announced on the broker and plays them.",
     )
     node.add_argument("--id", dest="node_id", help="member-state node id, e.g. RO (default: $GRID_NODE_ID)")
-    node.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
+    _add_service_broker(node)
 
     fusion = sub.add_parser(
         "fusion",
         help="run the fusion centre in this process",
         description="Run the fusion centre: it fuses the reports of each announced run and publishes tracks.",
     )
-    fusion.add_argument("--broker", metavar="URL", help=_CLUSTER_BROKER_HELP)
+    _add_service_broker(fusion)
     _add_track_interval(fusion)
 
     _add_hub_parser(sub)

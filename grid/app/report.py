@@ -88,6 +88,20 @@ def print_partial(console: Console, partial: Mapping[str, Any]) -> None:
     )
 
 
+def _print_signing(console: Console, summary: dict[str, Any]) -> None:
+    """Signed reports, and the tracks no other member corroborates (a compromised member's phantom)."""
+    if (signing := summary.get("signing") or {}).get("signed"):
+        window = signing["replay_window_s"]
+        console.print(f"signed reports: keys {escape(str(signing['keys']))}, replay window {window:g} s")
+    alone = (summary.get("tracking") or {}).get("single_source_tracks") or {}
+    for event in summary.get("events", []):
+        if event.get("kind") == "spoofing":
+            console.print(f"spoofing by {event['node']}: {escape(str(event.get('caught_by', '')))}")
+    if alone:
+        tracks = ", ".join(f"{t} ({n} only)" for t, n in alone.items())
+        console.print(f"uncorroborated tracks (one member's reports alone): {tracks}")
+
+
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
     """Per-threat and per-member-state tables, then message and latency figures."""
     broker = summary["broker"]
@@ -139,6 +153,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             f"report latency at the fusion centre (ms): p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  "
             f"p99 {lat['p99']:.2f}  max {lat['max']:.2f}  (n={lat['count']:.0f})"
         )
+    _print_signing(console, summary)
     if fed := summary.get("federation"):
         _print_federation(console, fed)
     if air := summary.get("air_picture"):

@@ -53,6 +53,7 @@ from grid.results.summary import federation_section
 from grid.security.acl import render_acl
 from grid.security.broker_tls import SecureSetup
 from grid.security.certs import SERVICE_NAMES, CertsLayout, write_certs
+from grid.security.signing import DEFAULT_REPLAY_WINDOW_S, SigningKeys, temporary_keys
 from grid.security.tls import Credentials, active_credentials, use_credentials
 from grid.wire import topics
 from grid.wire.counters import CounterName
@@ -95,6 +96,11 @@ class RunOptions:
     # ``certs`` (made for the run in a temporary folder when None). ``certs`` implies ``secure``.
     secure: bool = False
     certs: Path | None = None
+    # Signed reports: nodes sign with the keys in sign_keys (DIR/signing/<node>.key), or with fresh
+    # keys in a temporary directory when only ``sign`` is set; the fusion centre, hub and nodes verify.
+    sign: bool = False
+    sign_keys: Path | None = None
+    replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
 
     def __post_init__(self) -> None:
         if self.certs is not None:
@@ -152,7 +158,9 @@ async def _run_service(service: GridService) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterator[WorkerPool | None]:
+async def _participants(
+    options: RunOptions, brokers: RunBrokers, signing: SigningKeys | None
+) -> AsyncIterator[WorkerPool | None]:
     """The fusion centre and every member node (each on its home broker when federated), serving
     here or in worker processes (their pool)."""
     broker = brokers.core
@@ -171,6 +179,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             analysis_s=options.analysis_s,
             homes=brokers.homes(options.roster),
             cluster=options.cluster,
+            signing=signing,
         )
         if (credentials := active_credentials()) is not None:
             specs = [dataclasses.replace(spec, certs=str(credentials.certs)) for spec in specs]
@@ -185,6 +194,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
         track_interval_s=options.track_interval_s,
         taxii=options.taxii,
         analysis_s=options.analysis_s,
+        signing=signing,
     )
     services += [
         MemberNode(
@@ -194,6 +204,7 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             port=brokers.home(member.id)[1],
             fuse_locally=options.fuse_locally,
             session_factory=session_factory(options.cluster, member.id, options.roster),
+            signing=signing,
         )
         for member in options.roster.values()
     ]
@@ -233,6 +244,27 @@ def _run_credentials(options: RunOptions) -> Iterator[Credentials | None]:
         yield Credentials(write_certs(folder / "certs", options.roster).root)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _signing_section(options: RunOptions) -> dict[str, Any]:
+    """Whether the run's reports were signed, with which keys, and the replay window."""
+    if options.sign_keys is None and not (options.sign and options.local_services):
+        return {"signed": False}
+    keys = "temporary" if options.sign_keys is None else str(options.sign_keys)
+    return {"signed": True, "keys": keys, "replay_window_s": options.replay_window_s}
+
+
+@contextlib.asynccontextmanager
+async def _signing(options: RunOptions) -> AsyncIterator[SigningKeys | None]:
+    """The run's signing keys: from ``sign_keys``, fresh ones (removed on exit) for ``sign``, or none."""
+    with contextlib.ExitStack() as stack:
+        directory = options.sign_keys
+        if directory is None and options.sign and options.local_services:
+            directory = stack.enter_context(temporary_keys(options.roster))
+        if directory is None:
+            yield None
+        else:
+            yield SigningKeys.load(directory, options.roster, replay_window_s=options.replay_window_s)
 
 
 @contextlib.asynccontextmanager
@@ -276,15 +308,19 @@ async def _grid_on(
     on_dashboard: Callable[[str], None] | None,
 ) -> AsyncIterator[tuple[RunController, RunBrokers]]:
     cluster = options.cluster
-    async with open_run_brokers(
-        roster=options.roster,
-        federated=options.federated,
-        url=url,
-        kind=kind,
-        port=options.broker_port,
-        log_dir=options.out_dir,
-        secure=secure,
-    ) as brokers:
+    # Keys are loaded (and a bad key file refused) before any broker or worker starts.
+    async with (
+        _signing(options) as signing,
+        open_run_brokers(
+            roster=options.roster,
+            federated=options.federated,
+            url=url,
+            kind=kind,
+            port=options.broker_port,
+            log_dir=options.out_dir,
+            secure=secure,
+        ) as brokers,
+    ):
         broker = dataclasses.replace(brokers.core, kind="rabbitmq") if cluster else brokers.core
         client_id = f"gridsim-controller-{os.getpid()}"
         session: BrokerSession = (
@@ -292,12 +328,12 @@ async def _grid_on(
             if cluster
             else Session(host=broker.host, port=broker.port, client_id=client_id)
         )
-        controller = RunController(roster=options.roster, broker=broker, transport=session)
+        controller = RunController(roster=options.roster, broker=broker, transport=session, signing=signing)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
         async with (
             session,
             _dashboard(options, broker, on_dashboard),
-            _participants(options, brokers) as pool,
+            _participants(options, brokers, signing) as pool,
             asyncio.TaskGroup() as group,
         ):
             await controller.subscribe()

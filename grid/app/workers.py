@@ -42,6 +42,7 @@ from grid.participants.hub import CyberHub
 from grid.participants.jcc import DEFAULT_ANALYSIS_S, JointCyberCentre
 from grid.participants.node import MemberNode
 from grid.participants.service import FUSION_ID, HUB_ID, JCC_ID, SERVICE_IDS, GridService
+from grid.security.signing import DEFAULT_REPLAY_WINDOW_S, SigningKeys
 from grid.security.tls import Credentials, use_credentials
 from grid.world.roster import MemberState, Roster
 
@@ -102,6 +103,8 @@ class WorkerSpec:
     homes: tuple[tuple[str, str, int], ...] = ()
     cluster: Members = ()  # a RabbitMQ cluster's members (host, port): each service on its own
     certs: str | None = None  # secure mode: the certificates folder; each service presents its own
+    sign_keys: str | None = None  # key directory: nodes sign their reports, the receivers verify them
+    replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
@@ -138,6 +141,8 @@ class WorkerSpec:
             "homes": [list(h) for h in self.homes],
             "cluster": [list(m) for m in self.cluster],
             "certs": self.certs,
+            "sign_keys": self.sign_keys,
+            "replay_window_s": self.replay_window_s,
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
 
@@ -166,10 +171,16 @@ def worker_specs(
     analysis_s: float = DEFAULT_ANALYSIS_S,
     homes: Mapping[str, tuple[str, int]] | None = None,
     cluster: Members = (),
+    signing: SigningKeys | None = None,
 ) -> list[WorkerSpec]:
     """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``
     (each node on ``homes[node]`` instead, when given: federated grids)."""
     level = logging.getLogger("grid").getEffectiveLevel()
+    keys: dict[str, Any] = (
+        {}
+        if signing is None
+        else {"sign_keys": str(signing.directory), "replay_window_s": signing.replay_window_s}
+    )
     fusion = WorkerSpec(
         name="fusion",
         host=host,
@@ -180,6 +191,7 @@ def worker_specs(
         analysis_s=analysis_s,
         log_level=level,
         cluster=cluster,
+        **keys,
     )
     specs = [fusion]
     specs += [
@@ -192,6 +204,7 @@ def worker_specs(
             log_level=level,
             homes=() if homes is None else tuple((n, *homes[n]) for n in nodes),
             cluster=cluster,
+            **keys,
         )
         for k, nodes in enumerate(plan_workers(roster, workers))
     ]
@@ -359,6 +372,7 @@ def grid_services(
     track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
     taxii: TaxiiTarget | None = None,
     analysis_s: float = DEFAULT_ANALYSIS_S,
+    signing: SigningKeys | None = None,
 ) -> list[GridService]:
     """The grid's services on ``host:port`` (or their cluster members): fusion centre, hub, JCC."""
     return [
@@ -368,6 +382,7 @@ def grid_services(
             port=port,
             track_interval_s=track_interval_s,
             session_factory=session_factory(cluster, FUSION_ID, roster),
+            signing=signing,
         ),
         CyberHub(
             roster=roster,
@@ -375,6 +390,7 @@ def grid_services(
             port=port,
             taxii=taxii,
             session_factory=session_factory(cluster, HUB_ID, roster),
+            signing=signing,
         ),
         JointCyberCentre(
             roster=roster,
@@ -389,6 +405,11 @@ def grid_services(
 async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
     """Run the spec's services in one TaskGroup until SIGTERM or SIGINT."""
     services: list[GridService] = []
+    signing = (
+        None
+        if spec.sign_keys is None
+        else SigningKeys.load(Path(spec.sign_keys), roster, replay_window_s=spec.replay_window_s)
+    )
     if spec.fusion:
         services += grid_services(
             roster,
@@ -398,6 +419,7 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
             track_interval_s=spec.track_interval_s,
             taxii=spec.taxii,
             analysis_s=spec.analysis_s,
+            signing=signing,
         )
     services += [
         MemberNode(
@@ -407,6 +429,7 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
             port=spec.home(node_id)[1],
             fuse_locally=spec.fuse_locally,
             session_factory=session_factory(spec.cluster, node_id, roster),
+            signing=signing,
         )
         for node_id in spec.nodes
     ]

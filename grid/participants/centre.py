@@ -26,6 +26,7 @@ from grid.participants.detections import detection_from_report
 from grid.participants.seen import SeenReports
 from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.participants.track_log import TrackLog
+from grid.security.signing import SigningKeys
 from grid.wire import topics
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, rejected_counter
 from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, reports_in
@@ -70,6 +71,7 @@ class FusionCentre(GridService):
         port: int = 1883,
         session_factory: SessionFactory | None = None,
         clock_factory: ClockFactory = scaled_clock,
+        signing: SigningKeys | None = None,
         track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
     ) -> None:
         """The centre; each track is published at most once per ``track_interval_s`` (0: every update)."""
@@ -82,6 +84,7 @@ class FusionCentre(GridService):
             subscriptions=[topics.ALL_REPORTS, topics.ALL_STATUS],
             session_factory=session_factory,
             clock_factory=clock_factory,
+            signing=signing,
         )
         self._sensor_owner = roster.sensor_owner()
         self.tracker: Tracker = default_tracker()

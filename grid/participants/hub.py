@@ -34,6 +34,7 @@ from grid.mqtt.session import SessionFactory
 from grid.participants.cert import epoch_of
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, ClockFactory, GridService, scaled_clock
+from grid.security.signing import SigningKeys
 from grid.wire import topics
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX
 from grid.wire.messages import CYBER_STATS_MAX_BYTES, CyberAck, CyberFlag, CyberObjects, CyberStats, Envelope
@@ -66,6 +67,7 @@ class CyberHub(GridService):
         port: int = 1883,
         session_factory: SessionFactory | None = None,
         clock_factory: ClockFactory = scaled_clock,
+        signing: SigningKeys | None = None,
         taxii: TaxiiTarget | None = None,
         settle_idle_s: float = SETTLE_IDLE_S,
     ) -> None:
@@ -78,6 +80,7 @@ class CyberHub(GridService):
             subscriptions=[topics.ALL_CYBER_REPORTS, topics.CYBER_FLAGS, topics.ALL_CYBER_ACKS],
             session_factory=session_factory,
             clock_factory=clock_factory,
+            signing=signing,
         )
         self.taxii = taxii
         self.settle_idle_s = settle_idle_s

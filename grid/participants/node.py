@@ -32,6 +32,7 @@ from grid.participants.detections import detection_from_report
 from grid.participants.link import Link
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, ActiveRun, ClockFactory, GridService, scaled_clock
+from grid.security.signing import SigningKeys
 from grid.wire import topics
 from grid.wire.counters import CounterName, rejected_counter
 from grid.wire.messages import (
@@ -140,6 +141,7 @@ class MemberNode(GridService):
         fuse_locally: bool = False,
         session_factory: SessionFactory | None = None,
         clock_factory: ClockFactory = scaled_clock,
+        signing: SigningKeys | None = None,
     ) -> None:
         super().__init__(
             service_id=member.id,
@@ -149,6 +151,7 @@ class MemberNode(GridService):
             subscriptions=node_subscriptions(member.id, roster),
             session_factory=session_factory,
             clock_factory=clock_factory,
+            signing=signing,
         )
         self.member = member
         self.awareness: dict[str, tuple[float, AwarenessSource]] = {}
@@ -289,7 +292,7 @@ class MemberNode(GridService):
         shared = reports_in(env)
         if self._picture is not None:  # the node has its own measurements, whatever its link does
             self._picture.fuse(run.clock.now(), self.service_id, shared)
-        payload = env.to_bytes()
+        payload = self.seal(self._report_topic, env.to_bytes())
         n = len(reports)
         due = self._link.through(t, len(payload), sensor.spec.id, t)
         if due is None:

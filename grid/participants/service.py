@@ -26,6 +26,7 @@ from grid.clock import Clock, ScaledClock
 from grid.errors import GridError, MessageRejected, ScenarioError
 from grid.mqtt.session import BrokerSession, SessionFactory, broker_sessions
 from grid.mqtt.transport import Received, Will
+from grid.security.signing import SIGNED_KINDS, SigningKeys
 from grid.wire import topics
 from grid.wire.counters import CounterName, errors_counter, rejected_counter
 from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
@@ -104,11 +105,14 @@ class GridService:
         port: int = 1883,
         session_factory: SessionFactory | None = None,
         clock_factory: ClockFactory = scaled_clock,
+        signing: SigningKeys | None = None,
     ) -> None:
         """A service on the MQTT broker at ``host:port``, or on sessions from ``session_factory``.
 
         ``clock_factory`` makes each run's clock from its start message (by default the
         wall-clock-paced :func:`scaled_clock`; a test passes one returning its virtual clock).
+        With ``signing``, a member node signs its reports and cyber reports, and every message
+        received on a report or cyber-report topic must be signed by that topic's node.
         """
         self.service_id = service_id
         self.roster = roster
@@ -126,6 +130,13 @@ class GridService:
             on_connect=self._on_connect,
         )
         self._known_origins = {*roster, FUSION_ID, CONTROLLER_ID, HUB_ID, JCC_ID}
+        self._verifier = signing.verifier() if signing is not None else None
+        self._signer = signing.signer(service_id) if signing is not None and service_id in roster else None
+        self._signed_topics = (
+            {topics.report_topic(service_id), topics.cyber_report_topic(service_id)}
+            if self._signer
+            else set()
+        )
         self._run_group: asyncio.TaskGroup | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[tuple[str, bytes, Callable[[], None] | None]] = asyncio.Queue()
@@ -165,12 +176,20 @@ class GridService:
     async def publish(self, topic: str, body: Body, *, retain: bool = False) -> None:
         """Wrap ``body`` in an envelope from this service and publish it at QoS 1."""
         await self.session.publish(
-            topic, Envelope(body=body, origin=self.service_id).to_bytes(), retain=retain
+            topic, self.seal(topic, Envelope(body=body, origin=self.service_id).to_bytes()), retain=retain
         )
 
     def post(self, topic: str, body: Body) -> None:
         """Queue ``body`` for publishing without waiting for the broker's acknowledgement."""
-        self.post_raw(topic, Envelope(body=body, origin=self.service_id).to_bytes())
+        self.post_raw(topic, self.seal(topic, Envelope(body=body, origin=self.service_id).to_bytes()))
+
+    def seal(self, topic: str, payload: bytes) -> bytes:
+        """``payload`` signed, when this node signs what it publishes on ``topic``; else as it is."""
+        return (
+            self._signer.seal(payload)
+            if self._signer is not None and topic in self._signed_topics
+            else payload
+        )
 
     def post_raw(self, topic: str, payload: bytes, on_accepted: Callable[[], None] | None = None) -> None:
         """Queue an encoded payload for publishing; ``on_accepted`` runs once the broker has it.
@@ -228,11 +247,16 @@ class GridService:
         """Decode and check a message; on failure count ``rejected.<reason>`` and return None."""
         try:
             parsed = topics.parse_topic(received.topic)
-            env = Envelope.from_bytes(received.payload)
+            payload, signer = received.payload, None
+            if self._verifier is not None and parsed.kind in SIGNED_KINDS:
+                payload, signer = self._verifier.open(payload, parsed.node)
+            env = Envelope.from_bytes(payload)
             if env.origin not in self._known_origins:
                 raise MessageRejected("unknown_node", f"origin {env.origin!r} is not in the roster")
             if parsed.node is not None and parsed.node != env.origin:
                 raise MessageRejected("origin_mismatch", f"{env.origin!r} published on {received.topic!r}")
+            if self._verifier is not None and signer is not None:
+                self._verifier.accept(env, signer)
         except MessageRejected as exc:
             self.counters[rejected_counter(exc.reason)] += 1
             log.warning("%s rejected a message on %s: %s", self.service_id, received.topic, exc)

@@ -32,8 +32,12 @@ def event_effects(
     broker_outages: Sequence[PlayedOutage] = (),
     status_log: Mapping[str, Sequence[tuple[float, NodeState]]] | None = None,
     report_times: Sequence[float] = (),
+    single_source: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per event: what it was and what it did, from the nodes' own counters."""
+    """One entry per event: what it was and what it did, from the nodes' own counters.
+
+    ``single_source``: confirmed track id -> the one node whose reports alone it rests on.
+    """
     owner = roster.sensor_owner()
     out: list[dict[str, Any]] = []
     played = {p.at_s: p for p in broker_outages}
@@ -71,10 +75,14 @@ def event_effects(
                 "scans_jammed_all_nodes": sum(_count(c, CounterName.SCANS_JAMMED) for c in per_node.values())
             }
         elif isinstance(e, Spoofing):
+            phantom_reports = reports_by_truth.get(e.phantom.id, 0)
+            alone = sorted(t for t, n in (single_source or {}).items() if n == e.node)
             entry |= {
                 "node": e.node,
                 "phantom": e.phantom.id,
-                "phantom_reports": reports_by_truth.get(e.phantom.id, 0),
+                "phantom_reports": phantom_reports,
+                "uncorroborated_tracks": alone,
+                "caught_by": _spoofing_caught_by(e.node, phantom_reports, alone),
             }
         elif isinstance(e, BrokerOutage):
             outcome = played.get(e.at_s)
@@ -96,6 +104,21 @@ def event_effects(
             }
         out.append(entry)
     return out
+
+
+def _spoofing_caught_by(node: str, phantom_reports: int, alone: list[str]) -> str:
+    """What gives a member's phantom away: its reports are the member's own, so a signature passes."""
+    if not phantom_reports:
+        return "nothing to catch: no sensor of the member reported the phantom"
+    if alone:
+        return (
+            f"corroboration: track(s) {', '.join(alone)} rest on {node}'s reports alone, no other member's "
+            "sensor agrees (the reports themselves are valid, signed by the member)"
+        )
+    return (
+        f"nothing flagged: no confirmed track rests on {node}'s reports alone (the phantom made no track "
+        "of its own, or other members' sensors shared its tracks)"
+    )
 
 
 def _count(counters: Mapping[str, int], name: CounterName) -> int:

@@ -50,6 +50,8 @@ class Observed:
     # The same as received, covariance and all, each with its simulation time of receipt (the run
     # report's tracks.jsonl).
     fused_tracks: list[tuple[float, FusedTrack]] = field(default_factory=list)
+    # Confirmed track id -> every node whose reports it used: one node alone is uncorroborated.
+    track_nodes: dict[str, set[str]] = field(default_factory=dict)
     awareness: dict[str, dict[str, Awareness]] = field(default_factory=dict)
     final_status: dict[str, NodeStatus] = field(default_factory=dict)
     fusion: FusionStats | None = None
@@ -85,6 +87,7 @@ class Observed:
             confirmed = body.status == TrackStatus.CONFIRMED
             if confirmed:
                 progress.confirmed_tracks.add(body.track_id)
+                self.track_nodes.setdefault(body.track_id, set()).update(body.node_ids)
             self.received_tracks.append(
                 TrackUpdate(
                     time=body.time_s,

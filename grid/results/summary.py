@@ -66,6 +66,7 @@ def build_summary(
         ),
         located=located,
     )
+    single_source = {t: min(n) for t, n in sorted(seen.track_nodes.items()) if len(n) == 1}
     for entry in threats:
         entry["pcrlb_rmse_m"] = _bound(truth, entry, seen)
         q = quality.threats[entry["id"]]
@@ -107,6 +108,9 @@ def build_summary(
         "threats": threats,
         "tracking": {
             "false_tracks": quality.false_tracks,
+            # Confirmed tracks resting on one member's reports alone, no other's sensor agreeing: what
+            # a compromised member's phantom looks like (its reports carry valid signatures).
+            "single_source_tracks": single_source,
             "ospa_m": round(quality.ospa_m, 2),
             "gospa_m": round(quality.gospa_m, 2),
             "ospa_cutoff_m": assoc_radius,
@@ -141,6 +145,7 @@ def build_summary(
             broker_outages=seen.broker_outages,
             status_log=seen.status_log,
             report_times=[m[1] for m in seen.measurements],
+            single_source=single_source,
         ),
         "per_node": node_counters,
         # The services' own counters (reconnects, failovers, ...), beside their detailed accounts.

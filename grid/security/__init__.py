@@ -1,1 +1,1 @@
-"""Secure mode: certificates and signing keys, the broker's ACL and TLS configuration, clients' TLS."""
+"""Secure mode: certificates and signing keys, the broker's ACL and TLS, clients' TLS, signed reports."""

@@ -4,6 +4,9 @@ Columns: the production codec (:mod:`grid.wire.messages`: msgspec Structs, valid
 decoding), plain msgpack-python without validation and stdlib ``json`` of the same map, neither
 of which validates. Each sample times ``inner`` calls with ``time.perf_counter_ns``; medians and
 p95 are over ``repeats`` samples.
+
+With ``--signed`` a ``signed`` column is added: production plus an Ed25519 signature
+(:mod:`grid.security.signing`), encode = encode + sign, decode = verify + decode + validate.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from typing import Any
 
 import msgpack
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from grid.app.bench.targets import Target
 from grid.app.parser import BENCH_CODEC_OUT_NAME
 from grid.errors import ConfigError
+from grid.security.signing import Signer, Verifier
 from grid.wire.messages import Envelope, FusedTrack, ThreatReport
 
 __all__ = [
@@ -125,8 +130,24 @@ def _time_us(op: Callable[[], object], *, repeats: int, inner: int, warmup: int)
     }
 
 
-def _operations(env: Envelope) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
-    """Per codec, its (encode, decode) of ``env``; only production's decode validates."""
+def _signed_operations(env: Envelope) -> tuple[Callable[[], object], Callable[[], object]]:
+    """Encode and sign, verify and decode: what a signing node and a verifying receiver do per message."""
+    key = Ed25519PrivateKey.generate()
+    signer = Signer(env.origin, key)
+    verifier = Verifier({env.origin: key.public_key()}, shared=False)  # each call verifies
+    sealed = signer.seal(env.to_bytes())
+
+    def decode() -> object:
+        payload, _ = verifier.open(sealed, env.origin)
+        return Envelope._decode(payload)
+
+    return (lambda: signer.seal(env.to_bytes()), decode)
+
+
+def _operations(
+    env: Envelope, *, signed: bool = False
+) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+    """Per codec, its (encode, decode) of ``env``; only production's (and signed's) decode validates."""
     data = env.to_bytes()
     raw = _as_map(env)
     if msgpack.unpackb(data) != raw:  # pragma: no cover - the comparisons would time another map
@@ -137,6 +158,7 @@ def _operations(env: Envelope) -> dict[str, tuple[Callable[[], object], Callable
         "production": (env.to_bytes, lambda: Envelope._decode(data)),
         "msgpack": (lambda: msgpack.packb(raw, use_bin_type=True), lambda: msgpack.unpackb(data, raw=False)),
         "json": (lambda: json.dumps(raw), lambda: json.loads(text)),
+        **({"signed": _signed_operations(env)} if signed else {}),
     }
 
 
@@ -147,31 +169,42 @@ def _version(name: str) -> str | None:
         return None
 
 
-def run_codec(*, repeats: int, inner: int, seed: int) -> dict[str, Any]:
+def run_codec(*, repeats: int, inner: int, seed: int, signed: bool = False) -> dict[str, Any]:
     """Time every codec on a report and a track envelope; the results file's map."""
     rng = random.Random(seed)
     warmup = max(100, repeats // 10)
     messages: dict[str, Any] = {}
     for name, env in (("report", report_envelope(rng)), ("track", track_envelope(rng))):
         codecs: dict[str, Any] = {}
-        for codec, (enc, dec) in _operations(env).items():
+        for codec, (enc, dec) in _operations(env, signed=signed).items():
             encode = _time_us(enc, repeats=repeats, inner=inner, warmup=warmup)
             decode = _time_us(dec, repeats=repeats, inner=inner, warmup=warmup)
             codecs[codec] = {
                 "encode": encode,
                 "decode": decode,
                 "round_trip_median_us": round(encode["median_us"] + decode["median_us"], 3),
-                "validates": codec == "production",
+                "validates": codec in ("production", "signed"),
             }
         messages[name] = {"bytes": len(env.to_bytes()), "codecs": codecs}
+        if signed:
+            messages[name]["signed_bytes"] = len(
+                Signer(env.origin, Ed25519PrivateKey.generate()).seal(env.to_bytes())
+            )
     report = messages["report"]["codecs"]
     ratio = round(report["production"]["round_trip_median_us"] / report["json"]["round_trip_median_us"], 3)
     return {
-        "config": {"repeats": repeats, "inner": inner, "warmup": warmup, "seed": seed},
+        "config": {
+            "repeats": repeats,
+            "inner": inner,
+            "warmup": warmup,
+            "seed": seed,
+            **({"signed": True} if signed else {}),
+        },
         "versions": {
             "python": platform.python_version(),
             "msgpack": _version("msgpack"),
             "msgspec": _version("msgspec"),
+            **({"cryptography": _version("cryptography")} if signed else {}),
         },
         "machine": {
             "platform": platform.platform(),
@@ -199,10 +232,11 @@ def run_codec_bench(args: argparse.Namespace) -> int:
 
     if args.repeats < 1 or args.inner < 1:
         raise ConfigError("--repeats and --inner must be at least 1")
-    results = run_codec(repeats=args.repeats, inner=args.inner, seed=args.seed)
+    signed = bool(getattr(args, "signed", False))
+    results = run_codec(repeats=args.repeats, inner=args.inner, seed=args.seed, signed=signed)
     table = Table(title="gridsim bench codec (µs per operation, median / p95)")
     table.add_column("message, operation")
-    present = list(CODECS)
+    present = [*CODECS, "signed"] if signed else list(CODECS)
     for codec in present:
         table.add_column(codec, justify="right")
     for name, message in results["messages"].items():
@@ -217,6 +251,11 @@ def run_codec_bench(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     console.print("production (msgspec Structs) validates on decode; msgpack and json do not.")
+    if signed:
+        console.print(
+            "signed: production + Ed25519 (encode = encode + sign, decode = verify + decode + validate); "
+            + ", ".join(f"{n} {m['bytes']} -> {m['signed_bytes']} B" for n, m in results["messages"].items())
+        )
     console.print(f"production / json, report round trip: {results['production_over_json_report']:.3f}")
     targets = codec_targets(results)
     results["targets"] = [t.to_dict() for t in targets]
