@@ -203,6 +203,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         taxii=_taxii(args),
         analysis_s=_analysis(args),
         federated=args.federated,
+        kill_fusion_at_s=args.kill_fusion_at,
+        fusion_down_s=args.fusion_down,
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 

@@ -213,8 +213,9 @@ def add_soak_parser(subparsers: Any) -> None:
             "Play a stream of drones (one every --period simulation s) on the whole grid (its own "
             "Mosquitto, the fusion centre's worker and --workers node workers) for --duration wall s "
             "at --speed; sample every process's RSS (/proc/PID/status VmRSS) every --interval s. "
-            "PASS when each process grew by at most 20 MB or 20 %% of its RSS after --warmup "
-            "(whichever is larger) and no report was lost. Exit code 1 on FAIL."
+            "PASS when each process grew after --warmup by at most 20 MB, 20 %% of its RSS or 1.5 kB "
+            "per report (whichever is largest: a run's accounts keep about 1 kB a report) and no report "
+            "was lost. Exit code 1 on FAIL."
         ),
     )
     soak.add_argument("--duration", type=float, default=600.0, metavar="S", help="wall s (default 600)")
@@ -238,6 +239,26 @@ def add_soak_parser(subparsers: Any) -> None:
         metavar="DIR",
         help=f"write DIR/{BENCH_SOAK_OUT_NAME}.json and .png, and the run (DIR/run)",
     )
+
+
+def _add_fault_options(run: argparse.ArgumentParser) -> None:
+    """``gridsim run``'s fault injection (grid.app.faults), then the service options."""
+    run.add_argument(
+        "--kill-fusion-at",
+        type=float,
+        default=None,
+        metavar="S",
+        help="fault injection: SIGKILL the fusion centre's worker at simulation second S and restart it "
+        "--fusion-down s later; it resumes its session and journal (needs --workers N >= 1)",
+    )
+    run.add_argument(
+        "--fusion-down",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="simulation s the killed fusion stays down",
+    )
+    _add_service_options(run)
 
 
 def _add_workers_argument(command: argparse.ArgumentParser) -> None:
@@ -508,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
-    _add_service_options(run)
+    _add_fault_options(run)  # and the service options
 
     node = sub.add_parser(
         "node",

@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from typing import Any, Literal
 
 from grid.app.cluster import Members, check_roster, is_cluster, members_of, placement, session_factory
 from grid.app.controller import RunController
+from grid.app.faults import play_faults
 from grid.app.federation import RunBrokers, open_run_brokers
 from grid.app.workers import WorkerPool, grid_services, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
@@ -83,12 +86,18 @@ class RunOptions:
     taxii: TaxiiTarget | None = None  # the hub pushes its feed to this TAXII 2.1 collection
     analysis_s: float = DEFAULT_ANALYSIS_S  # the Joint Cyber Centre's analysis delay, simulation s
     federated: bool = False  # a Mosquitto per grid and a core, bridged (grid.app.federation)
+    # Fault injection: SIGKILL the fusion centre's worker at this simulation time, restart it
+    # fusion_down_s simulation seconds later (it resumes its session and journal): grid.app.faults.
+    kill_fusion_at_s: float | None = None
+    fusion_down_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.federated and not self.local_services:
             raise ConfigError("a federated grid starts its own brokers: its nodes and fusion run here")
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
+        if self.kill_fusion_at_s is not None:
+            self._check_fusion_kill()
         check_track_interval(self.track_interval_s)
         check_analysis(self.analysis_s)
         if self.broker_url is not None and is_cluster(self.broker_url) and self.broker_kind != "rabbitmq":
@@ -102,6 +111,21 @@ class RunOptions:
                 )
             members_of(self.broker_url)
             check_roster(self.roster)
+
+    def _check_fusion_kill(self) -> None:
+        at_s, down_s = self.kill_fusion_at_s, self.fusion_down_s
+        if not self.local_services or self.workers < 1 or self.broker_kind == "rabbitmq" or self.federated:
+            raise ConfigError(
+                "--kill-fusion-at kills the fusion centre's worker process: it needs --workers N "
+                "(N >= 1) on one broker (not --external, a cluster or --federated)"
+            )
+        if self.scenario is None:
+            raise ConfigError("--kill-fusion-at needs a scenario (gridsim run)")
+        if at_s is None or at_s < 0 or down_s <= 0 or at_s + down_s >= self.scenario.duration_s:
+            raise ConfigError(
+                f"--kill-fusion-at {at_s:g} s, down {down_s:g} s, must end before the scenario's "
+                f"{self.scenario.duration_s:g} s"
+            )
 
     @property
     def cluster(self) -> Members:
@@ -140,6 +164,10 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
         yield None
         return
     if options.workers:
+        # The fusion centre journals its reports only when it is to be killed: it then resumes.
+        journal = (
+            None if options.kill_fusion_at_s is None else Path(tempfile.mkdtemp(prefix="gridsim-journal-"))
+        )
         specs = worker_specs(
             options.roster,
             workers=options.workers,
@@ -151,9 +179,14 @@ async def _participants(options: RunOptions, brokers: RunBrokers) -> AsyncIterat
             analysis_s=options.analysis_s,
             homes=brokers.homes(options.roster),
             cluster=options.cluster,
+            journal_dir=journal,
         )
-        async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
-            yield pool
+        try:
+            async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
+                yield pool
+        finally:
+            if journal is not None:
+                shutil.rmtree(journal, ignore_errors=True)
         return
     services: list[GridService] = grid_services(
         options.roster,
@@ -197,8 +230,11 @@ async def _await_workers(controller: RunController, pool: WorkerPool, timeout_s:
 
 
 @contextlib.asynccontextmanager
-async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBrokers]]:
-    """Broker(s), participants and a watching controller, all torn down on exit."""
+async def _grid(
+    options: RunOptions, pools: list[WorkerPool] | None = None
+) -> AsyncIterator[tuple[RunController, RunBrokers]]:
+    """Broker(s), participants and a watching controller, all torn down on exit (the worker pool,
+    if any, appended to ``pools``)."""
     cluster = options.cluster
     url = options.broker_url if not cluster else f"mqtt://{cluster[0][0]}:{cluster[0][1]}"
     kind = "auto" if options.broker_kind == "rabbitmq" else options.broker_kind
@@ -220,6 +256,8 @@ async def _grid(options: RunOptions) -> AsyncIterator[tuple[RunController, RunBr
         controller = RunController(roster=options.roster, broker=broker, transport=session)
         # The controller connects first: an unreachable broker fails at once, before any worker starts.
         async with session, _participants(options, brokers) as pool, asyncio.TaskGroup() as group:
+            if pool is not None and pools is not None:
+                pools.append(pool)
             await controller.subscribe()
             if cluster:
                 # RabbitMQ serves retained messages to exact filters only: after a failover the
@@ -275,9 +313,15 @@ async def run_grid(
     """Play ``options.scenario`` on a grid and return the summary (also written to ``out_dir``)."""
     assert options.scenario is not None
     wall_start = time.monotonic()
-    async with _grid(options) as (controller, brokers):
+    pools: list[WorkerPool] = []
+    async with _grid(options, pools) as (controller, brokers):
         start = new_start(options.scenario, speed=options.speed)
-        summary = await controller.conduct(start, announce=True, on_progress=on_progress)
+        async with play_faults(options, start, pools, controller) as faults:
+            summary = await controller.conduct(
+                start, announce=True, on_progress=on_progress, before_end=faults.settled
+            )
+        if faults.played:
+            summary["faults"] = [f.to_dict() for f in faults.played]
         objects = controller.cyber_objects.pop(start.run_id, [])
         _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)

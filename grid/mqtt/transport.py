@@ -159,8 +159,12 @@ class Transport:
         timeout_s: float = 30.0,
         clean_session: bool = True,
         connect_timeout_s: float | None = None,
+        manual_ack: bool = False,
     ) -> None:
+        """One connection; with ``manual_ack`` a received QoS 1 message is acknowledged only when the
+        consumer asks :meth:`messages` for the next one (it has handled this one), not on arrival."""
         self.url = f"mqtt://{host}:{port}"
+        self._manual_ack = manual_ack
         self.client_id = client_id
         self._lost: asyncio.Future[None] | None = None
         self._timeout_s = timeout_s
@@ -176,6 +180,10 @@ class Transport:
             clean_session=clean_session,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        if manual_ack:
+            # paho acknowledges before the message is even queued for us: a consumer killed with
+            # messages queued would lose them, acknowledged. aiomqtt does not pass the option on.
+            self._client._client.manual_ack_set(True)
 
     async def __aenter__(self) -> Self:
         quiet_socket_races()
@@ -257,6 +265,9 @@ class Transport:
                     payload = message.payload
                     data = payload if isinstance(payload, bytes) else str(payload).encode()
                     yield Received(message.topic.value, data, bool(message.retain))
+                    if self._manual_ack and message.qos > 0:
+                        # Handled (the consumer is back for more): now the broker may forget it.
+                        self._client._client.ack(message.mid, message.qos)
         except BrokerUnavailable:
             self._mark_lost()
             raise

