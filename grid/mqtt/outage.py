@@ -1,7 +1,8 @@
 """Playing a scenario's ``broker_outage`` events: stop the broker gridsim started, restart it later.
 
 ``signal: kill`` stops it with SIGKILL, a crash: Mosquitto then restarts from its last autosave
-(``broker/mosquitto.conf`` saves after every change, so nothing it acknowledged is lost).
+(``broker/mosquitto.conf`` saves every second: a crash loses at most the last second's changes,
+and the summary counts each report lost under the outage, ``reports_lost``).
 
 Only a broker gridsim started can be stopped; on an external one the outage is recorded as not
 played, with the reason. The participants ride through the outage on their sessions
