@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from grid.app.run import RunOptions, run_grid
+from grid.errors import ConfigError
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.transport import Transport
 from grid.wire import topics
@@ -163,3 +164,16 @@ async def _kill_on_first_report(watcher: Transport, proc: subprocess.Popen[Any],
             seen.will_seen = True
         elif isinstance(body, FusedTrack):
             seen.last_track_s = max(body.time_s, seen.last_track_s or 0.0)
+
+
+@pytest.mark.parametrize(
+    ("workers", "at_s", "down_s", "match"),
+    [(0, 10.0, 5.0, "needs --workers"), (2, 58.0, 5.0, "must end before"), (2, -1.0, 5.0, "must end before")],
+)
+def test_fusion_kill_is_checked(roster: Roster, workers: int, at_s: float, down_s: float, match: str) -> None:
+    """A fusion kill needs the centre in a worker process, and must be over before the scenario ends."""
+    scenario = scenario_from_dict({**load_scenario(roster=roster).to_dict(), "duration_s": 60.0})
+    with pytest.raises(ConfigError, match=match):
+        RunOptions(
+            scenario=scenario, roster=roster, workers=workers, kill_fusion_at_s=at_s, fusion_down_s=down_s
+        )
