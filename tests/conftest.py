@@ -124,7 +124,7 @@ async def amqtt_broker() -> AsyncIterator[BrokerInfo]:
 
 
 @contextlib.asynccontextmanager
-async def _member_processes(
+async def member_processes_of(
     gridsim: GridsimProcesses, broker_url: str, roster: Roster, log_dir: Path
 ) -> AsyncIterator[list[int | None]]:
     """`gridsim fusion`, `gridsim hub` and one `gridsim node` per member state as child processes on
@@ -150,4 +150,4 @@ def member_processes(
     roster: Roster, gridsim: GridsimProcesses
 ) -> Callable[[str, Path], AbstractAsyncContextManager[list[int | None]]]:
     """Fusion and node processes on a broker: ``async with member_processes(url, log_dir) as codes``."""
-    return lambda url, log_dir: _member_processes(gridsim, url, roster, log_dir)
+    return lambda url, log_dir: member_processes_of(gridsim, url, roster, log_dir)

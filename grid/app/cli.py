@@ -234,6 +234,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         secure=args.secure,
         certs=_certs(args),
         **_signing(args),
+        kill_fusion_at_s=args.kill_fusion_at,
+        fusion_down_s=args.fusion_down,
     )
     last: list[Progress] = []  # the run's live figures (one object, updated): the partial summary's
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from grid.clock import Clock
@@ -130,6 +130,10 @@ class RunController:
         parsed = topics.parse_topic(topic)
         return self._verifier.open(payload, parsed.node)[0] if parsed.kind in SIGNED_KINDS else payload
 
+    def status_changes(self, service_id: str) -> list[tuple[float, NodeState]]:
+        """The status changes of ``service_id`` seen in the current run: (simulation s, state)."""
+        return [] if self._current is None else list(self._current.status_log.get(service_id, []))
+
     async def await_online(self, timeout_s: float) -> None:
         """Wait until every member node, the fusion centre, the hub and the JCC say they are online."""
         expected = {*SERVICE_IDS, *self.roster}
@@ -152,8 +156,13 @@ class RunController:
         *,
         announce: bool,
         on_progress: Callable[[Progress], None] | None = None,
+        before_end: Callable[[], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
-        """Follow one run from its start to its summary; announce it first when ``announce``."""
+        """Follow one run from its start to its summary; announce it first when ``announce``.
+
+        ``before_end`` is awaited before the run's end is announced (injected faults finishing:
+        a restarted fusion centre must be back in the run to account for it).
+        """
         run = ActiveRun.from_control(start)
         seen = Observed(start.run_id)
         seen.progress.duration_s = run.scenario.duration_s
@@ -181,6 +190,8 @@ class RunController:
         if on_progress is not None:
             on_progress(seen.progress)
         await asyncio.sleep(_DRAIN_S)
+        if before_end is not None:
+            await before_end()
         end = RunControl(
             action=RunAction.END, run_id=start.run_id, epoch_ns=start.epoch_ns, speed=start.speed
         )

@@ -18,17 +18,20 @@ __all__ = [
     "BENCH_FUSION_OUT_NAME",
     "BENCH_LATENCY_OUT_NAME",
     "BENCH_SCALE_OUT_NAME",
+    "BENCH_SOAK_OUT_NAME",
     "add_certs_options",
     "add_codec_parser",
     "add_fusion_parser",
     "add_latency_parser",
     "add_scale_parser",
+    "add_soak_parser",
     "build_parser",
 ]
 
 BENCH_CODEC_OUT_NAME = "bench-codec"  # DIR/bench-codec.json written by ``bench codec --out DIR``
 BENCH_FUSION_OUT_NAME = "bench-fusion"  # DIR/bench-fusion.json and .md written by ``bench fusion --out DIR``
 BENCH_LATENCY_OUT_NAME = "bench-latency"  # DIR/bench-latency.json and .png written by ``bench latency``
+BENCH_SOAK_OUT_NAME = "bench-soak"  # DIR/bench-soak.json and .png written by ``bench soak --out DIR``
 BENCH_SCALE_OUT_NAME = "bench-scale"  # DIR/bench-scale.json, .png and -load.png written by ``bench scale``
 
 
@@ -211,6 +214,63 @@ def add_codec_parser(subparsers: Any) -> None:
     )
 
 
+def add_soak_parser(subparsers: Any) -> None:
+    """Add the ``soak`` benchmark (the grid for minutes, its memory watched) to ``bench``'s subparsers."""
+    soak = subparsers.add_parser(
+        "soak",
+        help="the whole grid for 10 minutes: RSS of every process, bounded growth, nothing lost",
+        description=(
+            "Play a stream of drones (one every --period simulation s) on the whole grid (its own "
+            "Mosquitto, the fusion centre's worker and --workers node workers) for --duration wall s "
+            "at --speed; sample every process's RSS (/proc/PID/status VmRSS) every --interval s. "
+            "PASS when each process grew after --warmup by at most 20 MB, 20 %% of its RSS or 1.5 kB "
+            "per report (whichever is largest: a run's accounts keep about 1 kB a report) and no report "
+            "was lost. Exit code 1 on FAIL."
+        ),
+    )
+    soak.add_argument("--duration", type=float, default=600.0, metavar="S", help="wall s (default 600)")
+    soak.add_argument(
+        "--speed", type=float, default=2.0, help="simulation speed, the grid's rate (default 2: sustainable)"
+    )
+    soak.add_argument("--workers", type=int, default=2, metavar="N", help="node processes (default 2)")
+    soak.add_argument(
+        "--period", type=float, default=60.0, metavar="S", help="simulation s between drones (default 60)"
+    )
+    soak.add_argument(
+        "--warmup", type=float, default=None, metavar="S", help="wall s before growth counts (default 60)"
+    )
+    soak.add_argument(
+        "--interval", type=float, default=None, metavar="S", help="wall s between samples (default 10)"
+    )
+    soak.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help=f"write DIR/{BENCH_SOAK_OUT_NAME}.json and .png, and the run (DIR/run)",
+    )
+
+
+def _add_fault_options(run: argparse.ArgumentParser) -> None:
+    """``gridsim run``'s fault injection (grid.app.faults), then the service options."""
+    run.add_argument(
+        "--kill-fusion-at",
+        type=float,
+        default=None,
+        metavar="S",
+        help="fault injection: SIGKILL the fusion centre's worker at simulation second S and restart it "
+        "--fusion-down s later; it resumes its session and journal (needs --workers N >= 1)",
+    )
+    run.add_argument(
+        "--fusion-down",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="simulation s the killed fusion stays down",
+    )
+    _add_service_options(run)
+
+
 def _add_workers_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--workers",
@@ -231,6 +291,7 @@ def _add_bench_parser(subparsers: Any) -> None:
     add_latency_parser(benchmarks)
     add_scale_parser(benchmarks)
     add_codec_parser(benchmarks)
+    add_soak_parser(benchmarks)
 
 
 def _add_cyber_parser(subparsers: Any) -> None:
@@ -549,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node also fuses its own picture; the summary compares each with the fusion centre's",
     )
-    _add_service_options(run)
+    _add_fault_options(run)  # and the service options
 
     node = sub.add_parser(
         "node",

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from grid.app.cluster import Members, check_roster, is_cluster, members_of, placement, session_factory
 from grid.app.controller import RunController
+from grid.app.faults import play_faults
 from grid.app.federation import RunBrokers, open_run_brokers
 from grid.app.workers import WorkerPool, grid_services, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
@@ -101,6 +102,10 @@ class RunOptions:
     sign: bool = False
     sign_keys: Path | None = None
     replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
+    # Fault injection: SIGKILL the fusion centre's worker at this simulation time, restart it
+    # fusion_down_s simulation seconds later (it resumes its session and journal): grid.app.faults.
+    kill_fusion_at_s: float | None = None
+    fusion_down_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.certs is not None:
@@ -115,6 +120,8 @@ class RunOptions:
             raise ConfigError("a federated grid starts its own brokers: its nodes and fusion run here")
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
+        if self.kill_fusion_at_s is not None:
+            self._check_fusion_kill()
         check_track_interval(self.track_interval_s)
         check_analysis(self.analysis_s)
         if self.broker_url is not None and is_cluster(self.broker_url) and self.broker_kind != "rabbitmq":
@@ -128,6 +135,21 @@ class RunOptions:
                 )
             members_of(self.broker_url)
             check_roster(self.roster)
+
+    def _check_fusion_kill(self) -> None:
+        at_s, down_s = self.kill_fusion_at_s, self.fusion_down_s
+        if not self.local_services or self.workers < 1 or self.broker_kind == "rabbitmq" or self.federated:
+            raise ConfigError(
+                "--kill-fusion-at kills the fusion centre's worker process: it needs --workers N "
+                "(N >= 1) on one broker (not --external, a cluster or --federated)"
+            )
+        if self.scenario is None:
+            raise ConfigError("--kill-fusion-at needs a scenario (gridsim run)")
+        if at_s is None or at_s < 0 or down_s <= 0 or at_s + down_s >= self.scenario.duration_s:
+            raise ConfigError(
+                f"--kill-fusion-at {at_s:g} s, down {down_s:g} s, must end before the scenario's "
+                f"{self.scenario.duration_s:g} s"
+            )
 
     @property
     def cluster(self) -> Members:
@@ -168,6 +190,10 @@ async def _participants(
         yield None
         return
     if options.workers:
+        # The fusion centre journals its reports only when it is to be killed: it then resumes.
+        journal = (
+            None if options.kill_fusion_at_s is None else Path(tempfile.mkdtemp(prefix="gridsim-journal-"))
+        )
         specs = worker_specs(
             options.roster,
             workers=options.workers,
@@ -180,11 +206,16 @@ async def _participants(
             homes=brokers.homes(options.roster),
             cluster=options.cluster,
             signing=signing,
+            journal_dir=journal,
         )
         if (credentials := active_credentials()) is not None:
             specs = [dataclasses.replace(spec, certs=str(credentials.certs)) for spec in specs]
-        async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
-            yield pool
+        try:
+            async with worker_processes(specs, options.roster, log_dir=options.out_dir) as pool:
+                yield pool
+        finally:
+            if journal is not None:
+                shutil.rmtree(journal, ignore_errors=True)
         return
     services: list[GridService] = grid_services(
         options.roster,
@@ -287,15 +318,18 @@ async def _dashboard(
 
 @contextlib.asynccontextmanager
 async def _grid(
-    options: RunOptions, on_dashboard: Callable[[str], None] | None = None
+    options: RunOptions,
+    on_dashboard: Callable[[str], None] | None = None,
+    pools: list[WorkerPool] | None = None,
 ) -> AsyncIterator[tuple[RunController, RunBrokers]]:
-    """Broker(s), the live map if asked for, participants and a watching controller, all torn down on exit."""
+    """Broker(s), the live map if asked for, participants and a watching controller, all torn down on
+    exit (the worker pool, if any, appended to ``pools``)."""
     cluster = options.cluster
     url = options.broker_url if not cluster else f"mqtt://{cluster[0][0]}:{cluster[0][1]}"
     kind = "auto" if options.broker_kind == "rabbitmq" else options.broker_kind
     with _run_credentials(options) as credentials, use_credentials(credentials):
         secure = None if credentials is None else SecureSetup(credentials.certs, render_acl(options.roster))
-        async with _grid_on(options, url, kind, secure, on_dashboard) as grid:
+        async with _grid_on(options, url, kind, secure, on_dashboard=on_dashboard, pools=pools) as grid:
             yield grid
 
 
@@ -305,7 +339,9 @@ async def _grid_on(
     url: str | None,
     kind: Literal["auto", "mosquitto", "amqtt"],
     secure: SecureSetup | None,
+    *,
     on_dashboard: Callable[[str], None] | None,
+    pools: list[WorkerPool] | None,
 ) -> AsyncIterator[tuple[RunController, RunBrokers]]:
     cluster = options.cluster
     # Keys are loaded (and a bad key file refused) before any broker or worker starts.
@@ -336,6 +372,8 @@ async def _grid_on(
             _participants(options, brokers, signing) as pool,
             asyncio.TaskGroup() as group,
         ):
+            if pool is not None and pools is not None:
+                pools.append(pool)
             await controller.subscribe()
             if cluster:
                 # RabbitMQ serves retained messages to exact filters only: after a failover the
@@ -406,9 +444,15 @@ async def run_grid(
     ``on_dashboard`` is told the live map's URL once it serves (``options.dashboard_port``)."""
     assert options.scenario is not None
     wall_start = time.monotonic()
-    async with _grid(options, on_dashboard) as (controller, brokers):
+    pools: list[WorkerPool] = []
+    async with _grid(options, on_dashboard, pools) as (controller, brokers):
         start = new_start(options.scenario, speed=options.speed)
-        summary = await controller.conduct(start, announce=True, on_progress=on_progress)
+        async with play_faults(options, start, pools, controller) as faults:
+            summary = await controller.conduct(
+                start, announce=True, on_progress=on_progress, before_end=faults.settled
+            )
+        if faults.played:
+            summary["faults"] = [f.to_dict() for f in faults.played]
         objects = controller.cyber_objects.pop(start.run_id, [])
         seen = controller.observations.pop(start.run_id, None)
         _add_federation(summary, brokers)

@@ -36,6 +36,7 @@ from grid.app.signals import Stopped, run_async, stop_signals
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
+from grid.mqtt.session import broker_sessions
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.participants.centre import FusionCentre
 from grid.participants.hub import CyberHub
@@ -105,6 +106,8 @@ class WorkerSpec:
     certs: str | None = None  # secure mode: the certificates folder; each service presents its own
     sign_keys: str | None = None  # key directory: nodes sign their reports, the receivers verify them
     replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
+    journal_dir: str | None = None  # the fusion centre journals its reports here (grid.participants.journal)
+    resume: bool = False  # a restart: the fusion centre resumes its session and its journal
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
@@ -143,6 +146,8 @@ class WorkerSpec:
             "certs": self.certs,
             "sign_keys": self.sign_keys,
             "replay_window_s": self.replay_window_s,
+            "journal_dir": self.journal_dir,
+            "resume": self.resume,
         }
         return json.dumps({"spec": spec, "roster": members}).encode()
 
@@ -172,6 +177,7 @@ def worker_specs(
     homes: Mapping[str, tuple[str, int]] | None = None,
     cluster: Members = (),
     signing: SigningKeys | None = None,
+    journal_dir: Path | None = None,
 ) -> list[WorkerSpec]:
     """The services' process (fusion, hub, JCC) and ``workers`` node processes for a grid on ``host:port``
     (each node on ``homes[node]`` instead, when given: federated grids)."""
@@ -192,6 +198,7 @@ def worker_specs(
         log_level=level,
         cluster=cluster,
         **keys,
+        journal_dir=None if journal_dir is None else str(journal_dir),
     )
     specs = [fusion]
     specs += [
@@ -217,6 +224,7 @@ class _Child:
     log_file: IO[bytes]
     log_path: Path | None
     proc: asyncio.subprocess.Process | None = None
+    expected_exit: bool = False  # killed on purpose (fault injection): its exit is not a failure
 
     def describe(self) -> str:
         where = f" (log {self.log_path})" if self.log_path is not None else ""
@@ -240,6 +248,7 @@ class WorkerPool:
 
     children: list[_Child] = field(default_factory=list)
     stopping: bool = False
+    _group: asyncio.TaskGroup | None = None  # the watchers' (a restarted child gets one there)
 
     @property
     def pids(self) -> list[int]:
@@ -260,10 +269,34 @@ class WorkerPool:
         """Fail the pool (and so the grid) when a child exits while the grid is up."""
         assert child.proc is not None
         code = await child.proc.wait()
-        if self.stopping:
+        if self.stopping or child.expected_exit:
             return
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         raise RunError(f"{child.describe()} {how}{child.log_tail()}")
+
+    async def kill(self, name: str) -> None:
+        """SIGKILL the child ``name`` (a crash: no goodbye, the broker sends its last will) and reap it."""
+        child = self._child(name)
+        assert child.proc is not None
+        child.expected_exit = True
+        with contextlib.suppress(ProcessLookupError):
+            child.proc.kill()
+        await child.proc.wait()
+
+    async def restart(self, name: str, roster: Roster, python: Sequence[str] = (sys.executable,)) -> None:
+        """Start the killed child ``name`` again, resuming (its session, the fusion centre's journal)."""
+        child = self._child(name)
+        child.spec = dataclasses.replace(child.spec, resume=True)
+        child.expected_exit = False
+        await _start(child, roster, python)
+        assert self._group is not None
+        self._group.create_task(self._watch(child), name=f"grid[{name}].watch")
+
+    def _child(self, name: str) -> _Child:
+        for child in self.children:
+            if child.spec.name == name:
+                return child
+        raise RunError(f"no worker named {name!r}")
 
     async def _stop(self) -> None:
         """Stop every child at once (SIGTERM, grace, SIGKILL, reap); finished even if cancelled meanwhile."""
@@ -345,6 +378,7 @@ async def worker_processes(
                 if isinstance(outcome, BaseException):
                     raise outcome
             async with asyncio.TaskGroup() as group:
+                pool._group = group
                 for child in pool.children:
                     group.create_task(pool._watch(child), name=f"grid[{child.spec.name}].watch")
                 try:
@@ -373,16 +407,26 @@ def grid_services(
     taxii: TaxiiTarget | None = None,
     analysis_s: float = DEFAULT_ANALYSIS_S,
     signing: SigningKeys | None = None,
+    journal_dir: Path | None = None,
+    resume: bool = False,
 ) -> list[GridService]:
-    """The grid's services on ``host:port`` (or their cluster members): fusion centre, hub, JCC."""
+    """The grid's services on ``host:port`` (or their cluster members): fusion centre, hub, JCC.
+
+    With ``journal_dir`` the fusion centre journals its reports and acknowledges each only once
+    journaled; with ``resume`` too (a restart) it takes up its session and journal where they were.
+    """
+    fusion_sessions = session_factory(cluster, FUSION_ID, roster)
+    if journal_dir is not None and fusion_sessions is None:
+        fusion_sessions = broker_sessions(host, port, resume=resume, manual_ack=True)
     return [
         FusionCentre(
             roster=roster,
             host=host,
             port=port,
             track_interval_s=track_interval_s,
-            session_factory=session_factory(cluster, FUSION_ID, roster),
+            session_factory=fusion_sessions,
             signing=signing,
+            journal_dir=journal_dir,
         ),
         CyberHub(
             roster=roster,
@@ -420,6 +464,8 @@ async def _serve_spec(spec: WorkerSpec, roster: Roster) -> None:
             taxii=spec.taxii,
             analysis_s=spec.analysis_s,
             signing=signing,
+            journal_dir=None if spec.journal_dir is None else Path(spec.journal_dir),
+            resume=spec.resume,
         )
     services += [
         MemberNode(

@@ -102,6 +102,13 @@ class BrokerProcess:
         if self._proc is not None:
             await _uncancellable(stop_process(self._proc))
 
+    async def kill(self) -> None:
+        """SIGKILL, as a crash would: the broker keeps only what it had saved (autosave)."""
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+            await _uncancellable(_reap(self._proc))
+
     async def restart(self) -> None:
         """Start again after :meth:`stop`; the port must still be free."""
         if port_in_use(LOOPBACK, self.port):
@@ -258,6 +265,10 @@ async def stop_process(proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    await proc.wait()
 
 
 async def _uncancellable(work: Coroutine[Any, Any, None]) -> None:

@@ -9,7 +9,10 @@ across a broker restart too.
 
 The session starts clean (a throw-away clean connection wipes what an earlier process with the
 same client id left on the broker) and is wiped again on a clean exit, so a long-lived external
-broker does not keep queueing for participants that are gone.
+broker does not keep queueing for participants that are gone. With ``resume`` it starts on what
+the broker kept instead: a process restarted after a crash (the fusion centre's, killed) gets
+what was queued for it meanwhile. With ``manual_ack`` a message is acknowledged only once the
+consumer has handled it (:class:`~grid.mqtt.transport.Transport`), so a crash loses none.
 
 :meth:`Session.hold` drops the connection without a DISCONNECT, so the broker publishes the last
 will, and keeps it down until :meth:`Session.release`: that is a node outage.
@@ -130,7 +133,11 @@ class Session:
         give_up_after_s: float = 120.0,
         fallbacks: Sequence[tuple[str, int]] = (),
         connect_timeout_s: float | None = None,
+        resume: bool = False,
+        manual_ack: bool = False,
     ) -> None:
+        self._resume = resume
+        self._manual_ack = manual_ack
         self.host = host
         self.port = port
         self.url = f"mqtt://{host}:{port}"
@@ -169,8 +176,9 @@ class Session:
 
     async def _open(self) -> None:
         # Wipe whatever an earlier process left under this client id, then start a persistent one.
-        async with self._new_transport(clean=True, will=None):
-            pass
+        if not self._resume:
+            async with self._new_transport(clean=True, will=None):
+                pass
         for attempt in range(_SETUP_ATTEMPTS):
             try:
                 self._transport = await self._connect()
@@ -205,6 +213,7 @@ class Session:
             will=will,
             clean_session=clean,
             connect_timeout_s=self._connect_timeout_s,
+            manual_ack=self._manual_ack and not clean,
         )
 
     async def _connect(self) -> Transport:
@@ -352,8 +361,11 @@ class Session:
                 raise
 
 
-def broker_sessions(host: str, port: int) -> SessionFactory:
-    """A factory of :class:`Session` s on the broker at ``host:port``."""
+def broker_sessions(
+    host: str, port: int, *, resume: bool = False, manual_ack: bool = False
+) -> SessionFactory:
+    """A factory of :class:`Session` s on the broker at ``host:port`` (``resume``, ``manual_ack``: see
+    :class:`Session`)."""
 
     def make(
         *,
@@ -369,6 +381,8 @@ def broker_sessions(host: str, port: int) -> SessionFactory:
             will=will,
             subscriptions=subscriptions,
             on_connect=on_connect,
+            resume=resume,
+            manual_ack=manual_ack,
         )
 
     return make

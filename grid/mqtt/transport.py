@@ -196,12 +196,16 @@ class Transport:
         clean_session: bool = True,
         connect_timeout_s: float | None = None,
         tls: ssl.SSLContext | None = None,
+        manual_ack: bool = False,
     ) -> None:
+        """One connection; with ``manual_ack`` a received QoS 1 message is acknowledged only when the
+        consumer asks :meth:`messages` for the next one (it has handled this one), not on arrival."""
         # Secure mode: our own context, else the run's credentials (grid.security.tls), else plain TCP.
         credentials = active_credentials() if tls is None else None
         if credentials is not None:
             tls = credentials.context(client_id)
         self.url = f"{'mqtt' if tls is None else 'mqtts'}://{host}:{port}"
+        self._manual_ack = manual_ack
         self.client_id = client_id
         self._lost: asyncio.Future[None] | None = None
         self._timeout_s = timeout_s
@@ -218,6 +222,10 @@ class Transport:
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             tls_context=tls,
         )
+        if manual_ack:
+            # paho acknowledges before the message is even queued for us: a consumer killed with
+            # messages queued would lose them, acknowledged. aiomqtt does not pass the option on.
+            self._client._client.manual_ack_set(True)
         SocketDriver(self._client._client, self._driver_failed).install()
 
     def _driver_failed(self, exc: BaseException) -> None:
@@ -309,6 +317,9 @@ class Transport:
                         payload = message.payload
                         data = payload if isinstance(payload, bytes) else str(payload).encode()
                         yield Received(message.topic.value, data, bool(message.retain))
+                        if self._manual_ack and message.qos > 0:
+                            # Handled (the consumer is back for more): now the broker may forget it.
+                            self._client._client.ack(message.mid, message.qos)
                         # aiomqtt's iterator costs a task and an asyncio.wait per message; what
                         # is already queued is taken directly.
                         try:

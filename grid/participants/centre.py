@@ -6,6 +6,11 @@ fed each report at its *measurement* time. The tracks go out as a rate-bounded a
 account, for the summary (:mod:`grid.participants.track_log`). The centre measures the
 wall-clock delay from each report's publish to its receipt here, and accounts for every report:
 delivered, duplicate, or rejected by reason.
+
+With a ``journal_dir`` every report message is journaled (:mod:`grid.participants.journal`)
+before it is acknowledged, and a centre restarted in the run (its process killed) fuses the
+journal again first: same tracks, counts and latencies, then what its session queued meanwhile;
+a message both journaled and sent again is a duplicate, dropped by its id and counted.
 """
 
 from __future__ import annotations
@@ -14,22 +19,33 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+from grid.errors import MessageRejected
 from grid.evaluation.picture import updates_from_snapshots
 from grid.fusion import Tracker, TrackSnapshot, default_tracker
 from grid.geo import LocalFrame
 from grid.mqtt.session import SessionFactory
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, AirPicture, check_track_interval
 from grid.participants.detections import detection_from_report
+from grid.participants.journal import Journal, JournalRecord
 from grid.participants.seen import SeenReports
 from grid.participants.service import FUSION_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.participants.track_log import TrackLog
 from grid.security.signing import SigningKeys
 from grid.wire import topics
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName, rejected_counter
-from grid.wire.messages import Envelope, FusedTrack, FusionStats, NodeState, NodeStatus, reports_in
+from grid.wire.messages import (
+    Envelope,
+    FusedTrack,
+    FusionStats,
+    NodeState,
+    NodeStatus,
+    ThreatReport,
+    reports_in,
+)
 from grid.world.roster import Roster
 
 __all__ = ["SETTLE_COUNTED_IDLE_S", "SETTLE_IDLE_S", "FusionCentre", "percentiles"]
@@ -73,9 +89,19 @@ class FusionCentre(GridService):
         clock_factory: ClockFactory = scaled_clock,
         signing: SigningKeys | None = None,
         track_interval_s: float = DEFAULT_TRACK_INTERVAL_S,
+        journal_dir: Path | None = None,
     ) -> None:
-        """The centre; each track is published at most once per ``track_interval_s`` (0: every update)."""
+        """The centre; each track is published at most once per ``track_interval_s`` (0: every update).
+
+        ``journal_dir``: journal each run's reports there, and replay a run's journal on restart
+        (its session should then ``resume`` with ``manual_ack``: :func:`grid.mqtt.session.broker_sessions`).
+        """
         self.track_interval_s = check_track_interval(track_interval_s)
+        self.journal_dir = journal_dir
+        self._journal: Journal | None = None
+        self.replayed = 0  # reports fused again from the journal on a restart
+        # Reports of a journaled run that came before its start (a restart's queue comes first).
+        self._early: list[tuple[Envelope, int]] = []
         super().__init__(
             service_id=FUSION_ID,
             host=host,
@@ -119,6 +145,28 @@ class FusionCentre(GridService):
         self._resubscribed_s = []
         self.air_picture = AirPicture(self.track_interval_s)
         self.track_log = TrackLog()
+        self.replayed = 0
+        if self.journal_dir is not None:
+            self._resume(run, Journal(self.journal_dir, run.run_id))
+
+    def _resume(self, run: ActiveRun, journal: Journal) -> None:
+        """Fuse what the journal holds (a restart's), then the reports that came before the start."""
+        self._journal = None  # not written while replayed
+        for record in journal.replay():
+            try:
+                env = Envelope.from_bytes(record.payload)
+            except MessageRejected:
+                self.counters[rejected_counter("journal")] += 1
+                continue
+            self.replayed += 1
+            self._fuse(env, run, record.received_ns, record.now_s, replay=True)
+        if self.replayed:
+            log.warning("fusion: resumed run %s from its journal, %d messages", run.run_id, self.replayed)
+        journal.open()
+        self._journal = journal
+        early, self._early = self._early, []
+        for env, received_ns in early:
+            self._fuse(env, run, received_ns, run.clock.now())
 
     async def play(self, run: ActiveRun) -> None:
         """Publish each held track snapshot when its interval has elapsed on the run's clock.
@@ -159,8 +207,24 @@ class FusionCentre(GridService):
             self.counters[rejected_counter("unexpected_type")] += 1
             return
         if run is None or reports[0][1].run_id != run.run_id:
+            if run is None and self._journaled(reports[0][1]):
+                self._early.append((env, received_ns))
+                return
             self.counters[CounterName.OTHER_RUN] += len(reports)
             return
+        self._fuse(env, run, received_ns, run.clock.now())
+
+    def _journaled(self, report: ThreatReport) -> bool:
+        """Whether ``report`` is of a run this centre journaled: it is restarting into it."""
+        return self.journal_dir is not None and Journal(self.journal_dir, report.run_id).path.exists()
+
+    def _fuse(
+        self, env: Envelope, run: ActiveRun, received_ns: int, now: float, *, replay: bool = False
+    ) -> None:
+        """One message of the run, received at ``received_ns`` (wall), fused at ``now`` (run clock)."""
+        if self._journal is not None:
+            self._journal.append(JournalRecord(received_ns, now, env.to_bytes()))
+        reports = reports_in(env)
         if self._seen.repeat(env.msg_id):
             self.counters[CounterName.DUPLICATES] += len(reports)
             return
@@ -173,7 +237,6 @@ class FusionCentre(GridService):
             return
         self.counters[CounterName.DELIVERED] += len(reports)
         self._arrivals.set()
-        now = run.clock.now()
         latency_ms = (received_ns - env.sent_ns) / 1e6
         ages = self.age_ms.setdefault(env.origin, [])
         node_latency = self.latency_by_node.setdefault(env.origin, [])
@@ -189,7 +252,9 @@ class FusionCentre(GridService):
         self.update_us.append((time.perf_counter() - started) * 1e6)
         self.track_log.extend(updates_from_snapshots((now, s) for s in changed))
         for snapshot in changed:
-            self._post_tracks(run, self.air_picture.offer(now, snapshot))
+            due = self.air_picture.offer(now, snapshot)
+            if not replay:  # a replay's tracks went out before the restart
+                self._post_tracks(run, due)
         if self.air_picture.next_due() is not None:
             self._held_tracks.set()
 
@@ -301,3 +366,7 @@ class FusionCentre(GridService):
         assert self.run is not None
         self._post_tracks(self.run, self.air_picture.flush(self.run.clock.now()))
         await self.publish(topics.FUSION_STATS, self.stats())
+        if self._journal is not None:  # the run is accounted for: nothing left to resume
+            self._journal.close()
+            self._journal.path.unlink(missing_ok=True)
+            self._journal = None

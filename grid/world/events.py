@@ -24,7 +24,8 @@ are errors. Kinds and their fields:
     :mod:`grid.world.flight`, flown from ``at_s``.
 ``broker_outage``
     The broker gridsim started is stopped at ``at_s`` and restarted after ``duration_s``
-    (required). Broker outages may not overlap.
+    (required). Broker outages may not overlap. ``signal``: ``term`` (default; the broker saves
+    its state and exits) or ``kill`` (SIGKILL: it keeps only what it had saved, a crash).
 ``cyber_campaign``
     ``name``, ``tlp`` (``clear``, ``green``, ``amber``, ``amber+strict`` or ``red``, default ``amber``) and
     ``observables``: each ``{type, value, tlp?, confidence?, observed_by: [{node, at_s, form?}]}``
@@ -174,6 +175,7 @@ class BrokerOutage(_Event):
 
     kind: Literal["broker_outage"]
     duration_s: Annotated[float, Field(gt=0, le=86_400)]
+    signal: Literal["term", "kill"] = "term"
 
 
 class ObservableType(StrEnum):

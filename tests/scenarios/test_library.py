@@ -22,7 +22,7 @@ HEAVY = {"western-black-sea-mixed-raid"}
 # arriving), and its summary says so in its overload warning.
 SPEED = {"swarm-12": 10.0}
 DEFAULT_SPEED = 25.0
-OWN_BROKER = {"broker-outage"}
+OWN_BROKER = {"broker-outage", "broker-kill"}
 
 
 def test_library_is_complete() -> None:

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from grid.app.bench.cli import run_bench
-from grid.app.parser import add_codec_parser, add_fusion_parser, add_latency_parser, add_scale_parser
+from grid.app.parser import (
+    add_codec_parser,
+    add_fusion_parser,
+    add_latency_parser,
+    add_scale_parser,
+    add_soak_parser,
+)
 from grid.app.signals import Stopped, stop_signals
 from grid.errors import GridError
 
@@ -23,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     add_latency_parser(benchmarks)
     add_scale_parser(benchmarks)
     add_codec_parser(benchmarks)
+    add_soak_parser(benchmarks)
     args = parser.parse_args(argv)
     try:
         with stop_signals():

@@ -119,6 +119,10 @@ def run_bench(args: argparse.Namespace) -> int:
         from grid.app.bench.scale import run_scale
 
         return run_scale(args)
+    if args.bench_command == "soak":
+        from grid.app.bench.soak import run_soak
+
+        return run_soak(args)
     if args.bench_command == "codec":  # before the fusion bench's imports (numpy, scipy)
         from grid.app.bench.codec import run_codec_bench
 
@@ -132,7 +136,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if args.bench_command != "fusion":
         raise ConfigError(
-            f"unknown benchmark {args.bench_command!r}; expected fusion, latency, scale or codec"
+            f"unknown benchmark {args.bench_command!r}; expected fusion, latency, scale, codec or soak"
         )
     console = Console(stderr=True)
     selected = cases(quick=args.quick)
