@@ -171,14 +171,18 @@ def _writable(out: Path) -> Path:
 
 def _signing(args: argparse.Namespace) -> dict[str, Any]:
     """``--sign``, ``--sign-keys`` and ``--replay-window`` as RunOptions fields (checked when loaded)."""
-    sign = args.sign or args.sign_keys is not None
+    # Secure mode signs too, with the signing keys of its certificates folder (DIR/signing).
+    certs = _certs(args)
+    secure = args.secure or certs is not None
+    sign_keys = args.sign_keys if args.sign_keys is not None or not secure else certs
+    sign = args.sign or sign_keys is not None or secure
     if args.replay_window is not None and not sign:
-        raise ConfigError("--replay-window needs --sign or --sign-keys")
-    if args.sign and args.external and args.sign_keys is None:
+        raise ConfigError("--replay-window needs --sign, --sign-keys or --secure")
+    if args.sign and args.external and sign_keys is None:
         raise ConfigError(
             "--sign makes keys for the nodes started here: with --external, give --sign-keys DIR"
         )
-    fields: dict[str, Any] = {"sign": sign, "sign_keys": args.sign_keys}
+    fields: dict[str, Any] = {"sign": sign, "sign_keys": sign_keys}
     if args.replay_window is not None:
         fields["replay_window_s"] = args.replay_window
     return fields

@@ -458,6 +458,7 @@ async def run_grid(
         _add_federation(summary, brokers)
     summary["wall_time_s"] = round(time.monotonic() - wall_start, 2)
     summary["workers"] = _worker_count(options)
+    summary["signing"] = _signing_section(options)
     if options.secure:
         summary["security"] = security_section(options)
     if options.cluster:
