@@ -28,6 +28,7 @@ from grid.mqtt.session import BrokerSession, SessionFactory, broker_sessions
 from grid.mqtt.transport import Received, Will
 from grid.wire import topics
 from grid.wire.counters import CounterName, errors_counter, rejected_counter
+from grid.wire.limits import check_size
 from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, scenario_from_dict
@@ -228,6 +229,7 @@ class GridService:
         """Decode and check a message; on failure count ``rejected.<reason>`` and return None."""
         try:
             parsed = topics.parse_topic(received.topic)
+            check_size(parsed.kind, received.payload)  # before a byte of it is decoded
             env = Envelope.from_bytes(received.payload)
             if env.origin not in self._known_origins:
                 raise MessageRejected("unknown_node", f"origin {env.origin!r} is not in the roster")

@@ -62,6 +62,7 @@ __all__ = [
     "default_scenario_path",
     "load_scenario",
     "scenario_from_dict",
+    "scenario_from_yaml",
     "validate_against_roster",
     "validate_paths",
 ]
@@ -332,23 +333,32 @@ def load_scenario(path: Path | str | None = None, *, roster: Roster | None = Non
     """Read and validate a scenario file (default: the bundled one), and against ``roster`` if given."""
     file = Path(path) if path is not None else default_scenario_path()
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(str(file), "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ScenarioError(str(file), "", f"cannot read: {exc}") from exc
+    return scenario_from_yaml(data, source=str(file), roster=roster)
+
+
+def scenario_from_yaml(data: bytes | str, *, source: str, roster: Roster | None = None) -> Scenario:
+    """Validate a scenario file's text (named ``source`` in errors), and against ``roster`` if given."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, "", f"cannot read: {exc}") from exc
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
-        raise ScenarioError(
-            str(file), "", f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line
-        ) from exc
-    scenario = scenario_from_dict(data, source=str(file), yaml_root=root)
+        raise ScenarioError(source, "", f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line) from exc
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ScenarioError(source, "", "not valid YAML: nested too deeply") from None
+    scenario = scenario_from_dict(loaded, source=source, yaml_root=root)
     if roster is not None:
-        validate_against_roster(scenario, roster, source=str(file), yaml_root=root)
+        validate_against_roster(scenario, roster, source=source, yaml_root=root)
     return scenario
 
 
