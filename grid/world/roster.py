@@ -29,12 +29,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grid.bundled import bundled_dir
 from grid.errors import FileProblem, RosterError, UnknownNodeError
 from grid.world.schema_errors import field_path, problems
+from grid.world.yaml_text import read_yaml
 
 __all__ = [
     "GeoPoint",
@@ -207,18 +207,10 @@ def _load_member(file: Path) -> MemberState:
 
 def member_from_yaml(data: bytes | str, *, source: str) -> MemberState:
     """A member-state file's text (named ``source`` in errors), validated: a :class:`RosterError`."""
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        loaded = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise RosterError(source, f"cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        raise RosterError(source, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line) from exc
-    except RecursionError:  # PyYAML composes nested collections recursively
-        raise RosterError(source, "not valid YAML: nested too deeply") from None
+    read = read_yaml(data)
+    if isinstance(read, FileProblem):
+        raise RosterError.of(source, [read])
+    root, loaded = read
     try:
         return MemberState.model_validate(loaded)
     except ValidationError as exc:

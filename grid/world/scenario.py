@@ -51,6 +51,7 @@ from grid.world.events import (
 from grid.world.flight import PATH_ITEM_TAGS, FlightPlan, LatLon, LoiterItem, Waypoint
 from grid.world.roster import Roster
 from grid.world.schema_errors import field_path, line_of, parse_path, problems
+from grid.world.yaml_text import read_yaml
 
 __all__ = [
     "DEFAULT_EMITS_RF",
@@ -343,19 +344,10 @@ def load_scenario(path: Path | str | None = None, *, roster: Roster | None = Non
 
 def scenario_from_yaml(data: bytes | str, *, source: str, roster: Roster | None = None) -> Scenario:
     """Validate a scenario file's text (named ``source`` in errors), and against ``roster`` if given."""
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(source, "", f"cannot read: {exc}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        raise ScenarioError(source, "", f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line) from exc
-    except RecursionError:  # PyYAML composes nested collections recursively
-        raise ScenarioError(source, "", "not valid YAML: nested too deeply") from None
+    read = read_yaml(data)
+    if isinstance(read, FileProblem):
+        raise ScenarioError.of(source, [read])
+    root, loaded = read
     scenario = scenario_from_dict(loaded, source=source, yaml_root=root)
     if roster is not None:
         validate_against_roster(scenario, roster, source=source, yaml_root=root)
