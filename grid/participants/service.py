@@ -87,9 +87,10 @@ class ActiveRun:
         """Validate a start message's scenario; raises :class:`MessageRejected` (``bad_scenario``)."""
         try:
             scenario = scenario_from_dict(control.scenario, source=f"<run {control.run_id}>")
+            scenario = scenario.with_seed(control.seed)  # a seed the scenario refuses (negative) too
         except ScenarioError as exc:
             raise MessageRejected("bad_scenario", str(exc)) from exc
-        return cls(control.run_id, scenario.with_seed(control.seed), clock_factory(control), control.epoch_ns)
+        return cls(control.run_id, scenario, clock_factory(control), control.epoch_ns)
 
 
 class GridService:
