@@ -21,7 +21,6 @@ from tests.fuzz.targets import TARGETS, Target, make_targets
 
 # Examples per target: seconds on a loaded two-core machine (the hub's STIX checks are the slowest).
 _EXAMPLES = {"wire": 300, "topic": 300, "centre": 300, "hub": 200, "scenario": 100, "roster": 100}
-_HANG_S = 30.0
 
 
 @cache
@@ -44,7 +43,7 @@ def test_every_seed_is_accepted_or_counted(name: str) -> None:
     """The real inputs themselves go through every target within its contract."""
     target = _target(name)
     for data in target.seeds[:200]:
-        feed_one(target, data, _HANG_S)
+        feed_one(target, data)
 
 
 def _sample(name: str) -> Any:
@@ -58,7 +57,7 @@ def _sample(name: str) -> Any:
         seed = data.draw(st.sampled_from(target.seeds), label="seed")
         rng = data.draw(st.randoms(use_true_random=False), label="mutation")
         junk = data.draw(st.binary(max_size=64), label="random") if rng.random() < 0.05 else None
-        feed_one(target, junk if junk is not None else target.mutate(rng, seed), _HANG_S)
+        feed_one(target, junk if junk is not None else target.mutate(rng, seed))  # pytest-timeout bounds it
 
     test.__doc__ = f"Mutated real inputs never crash the {name} target, and every refusal is counted."
     return test
