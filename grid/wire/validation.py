@@ -5,7 +5,8 @@ msgspec checks them while it decodes. The aliases below are the limits every fie
 shares: strings at most 64 characters, finite numbers, 64-bit integers, at most 256 items in a
 list or a map. :func:`reason_of` names msgspec's complaints with the grid's reason codes
 (``bad_type``, ``bad_value``, ``out_of_range``, ``too_large``, ``unknown_field``,
-``missing_field``, ``not_msgpack``), which receivers count.
+``missing_field``, ``not_msgpack``), which receivers count. Free-form maps (a start's scenario, a
+run's summary) nest at most ``MAX_DEPTH`` levels, checked without recursion (``too_deep``).
 """
 
 from __future__ import annotations
