@@ -456,7 +456,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
         if shared is not None:
             return shared
         env = cls._decode(data)
-        if isinstance(env.body, _SHAREABLE):
+        if isinstance(env.body, _SHAREABLE) and len(data) <= _SHARED_MAX_BYTES:
             if len(_SHARED) >= _SHARED_MAX:
                 del _SHARED[next(iter(_SHARED))]  # the oldest: its copies have all arrived by now
             _SHARED[data] = env
@@ -594,3 +594,6 @@ def _check_built(body: _Body) -> None:
 _SHAREABLE = (ThreatReport, SensorScan, FusedTrack)
 _SHARED: dict[bytes, Envelope] = {}
 _SHARED_MAX = 4096
+# Only payloads the size of real reports and tracks (a scan of a swarm is 4 KB) are kept: 4096 big
+# scans that a member made up (up to the 1 MiB edge limit each) would otherwise hold gigabytes.
+_SHARED_MAX_BYTES = 64 * 1024

@@ -8,6 +8,7 @@ draws from the ``random.Random`` it is given: a seed reproduces a run input for 
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import re
@@ -89,6 +90,11 @@ def deep(depth: int, leaf: Any = 1) -> Any:
     return value
 
 
+def _odd(rng: random.Random) -> Any:
+    """One of the odd values, a fresh copy: a later mutation may change it in place."""
+    return copy.deepcopy(rng.choice(_ODD))
+
+
 def _paths(tree: Any) -> list[tuple[Any, Any]]:
     """Every (container, key or index) in ``tree``, iteratively."""
     out: list[tuple[Any, Any]] = []
@@ -117,7 +123,7 @@ def mutate_tree(rng: random.Random, tree: Any) -> Any:  # noqa: PLR0912 - one br
     """A copy of ``tree`` with one to three of its values, keys or containers changed."""
     tree = _thaw(tree)
     if not isinstance(tree, dict | list) or not tree:
-        return rng.choice(_ODD)
+        return _odd(rng)
     for _ in range(rng.randint(1, 3)):
         paths = _paths(tree)
         if not paths:
@@ -125,18 +131,20 @@ def mutate_tree(rng: random.Random, tree: Any) -> Any:  # noqa: PLR0912 - one br
         node, key = rng.choice(paths)
         op = rng.randrange(9)
         if op == 0:
-            node[key] = rng.choice(_ODD)
+            node[key] = _odd(rng)
         elif op == 1:  # drop a field or an item
             del node[key]
         elif op == 2 and isinstance(node, dict):  # an extra field
-            node[rng.choice(["extra", "v", "id", "body", "type", "x" * 70, 7])] = rng.choice(_ODD)
+            node[rng.choice(["extra", "v", "id", "body", "type", "x" * 70, 7])] = _odd(rng)
         elif op == 3:  # a marker that the encoder replaces with that many levels of nesting
             node[key] = f"{_DEEP}{rng.choice([2, 33, 200, 600, 1100, 5000, 100_000])}"
         elif op == 4 and isinstance(node[key], int | float) and not isinstance(node[key], bool):
             node[key] = rng.choice([node[key] * 1e9, -node[key], node[key] + 1, 2**64 - 1, -(2**63)])
         elif op == 5 and isinstance(node[key], str) and len(node[key]) < _MAX_GROWN:
             node[key] = rng.choice([node[key] * rng.randint(2, 100), node[key][::-1], node[key].upper()])
-        elif op == 6 and isinstance(node[key], list) and len(node[key]) * 300 < _MAX_GROWN:
+        elif op == 6 and isinstance(node[key], list) and (len(node[key]) + len(paths)) * 300 < _MAX_GROWN:
+            # The copies share their items: a second growth inside would multiply, so the whole
+            # tree (its paths, shared ones counted each time) bounds it.
             node[key] = node[key] * rng.choice([2, 10, 300])
         elif op == 7:  # another field's value here (a leaf: a container could be an ancestor, a cycle)
             other, other_key = rng.choice(paths)
