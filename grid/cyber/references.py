@@ -31,12 +31,29 @@ from grid.cyber.markings import Tlp, tlp_of_marking
 from grid.cyber.observables import Observed, observable_key
 from grid.cyber.stix import observable_of_pattern
 from grid.errors import CyberRejected
+from grid.wire.validation import nested_deeper
 from grid.world.events import ObservableType
 
-__all__ = ["MAX_BYTES", "Checked", "check_indicator"]
+__all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "Checked", "check_indicator", "parse_json"]
 
 MAX_BYTES = 16_384
 """Largest indicator accepted, in bytes of JSON (a real one is under 2 KiB)."""
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of lists and objects accepted in received STIX JSON (a real list of objects: 5)."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``text`` as JSON values; ``invalid_stix`` if it is not JSON or nests beyond ``MAX_JSON_DEPTH``.
+
+    The json module recurses once per level: a list nested 30,000 deep would raise RecursionError.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError included
+        raise CyberRejected("invalid_stix", f"not JSON: {type(exc).__name__}: {exc}") from exc
+    if nested_deeper(data, MAX_JSON_DEPTH):
+        raise CyberRejected("invalid_stix", f"JSON nested more than {MAX_JSON_DEPTH} levels")
+    return data
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,8 @@ def _as_dict(raw: str | bytes | Mapping[str, Any], max_bytes: int) -> dict[str, 
         # A parsed stix2 object (a Mapping): checked as the JSON it stands for.
         raw = json.dumps(raw, cls=stix2.serialization.STIXJSONEncoder)
     if isinstance(raw, dict):
+        if nested_deeper(raw, MAX_JSON_DEPTH):  # before json.dumps recurses through it
+            raise CyberRejected("invalid_stix", f"JSON nested more than {MAX_JSON_DEPTH} levels")
         size = len(json.dumps(raw, default=str).encode())
     else:
         size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
@@ -68,10 +87,7 @@ def _as_dict(raw: str | bytes | Mapping[str, Any], max_bytes: int) -> dict[str, 
         raise CyberRejected("too_large", f"{size} bytes of STIX; at most {max_bytes}")
     if isinstance(raw, dict):
         return dict(raw)
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise CyberRejected("invalid_stix", f"not JSON: {exc}") from exc
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise CyberRejected("invalid_stix", f"a JSON {type(data).__name__}, not a STIX object")
     return data

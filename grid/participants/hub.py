@@ -27,6 +27,7 @@ from typing import Any
 
 from grid.cyber.exchange import CyberExchange, Mitigation, Outcome
 from grid.cyber.markings import Tlp, marking_of, tlp_of_marking
+from grid.cyber.references import parse_json
 from grid.cyber.stix import ATTACK_PATTERNS, HUB_IDENTITY
 from grid.cyber.taxii import TaxiiFeed, TaxiiTarget
 from grid.errors import CyberRejected, TaxiiError
@@ -235,10 +236,10 @@ class CyberHub(GridService):
 
     def _on_report(self, run: ActiveRun, now: float, origin: str, body: CyberObjects) -> None:
         try:
-            objects = json.loads(body.objects)
-        except ValueError:
-            self._rejected["invalid_stix"] += 1
-            log.info("hub: a report that is not JSON")
+            objects = parse_json(body.objects)
+        except CyberRejected as exc:
+            self._rejected[exc.reason] += 1
+            log.info("hub: a report that is not JSON: %s", exc)
             return
         if not isinstance(objects, list) or not objects:
             self._rejected["invalid_stix"] += 1

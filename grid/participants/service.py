@@ -29,6 +29,7 @@ from grid.mqtt.transport import Received, Will
 from grid.security.signing import SIGNED_KINDS, SigningKeys
 from grid.wire import topics
 from grid.wire.counters import CounterName, errors_counter, rejected_counter
+from grid.wire.limits import check_size
 from grid.wire.messages import Body, Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.world.roster import Roster
 from grid.world.scenario import Scenario, scenario_from_dict
@@ -87,9 +88,10 @@ class ActiveRun:
         """Validate a start message's scenario; raises :class:`MessageRejected` (``bad_scenario``)."""
         try:
             scenario = scenario_from_dict(control.scenario, source=f"<run {control.run_id}>")
+            scenario = scenario.with_seed(control.seed)  # a seed the scenario refuses (negative) too
         except ScenarioError as exc:
             raise MessageRejected("bad_scenario", str(exc)) from exc
-        return cls(control.run_id, scenario.with_seed(control.seed), clock_factory(control), control.epoch_ns)
+        return cls(control.run_id, scenario, clock_factory(control), control.epoch_ns)
 
 
 class GridService:
@@ -247,6 +249,7 @@ class GridService:
         """Decode and check a message; on failure count ``rejected.<reason>`` and return None."""
         try:
             parsed = topics.parse_topic(received.topic)
+            check_size(parsed.kind, received.payload)  # before a byte of it is decoded
             payload, signer = received.payload, None
             if self._verifier is not None and parsed.kind in SIGNED_KINDS:
                 payload, signer = self._verifier.open(payload, parsed.node)

@@ -35,6 +35,7 @@ from grid.wire.validation import (
     Lon,
     SimTime,
     Text,
+    check_depth,
     parse_strict,
     reason_of,
 )
@@ -461,7 +462,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
         if shared is not None:
             return shared
         env = cls._decode(data)
-        if isinstance(env.body, _SHAREABLE):
+        if isinstance(env.body, _SHAREABLE) and len(data) <= _SHARED_MAX_BYTES:
             if len(_SHARED) >= _SHARED_MAX:
                 del _SHARED[next(iter(_SHARED))]  # the oldest: its copies have all arrived by now
             _SHARED[data] = env
@@ -477,6 +478,8 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
                 return _decode_checked(data)
             except (msgspec.DecodeError, MessageRejected) as exc:
                 return _decode_rejected(data, exc)
+        except RecursionError as exc:  # a backstop: check_depth refuses free-form nesting first
+            raise MessageRejected("too_deep", "nested beyond the interpreter's stack") from exc
         finally:
             _decoding.active = before
 
@@ -550,12 +553,14 @@ def _decode_checked(data: bytes, body_keys: Any = None) -> Envelope:
         raise MessageRejected("unknown_type", f"message type {header.type!r}")
     if isinstance(body_keys, dict):
         _LAYOUT.check_body_keys(body_type.TYPE, body_keys)
+    if body_type.FREE_FORM:
+        # msgspec takes any keys in a map of any values; the wire allows only strings. Its values'
+        # nesting is bounded before msgspec decodes them, which recurses once per level.
+        check_depth(parse_strict(data))
     try:
         body = _DECODERS[body_type.TYPE].decode(header.body)
     except msgspec.DecodeError as exc:
         raise reason_of(exc, _ENUM_FIELDS[body_type.TYPE]) from exc
-    if body_type.FREE_FORM:
-        parse_strict(data)  # msgspec takes any keys in a map of any values; the wire allows only strings
     return Envelope(body=body, origin=header.origin, msg_id=header.id, sent_ns=header.sent_ns)
 
 
@@ -588,10 +593,13 @@ def _check_built(body: _Body) -> None:
     finally:
         _decoding.active = before
     if body.FREE_FORM:
-        parse_strict(data)
+        check_depth(parse_strict(data))
 
 
 # Envelopes whose bodies are deeply immutable (no dicts), keyed by their exact bytes.
 _SHAREABLE = (ThreatReport, SensorScan, FusedTrack)
 _SHARED: dict[bytes, Envelope] = {}
 _SHARED_MAX = 4096
+# Only payloads the size of real reports and tracks (a scan of a swarm is 4 KB) are kept: 4096 big
+# scans that a member made up (up to the 1 MiB edge limit each) would otherwise hold gigabytes.
+_SHARED_MAX_BYTES = 64 * 1024

@@ -5,7 +5,8 @@ msgspec checks them while it decodes. The aliases below are the limits every fie
 shares: strings at most 64 characters, finite numbers, 64-bit integers, at most 256 items in a
 list or a map. :func:`reason_of` names msgspec's complaints with the grid's reason codes
 (``bad_type``, ``bad_value``, ``out_of_range``, ``too_large``, ``unknown_field``,
-``missing_field``, ``not_msgpack``), which receivers count.
+``missing_field``, ``not_msgpack``), which receivers count. Free-form maps (a start's scenario, a
+run's summary) nest at most ``MAX_DEPTH`` levels, checked without recursion (``too_deep``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import msgspec
 from grid.errors import MessageRejected
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_ITEMS",
     "Alt",
     "Count",
@@ -34,11 +36,16 @@ __all__ = [
     "Lon",
     "SimTime",
     "Text",
+    "check_depth",
+    "nested_deeper",
     "parse_strict",
     "reason_of",
 ]
 
 MAX_ITEMS = 256  # a list or map field's default limit
+# Nesting of a free-form map's values (a scenario is 6 levels deep): far below the interpreter's
+# recursion limit, so a message nested 100,000 deep is refused the same way whatever the stack.
+MAX_DEPTH = 32
 
 Text = Annotated[str, msgspec.Meta(max_length=64)]
 Kind = Annotated[str, msgspec.Meta(max_length=16)]
@@ -97,6 +104,29 @@ def parse_strict(data: bytes) -> Any:
         raise MessageRejected("not_msgpack", f"{type(exc).__name__}: {exc}") from exc
 
 
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether lists and maps nest in ``value`` more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """``too_deep`` if lists and maps nest in ``value`` (plain msgpack values) more than ``limit`` levels."""
+    if nested_deeper(value, limit):
+        raise MessageRejected("too_deep", f"lists and maps nested more than {limit} levels")
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """The envelope's and bodies' keys, and the fixed order in which a message's faults are found.
@@ -117,6 +147,7 @@ class Layout:
         Raises the structural faults itself: the payload's form, the envelope's keys and version.
         """
         raw = parse_strict(data)
+        check_depth(raw)  # before re-encoding it: msgpack's packer refuses 512 levels with a ValueError
         if not isinstance(raw, dict):
             raise MessageRejected("bad_type", "message: expected a map")
         missing = set(self.envelope) - raw.keys()  # the envelope's missing keys come first, a body's last

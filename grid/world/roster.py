@@ -29,12 +29,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grid.bundled import bundled_dir
 from grid.errors import FileProblem, RosterError, UnknownNodeError
 from grid.world.schema_errors import field_path, problems
+from grid.world.yaml_text import read_yaml
 
 __all__ = [
     "GeoPoint",
@@ -45,6 +45,7 @@ __all__ = [
     "SensorSpec",
     "default_roster_dir",
     "load_roster",
+    "member_from_yaml",
 ]
 
 _ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")]
@@ -198,19 +199,24 @@ def default_roster_dir() -> Path:
 def _load_member(file: Path) -> MemberState:
     """One member-state file, validated; every schema problem of it in one :class:`RosterError`."""
     try:
-        text = file.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        raise RosterError(str(file), f"not valid YAML: {exc}", line=line) from exc
+        data = file.read_bytes()
+    except OSError as exc:
+        raise RosterError(str(file), f"cannot read: {exc}") from exc
+    return member_from_yaml(data, source=str(file))
+
+
+def member_from_yaml(data: bytes | str, *, source: str) -> MemberState:
+    """A member-state file's text (named ``source`` in errors), validated: a :class:`RosterError`."""
+    read = read_yaml(data)
+    if isinstance(read, FileProblem):
+        raise RosterError.of(source, [read])
+    root, loaded = read
     try:
-        return MemberState.model_validate(data)
+        return MemberState.model_validate(loaded)
     except ValidationError as exc:
         found = problems(exc, model=MemberState, tags=(), kinds=(), yaml_root=root)
         raise RosterError.of(
-            str(file), [FileProblem(field_path(loc), message, line) for loc, message, line in found]
+            source, [FileProblem(field_path(loc), message, line) for loc, message, line in found]
         ) from None
 
 

@@ -51,6 +51,7 @@ from grid.world.events import (
 from grid.world.flight import PATH_ITEM_TAGS, FlightPlan, LatLon, LoiterItem, Waypoint
 from grid.world.roster import Roster
 from grid.world.schema_errors import field_path, line_of, parse_path, problems
+from grid.world.yaml_text import read_yaml
 
 __all__ = [
     "DEFAULT_EMITS_RF",
@@ -62,6 +63,7 @@ __all__ = [
     "default_scenario_path",
     "load_scenario",
     "scenario_from_dict",
+    "scenario_from_yaml",
     "validate_against_roster",
     "validate_paths",
 ]
@@ -332,23 +334,23 @@ def load_scenario(path: Path | str | None = None, *, roster: Roster | None = Non
     """Read and validate a scenario file (default: the bundled one), and against ``roster`` if given."""
     file = Path(path) if path is not None else default_scenario_path()
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(str(file), "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ScenarioError(str(file), "", f"cannot read: {exc}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        raise ScenarioError(
-            str(file), "", f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line
-        ) from exc
-    scenario = scenario_from_dict(data, source=str(file), yaml_root=root)
+    return scenario_from_yaml(data, source=str(file), roster=roster)
+
+
+def scenario_from_yaml(data: bytes | str, *, source: str, roster: Roster | None = None) -> Scenario:
+    """Validate a scenario file's text (named ``source`` in errors), and against ``roster`` if given."""
+    read = read_yaml(data)
+    if isinstance(read, FileProblem):
+        raise ScenarioError.of(source, [read])
+    root, loaded = read
+    scenario = scenario_from_dict(loaded, source=source, yaml_root=root)
     if roster is not None:
-        validate_against_roster(scenario, roster, source=str(file), yaml_root=root)
+        validate_against_roster(scenario, roster, source=source, yaml_root=root)
     return scenario
 
 
