@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from grid.app.output import Output
 from grid.app.parser import build_parser
 from grid.errors import ConfigError, GridError
 
@@ -247,7 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         last[:] = [progress]
 
     try:
-        if args.quiet:
+        if not Output.from_args(args).human:
             summary = _run_async(run_grid(options, on_progress=seen, on_dashboard=_say_dashboard))
         else:
             with progress_display(_stderr(), scenario) as update:
@@ -264,25 +265,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
             out.mkdir(parents=True, exist_ok=True)
             (out / "partial.json").write_text(json.dumps(partial, indent=2) + "\n", encoding="utf-8")
         raise
-    print_summary(_stdout(), summary)
-    _stdout().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
-    if not args.no_report:
-        _build_report(out)
+    o = Output.from_args(args)
+    if o.human:
+        print_summary(_stdout(), summary)
+    o.say(f"summary written to [bold]{out / 'summary.json'}[/bold]")
+    report = None if args.no_report else _build_report(out, o if o.human else Output(quiet=True))
+    o.result({"summary": summary, "summary_path": str(out / "summary.json"), "report": report})
     return 0
 
 
-def _build_report(run_dir: Path) -> None:
+def _build_report(run_dir: Path, o: Output) -> dict[str, Any]:
     from grid.results.report import build_report
 
-    info = build_report(run_dir)
-    _stdout().print(
+    with o.status(f"building the report of {run_dir}"):
+        info = build_report(run_dir)
+    o.say(
         f"report written to [bold]{info.path}[/bold] "
         f"({len(info.files) - 1} figures, built in {info.build_s:.2f} s)"
     )
+    return {"path": str(info.path), "files": [str(f) for f in info.files], "build_s": info.build_s}
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    _build_report(args.run_dir)
+    o = Output.from_args(args)
+    info = _build_report(args.run_dir, o if o.human else Output(quiet=True))
+    o.result(info)
     return 0
 
 
@@ -495,9 +502,12 @@ def _cmd_inject(args: argparse.Namespace) -> int:
     speed = _speed(args)
     broker = _broker(args)
     scenario = load_scenario(args.scenario, roster=_load_roster(args.roster)).with_seed(args.seed)
-    summary = _run_async(inject(scenario, broker_url=broker, speed=speed, wait=args.wait))
-    if summary is not None:
+    o = Output.from_args(args)
+    with o.status(f"injecting {args.scenario}"):
+        summary = _run_async(inject(scenario, broker_url=broker, speed=speed, wait=args.wait))
+    if summary is not None and o.human:
         print_summary(_stdout(), summary)
+    o.result({"summary": summary})
     return 0
 
 
@@ -510,7 +520,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     summary = _run_async(fetch_results(_broker(args), run_id=args.run_id, timeout_s=args.timeout))
     if args.json:
         print(json.dumps(summary, indent=2))
-    else:
+    elif not args.quiet:
         print_summary(_stdout(), summary)
     return 0
 
@@ -521,13 +531,21 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     from grid.world.scenario import validate_paths
 
     roster = _load_roster(args.roster)
-    out = _stdout()
+    o = Output.from_args(args)
     results = validate_paths(args.files, roster)
     for file, error in results:
         if error is not None:
             _stderr().print(f"[red]invalid[/red] {escape(str(error))}", soft_wrap=True)
         else:
-            out.print(f"[green]ok[/green] {file}")
+            o.say(f"[green]ok[/green] {file}")
+    o.result(
+        {
+            "files": [
+                {"file": str(file), "ok": error is None, "error": None if error is None else str(error)}
+                for file, error in results
+            ]
+        }
+    )
     return _EXIT_CONFIG if any(error is not None for _, error in results) else 0
 
 
@@ -535,8 +553,12 @@ def _cmd_cyber(args: argparse.Namespace) -> int:
     from grid.app.report import print_export
     from grid.results.cyber_export import export_bundle
 
-    report = export_bundle(args.run_dir)
-    print_export(_stdout(), report)
+    o = Output.from_args(args)
+    with o.status(f"exporting the STIX bundle of {args.run_dir}"):
+        report = export_bundle(args.run_dir)
+    if o.human:
+        print_export(_stdout(), report)
+    o.result(report.as_dict())
     return 0 if report.valid else _EXIT_ERROR
 
 
@@ -547,7 +569,12 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
     node = None if args.service else from_env(args.node, flag="--node", var=NODE_ID, required=False)
     health = _run_async(check_health(_broker(args), node=node, service=args.service, timeout_s=args.timeout))
-    print(health.line, file=sys.stdout if health.ok else sys.stderr, flush=True)
+    o = Output.from_args(args)
+    if not health.ok and not o.json:
+        print(health.line, file=sys.stderr, flush=True)
+    elif o.human:
+        print(health.line, flush=True)
+    o.result({"ok": health.ok, "line": health.line})
     return 0 if health.ok else _EXIT_ERROR
 
 
@@ -557,10 +584,17 @@ def _cmd_federation(args: argparse.Namespace) -> int:
     plan = write_compose_configs(
         _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address
     )
+    o = Output.from_args(args)
     for grid in plan.grids:
-        _stdout().print(f"{grid}: {' '.join(plan.home_nodes(grid))}")
-    _stdout().print(
-        f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]"
+        o.say(f"{grid}: {' '.join(plan.home_nodes(grid))}")
+    o.result(
+        {
+            "dir": str(args.dir),
+            "grids": {grid: list(plan.home_nodes(grid)) for grid in plan.grids},
+            "brokers": len(plan.brokers),
+            "bridges": len(plan.bridges),
+        },
+        f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]",
     )
     return 0
 
@@ -569,10 +603,13 @@ def _cmd_certs(args: argparse.Namespace) -> int:
     from grid.security.certs import write_certs
 
     roster = _load_roster(args.roster)
-    layout = write_certs(args.dir, roster, days=args.days, force=args.force)
-    _stdout().print(
+    o = Output.from_args(args)
+    with o.status(f"writing certificates to {args.dir}"):
+        layout = write_certs(args.dir, roster, days=args.days, force=args.force)
+    o.result(
+        {"dir": str(layout.root), "files": sorted(str(p) for p in layout.root.rglob("*") if p.is_file())},
         f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
-        f"keys written to [bold]{layout.root}[/bold]"
+        f"keys written to [bold]{layout.root}[/bold]",
     )
     return 0
 
