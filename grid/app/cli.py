@@ -325,8 +325,11 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve_forever(make: Callable[[], Any], what: str) -> None:
-    """Serve, reconnecting with backoff whenever the broker is unavailable."""
+async def _serve_forever(
+    make: Callable[[], Any], what: str, o: Output | None = None, counts: dict[str, Any] | None = None
+) -> None:
+    """Serve, reconnecting with backoff whenever the broker is unavailable; ``counts`` (the final JSON
+    line's) gets this service's connections and broker outages."""
     import asyncio
 
     from rich.markup import escape
@@ -334,14 +337,19 @@ async def _serve_forever(make: Callable[[], Any], what: str) -> None:
     from grid.errors import BrokerUnavailable
 
     console = _stderr()
+    o = o or Output()
+    mine = (counts if counts is not None else {}).setdefault(what, {"connections": 0, "outages": 0})
     backoff = 1.0
     while True:
         try:
             async with make() as service:
-                console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
+                mine["connections"] += 1
+                if o.human:
+                    console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
                 backoff = 1.0
                 await service.serve()
         except* BrokerUnavailable as group:
+            mine["outages"] += 1
             console.print(
                 f"[yellow]{what}:[/yellow] {escape(str(group.exceptions[0]))}; retrying in {backoff:.0f} s"
             )
@@ -359,7 +367,6 @@ def _endpoint(args: argparse.Namespace, *ids: str) -> Endpoint:
 
 def _cmd_node(args: argparse.Namespace) -> int:
     from grid.app.env import NODE_ID, from_env
-    from grid.participants.node import MemberNode
 
     roster = _load_roster(args.roster)
     member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
@@ -367,43 +374,42 @@ def _cmd_node(args: argparse.Namespace) -> int:
     signing = _service_signing(args, roster)
     if signing is not None:
         signing.signer(member.id)  # a bad private key fails here, before connecting
-    _run_async(
-        _serve_forever(
-            lambda: MemberNode(
-                member,
-                roster=roster,
-                host=at.host,
-                port=at.port,
-                session_factory=at.sessions,
-                signing=signing,
-            ),
-            member.id,
-        )
-    )
+    o = Output.from_args(args)
+    with o.final_counts({"command": "node"}) as counts:
+        _run_async(_serve_forever(lambda: _node(member, roster, at, signing), member.id, o, counts))
     return 0
 
 
-def _cmd_fusion(args: argparse.Namespace) -> int:
-    from grid.participants.centre import FusionCentre
+def _node(member: Any, roster: Roster, at: Endpoint, signing: Any) -> Any:
+    from grid.participants.node import MemberNode
 
+    return MemberNode(
+        member, roster=roster, host=at.host, port=at.port, session_factory=at.sessions, signing=signing
+    )
+
+
+def _cmd_fusion(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     at = _endpoint(args)
     interval = _track_interval(args)
     signing = _service_signing(args, roster)
-    _run_async(
-        _serve_forever(
-            lambda: FusionCentre(
-                roster=roster,
-                host=at.host,
-                port=at.port,
-                track_interval_s=interval,
-                session_factory=at.sessions,
-                signing=signing,
-            ),
-            "fusion",
-        )
-    )
+    o = Output.from_args(args)
+    with o.final_counts({"command": "fusion"}) as counts:
+        _run_async(_serve_forever(lambda: _fusion(roster, at, interval, signing), "fusion", o, counts))
     return 0
+
+
+def _fusion(roster: Roster, at: Endpoint, interval: float, signing: Any) -> Any:
+    from grid.participants.centre import FusionCentre
+
+    return FusionCentre(
+        roster=roster,
+        host=at.host,
+        port=at.port,
+        track_interval_s=interval,
+        session_factory=at.sessions,
+        signing=signing,
+    )
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
@@ -417,6 +423,8 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     taxii = _taxii(args)
     analysis_s = _analysis(args)
     signing = _service_signing(args, roster)
+    o = Output.from_args(args)
+    counts: dict[str, Any] = {"command": "hub"}
 
     async def serve_both() -> None:
         await asyncio.gather(
@@ -430,6 +438,8 @@ def _cmd_hub(args: argparse.Namespace) -> int:
                     signing=signing,
                 ),
                 "hub",
+                o,
+                counts,
             ),
             _serve_forever(
                 lambda: JointCyberCentre(
@@ -440,10 +450,13 @@ def _cmd_hub(args: argparse.Namespace) -> int:
                     session_factory=at.sessions,
                 ),
                 "jcc",
+                o,
+                counts,
             ),
         )
 
-    _run_async(serve_both())
+    with o.final_counts(counts):
+        _run_async(serve_both())
     return 0
 
 

@@ -76,6 +76,24 @@ class Output:
             self.say(text)
 
     @contextlib.contextmanager
+    def final_counts(self, counts: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """A service's counts (filled in by the block) as one JSON line on stdout with ``--json`` when it
+        stops: by returning, by a stop signal or Ctrl-C (not by an error, which stays one stderr line)."""
+        from grid.app.signals import Stopped
+
+        try:
+            yield counts
+        except (Stopped, KeyboardInterrupt):
+            counts["stopped"] = True
+            self._counts(counts)
+            raise
+        self._counts(counts)
+
+    def _counts(self, counts: dict[str, Any]) -> None:
+        if self.json:
+            print(json.dumps(counts, default=str), flush=True)
+
+    @contextlib.contextmanager
     def status(self, text: str) -> Iterator[None]:
         """A rich spinner with ``text`` on stderr while the block runs, only when live."""
         if not self.live:
