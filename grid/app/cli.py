@@ -315,13 +315,19 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     port = _dashboard_port(args.port)
     roster = _load_roster(args.roster)
 
+    o = Output.from_args(args)
+    counts: dict[str, Any] = {"command": "dashboard", "url": None}
+
     async def serve() -> None:
         async with Dashboard(roster=roster, broker=broker, port=port) as dash:
-            _say_dashboard(dash.url)
-            _stderr().print("Ctrl-C to stop")
+            counts["url"] = dash.url
+            _say_dashboard(dash.url)  # on stderr in every mode: the address is what it is for
+            if o.human:
+                _stderr().print("Ctrl-C to stop")
             await asyncio.Event().wait()  # until a stop signal cancels it
 
-    _run_async(serve())
+    with o.final_counts(counts):
+        _run_async(serve())
     return 0
 
 
@@ -488,22 +494,30 @@ def _cmd_up(args: argparse.Namespace) -> int:
             "gridsim up --secure needs --certs DIR: `gridsim inject` presents its operator certificate"
         )
     out = _stdout()
+    o = Output.from_args(args)
+    runs: list[dict[str, Any]] = []
 
     def ready(broker: Any) -> None:
         url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
         certs = ""
         if options.certs is not None:
             url, certs = url.replace("mqtt://", "mqtts://", 1), f" --certs {options.certs}"
-        out.print(
+        o.say(
             f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
             f"`gridsim inject FILE --broker {url}{certs}`; Ctrl-C to stop"
         )
+        if not o.human:  # the address is still needed to inject: on stderr
+            print(f"grid up on {url} ({broker.kind})", file=sys.stderr, flush=True)
 
     def finished(summary: dict[str, Any]) -> None:
-        print_summary(out, summary)
-        out.print(f"results: {args.out / summary['run_id'] / 'summary.json'}")
+        path = args.out / summary["run_id"] / "summary.json"
+        runs.append({"run_id": summary["run_id"], "summary": str(path)})
+        if o.human:
+            print_summary(out, summary)
+        o.say(f"results: {path}")
 
-    _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
+    with o.final_counts({"command": "up", "runs": runs}):
+        _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
     return 0
 
 
