@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from grid.app.output import Output
 from grid.app.parser import build_parser
 from grid.errors import ConfigError, GridError
 
@@ -247,7 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         last[:] = [progress]
 
     try:
-        if args.quiet:
+        if not Output.from_args(args).human:
             summary = _run_async(run_grid(options, on_progress=seen, on_dashboard=_say_dashboard))
         else:
             with progress_display(_stderr(), scenario) as update:
@@ -264,25 +265,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
             out.mkdir(parents=True, exist_ok=True)
             (out / "partial.json").write_text(json.dumps(partial, indent=2) + "\n", encoding="utf-8")
         raise
-    print_summary(_stdout(), summary)
-    _stdout().print(f"summary written to [bold]{out / 'summary.json'}[/bold]")
-    if not args.no_report:
-        _build_report(out)
+    o = Output.from_args(args)
+    if o.human:
+        print_summary(_stdout(), summary)
+    o.say(f"summary written to [bold]{out / 'summary.json'}[/bold]")
+    report = None if args.no_report else _build_report(out, o if o.human else Output(quiet=True))
+    o.result({"summary": summary, "summary_path": str(out / "summary.json"), "report": report})
     return 0
 
 
-def _build_report(run_dir: Path) -> None:
+def _build_report(run_dir: Path, o: Output) -> dict[str, Any]:
     from grid.results.report import build_report
 
-    info = build_report(run_dir)
-    _stdout().print(
+    with o.status(f"building the report of {run_dir}"):
+        info = build_report(run_dir)
+    o.say(
         f"report written to [bold]{info.path}[/bold] "
         f"({len(info.files) - 1} figures, built in {info.build_s:.2f} s)"
     )
+    return {"path": str(info.path), "files": [str(f) for f in info.files], "build_s": info.build_s}
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    _build_report(args.run_dir)
+    o = Output.from_args(args)
+    info = _build_report(args.run_dir, o if o.human else Output(quiet=True))
+    o.result(info)
     return 0
 
 
@@ -308,18 +315,27 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     port = _dashboard_port(args.port)
     roster = _load_roster(args.roster)
 
+    o = Output.from_args(args)
+    counts: dict[str, Any] = {"command": "dashboard", "url": None}
+
     async def serve() -> None:
         async with Dashboard(roster=roster, broker=broker, port=port) as dash:
-            _say_dashboard(dash.url)
-            _stderr().print("Ctrl-C to stop")
+            counts["url"] = dash.url
+            _say_dashboard(dash.url)  # on stderr in every mode: the address is what it is for
+            if o.human:
+                _stderr().print("Ctrl-C to stop")
             await asyncio.Event().wait()  # until a stop signal cancels it
 
-    _run_async(serve())
+    with o.final_counts(counts):
+        _run_async(serve())
     return 0
 
 
-async def _serve_forever(make: Callable[[], Any], what: str) -> None:
-    """Serve, reconnecting with backoff whenever the broker is unavailable."""
+async def _serve_forever(
+    make: Callable[[], Any], what: str, o: Output | None = None, counts: dict[str, Any] | None = None
+) -> None:
+    """Serve, reconnecting with backoff whenever the broker is unavailable; ``counts`` (the final JSON
+    line's) gets this service's connections and broker outages."""
     import asyncio
 
     from rich.markup import escape
@@ -327,14 +343,19 @@ async def _serve_forever(make: Callable[[], Any], what: str) -> None:
     from grid.errors import BrokerUnavailable
 
     console = _stderr()
+    o = o or Output()
+    mine = (counts if counts is not None else {}).setdefault(what, {"connections": 0, "outages": 0})
     backoff = 1.0
     while True:
         try:
             async with make() as service:
-                console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
+                mine["connections"] += 1
+                if o.human:
+                    console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
                 backoff = 1.0
                 await service.serve()
         except* BrokerUnavailable as group:
+            mine["outages"] += 1
             console.print(
                 f"[yellow]{what}:[/yellow] {escape(str(group.exceptions[0]))}; retrying in {backoff:.0f} s"
             )
@@ -352,7 +373,6 @@ def _endpoint(args: argparse.Namespace, *ids: str) -> Endpoint:
 
 def _cmd_node(args: argparse.Namespace) -> int:
     from grid.app.env import NODE_ID, from_env
-    from grid.participants.node import MemberNode
 
     roster = _load_roster(args.roster)
     member = roster.member(from_env(args.node_id, flag="--id", var=NODE_ID) or "")
@@ -360,43 +380,42 @@ def _cmd_node(args: argparse.Namespace) -> int:
     signing = _service_signing(args, roster)
     if signing is not None:
         signing.signer(member.id)  # a bad private key fails here, before connecting
-    _run_async(
-        _serve_forever(
-            lambda: MemberNode(
-                member,
-                roster=roster,
-                host=at.host,
-                port=at.port,
-                session_factory=at.sessions,
-                signing=signing,
-            ),
-            member.id,
-        )
-    )
+    o = Output.from_args(args)
+    with o.final_counts({"command": "node"}) as counts:
+        _run_async(_serve_forever(lambda: _node(member, roster, at, signing), member.id, o, counts))
     return 0
 
 
-def _cmd_fusion(args: argparse.Namespace) -> int:
-    from grid.participants.centre import FusionCentre
+def _node(member: Any, roster: Roster, at: Endpoint, signing: Any) -> Any:
+    from grid.participants.node import MemberNode
 
+    return MemberNode(
+        member, roster=roster, host=at.host, port=at.port, session_factory=at.sessions, signing=signing
+    )
+
+
+def _cmd_fusion(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster)
     at = _endpoint(args)
     interval = _track_interval(args)
     signing = _service_signing(args, roster)
-    _run_async(
-        _serve_forever(
-            lambda: FusionCentre(
-                roster=roster,
-                host=at.host,
-                port=at.port,
-                track_interval_s=interval,
-                session_factory=at.sessions,
-                signing=signing,
-            ),
-            "fusion",
-        )
-    )
+    o = Output.from_args(args)
+    with o.final_counts({"command": "fusion"}) as counts:
+        _run_async(_serve_forever(lambda: _fusion(roster, at, interval, signing), "fusion", o, counts))
     return 0
+
+
+def _fusion(roster: Roster, at: Endpoint, interval: float, signing: Any) -> Any:
+    from grid.participants.centre import FusionCentre
+
+    return FusionCentre(
+        roster=roster,
+        host=at.host,
+        port=at.port,
+        track_interval_s=interval,
+        session_factory=at.sessions,
+        signing=signing,
+    )
 
 
 def _cmd_hub(args: argparse.Namespace) -> int:
@@ -410,6 +429,8 @@ def _cmd_hub(args: argparse.Namespace) -> int:
     taxii = _taxii(args)
     analysis_s = _analysis(args)
     signing = _service_signing(args, roster)
+    o = Output.from_args(args)
+    counts: dict[str, Any] = {"command": "hub"}
 
     async def serve_both() -> None:
         await asyncio.gather(
@@ -423,6 +444,8 @@ def _cmd_hub(args: argparse.Namespace) -> int:
                     signing=signing,
                 ),
                 "hub",
+                o,
+                counts,
             ),
             _serve_forever(
                 lambda: JointCyberCentre(
@@ -433,10 +456,13 @@ def _cmd_hub(args: argparse.Namespace) -> int:
                     session_factory=at.sessions,
                 ),
                 "jcc",
+                o,
+                counts,
             ),
         )
 
-    _run_async(serve_both())
+    with o.final_counts(counts):
+        _run_async(serve_both())
     return 0
 
 
@@ -468,22 +494,30 @@ def _cmd_up(args: argparse.Namespace) -> int:
             "gridsim up --secure needs --certs DIR: `gridsim inject` presents its operator certificate"
         )
     out = _stdout()
+    o = Output.from_args(args)
+    runs: list[dict[str, Any]] = []
 
     def ready(broker: Any) -> None:
         url = args.broker if args.broker_kind == "rabbitmq" else broker.url  # a cluster: every member
         certs = ""
         if options.certs is not None:
             url, certs = url.replace("mqtt://", "mqtts://", 1), f" --certs {options.certs}"
-        out.print(
+        o.say(
             f"grid up on [bold]{url}[/bold] ({broker.kind}); inject with "
             f"`gridsim inject FILE --broker {url}{certs}`; Ctrl-C to stop"
         )
+        if not o.human:  # the address is still needed to inject: on stderr
+            print(f"grid up on {url} ({broker.kind})", file=sys.stderr, flush=True)
 
     def finished(summary: dict[str, Any]) -> None:
-        print_summary(out, summary)
-        out.print(f"results: {args.out / summary['run_id'] / 'summary.json'}")
+        path = args.out / summary["run_id"] / "summary.json"
+        runs.append({"run_id": summary["run_id"], "summary": str(path)})
+        if o.human:
+            print_summary(out, summary)
+        o.say(f"results: {path}")
 
-    _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
+    with o.final_counts({"command": "up", "runs": runs}):
+        _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
     return 0
 
 
@@ -495,9 +529,12 @@ def _cmd_inject(args: argparse.Namespace) -> int:
     speed = _speed(args)
     broker = _broker(args)
     scenario = load_scenario(args.scenario, roster=_load_roster(args.roster)).with_seed(args.seed)
-    summary = _run_async(inject(scenario, broker_url=broker, speed=speed, wait=args.wait))
-    if summary is not None:
+    o = Output.from_args(args)
+    with o.status(f"injecting {args.scenario}"):
+        summary = _run_async(inject(scenario, broker_url=broker, speed=speed, wait=args.wait))
+    if summary is not None and o.human:
         print_summary(_stdout(), summary)
+    o.result({"summary": summary})
     return 0
 
 
@@ -510,7 +547,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     summary = _run_async(fetch_results(_broker(args), run_id=args.run_id, timeout_s=args.timeout))
     if args.json:
         print(json.dumps(summary, indent=2))
-    else:
+    elif not args.quiet:
         print_summary(_stdout(), summary)
     return 0
 
@@ -521,13 +558,21 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
     from grid.world.scenario import validate_paths
 
     roster = _load_roster(args.roster)
-    out = _stdout()
+    o = Output.from_args(args)
     results = validate_paths(args.files, roster)
     for file, error in results:
         if error is not None:
             _stderr().print(f"[red]invalid[/red] {escape(str(error))}", soft_wrap=True)
         else:
-            out.print(f"[green]ok[/green] {file}")
+            o.say(f"[green]ok[/green] {file}")
+    o.result(
+        {
+            "files": [
+                {"file": str(file), "ok": error is None, "error": None if error is None else str(error)}
+                for file, error in results
+            ]
+        }
+    )
     return _EXIT_CONFIG if any(error is not None for _, error in results) else 0
 
 
@@ -535,8 +580,12 @@ def _cmd_cyber(args: argparse.Namespace) -> int:
     from grid.app.report import print_export
     from grid.results.cyber_export import export_bundle
 
-    report = export_bundle(args.run_dir)
-    print_export(_stdout(), report)
+    o = Output.from_args(args)
+    with o.status(f"exporting the STIX bundle of {args.run_dir}"):
+        report = export_bundle(args.run_dir)
+    if o.human:
+        print_export(_stdout(), report)
+    o.result(report.as_dict())
     return 0 if report.valid else _EXIT_ERROR
 
 
@@ -547,7 +596,12 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
     node = None if args.service else from_env(args.node, flag="--node", var=NODE_ID, required=False)
     health = _run_async(check_health(_broker(args), node=node, service=args.service, timeout_s=args.timeout))
-    print(health.line, file=sys.stdout if health.ok else sys.stderr, flush=True)
+    o = Output.from_args(args)
+    if not health.ok and not o.json:
+        print(health.line, file=sys.stderr, flush=True)
+    elif o.human:
+        print(health.line, flush=True)
+    o.result({"ok": health.ok, "line": health.line})
     return 0 if health.ok else _EXIT_ERROR
 
 
@@ -557,10 +611,17 @@ def _cmd_federation(args: argparse.Namespace) -> int:
     plan = write_compose_configs(
         _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address
     )
+    o = Output.from_args(args)
     for grid in plan.grids:
-        _stdout().print(f"{grid}: {' '.join(plan.home_nodes(grid))}")
-    _stdout().print(
-        f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]"
+        o.say(f"{grid}: {' '.join(plan.home_nodes(grid))}")
+    o.result(
+        {
+            "dir": str(args.dir),
+            "grids": {grid: list(plan.home_nodes(grid)) for grid in plan.grids},
+            "brokers": len(plan.brokers),
+            "bridges": len(plan.bridges),
+        },
+        f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]",
     )
     return 0
 
@@ -569,10 +630,13 @@ def _cmd_certs(args: argparse.Namespace) -> int:
     from grid.security.certs import write_certs
 
     roster = _load_roster(args.roster)
-    layout = write_certs(args.dir, roster, days=args.days, force=args.force)
-    _stdout().print(
+    o = Output.from_args(args)
+    with o.status(f"writing certificates to {args.dir}"):
+        layout = write_certs(args.dir, roster, days=args.days, force=args.force)
+    o.result(
+        {"dir": str(layout.root), "files": sorted(str(p) for p in layout.root.rglob("*") if p.is_file())},
         f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
-        f"keys written to [bold]{layout.root}[/bold]"
+        f"keys written to [bold]{layout.root}[/bold]",
     )
     return 0
 
@@ -601,9 +665,26 @@ def _client_credentials(args: argparse.Namespace) -> contextlib.AbstractContextM
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    """A bench; with ``--quiet`` / ``--json`` its tables and progress are silenced, and ``--json`` prints
+    the JSON result it writes (to a temporary ``--out`` when none is given) as the one stdout document."""
+    import json
+    import tempfile
+
     from grid.app.bench import run_bench
 
-    return run_bench(args)
+    o = Output.from_args(args)
+    if o.human:
+        return run_bench(args)
+    args.quiet = True  # the benches' own flag: no progress display
+    with contextlib.ExitStack() as stack:
+        if args.out is None:
+            args.out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gridsim-bench-")))
+        with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
+            code = run_bench(args)
+        written = args.out / f"bench-{args.bench_command}.json"
+        if o.json:
+            print(json.dumps(json.loads(written.read_text(encoding="utf-8")), indent=2), flush=True)
+    return code
 
 
 def _cmd_cot(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from grid.app.env import env_epilog
+from grid.app.output import add_output_flags_everywhere
 from grid.bundled import bundled_dir
 
 __all__ = [
@@ -703,8 +704,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", type=Path)
     _add_tool_parsers(sub)
-    _add_env_epilogs(p, sub)
+    _finish(p, sub)
     return p
+
+
+def _finish(p: argparse.ArgumentParser, sub: Any) -> None:
+    _add_env_epilogs(p, sub)
+    add_output_flags_everywhere(p)  # --quiet / --json on every command, one mechanism (grid.app.output)
 
 
 def _add_dashboard_parsers(sub: Any) -> None:
