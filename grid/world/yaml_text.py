@@ -58,10 +58,17 @@ def _too_deep(text: str) -> int | None:
 
 
 def _duplicate_key(root: yaml.Node | None) -> FileProblem | None:
-    """The first key written twice in one mapping (PyYAML would keep the last, silently)."""
+    """The first key written twice in one mapping (PyYAML would keep the last, silently), or an
+    alias: a node reached twice would let a few lines expand exponentially (or loop) when checked."""
     stack = [root] if root is not None else []
+    visited: set[int] = set()
     while stack:
         node = stack.pop()
+        if id(node) in visited:
+            return FileProblem(
+                "", "anchors and aliases (&name, *name) are not allowed", node.start_mark.line + 1
+            )
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key, value in node.value:

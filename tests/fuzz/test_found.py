@@ -19,3 +19,14 @@ def test_a_start_with_a_seed_the_scenario_refuses_is_a_bad_scenario() -> None:
     )
     with pytest.raises(MessageRejected, match=r"bad_scenario: .*seed"):
         ActiveRun.from_control(control, clock_factory=lambda _: VirtualClock())
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once() -> None:
+    """Nine lines of aliases expand to 10**9 nodes if walked naively; aliases are refused outright."""
+    from grid.errors import GridError
+    from grid.world.scenario import scenario_from_yaml
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    with pytest.raises(GridError, match="aliases"):
+        scenario_from_yaml("\n".join(lines).encode(), source="bomb.yaml")
