@@ -55,7 +55,9 @@ SERVICE_IDS = (FUSION_ID, HUB_ID, JCC_ID)  # the grid's services beside its memb
 
 log = logging.getLogger(__name__)
 
-_GOODBYE_TIMEOUT_S = 2.0
+# A goodbye given up on leaves the retained status online (a clean disconnect sends no will), so it
+# waits out a loaded machine's slow acknowledgement; a dead broker fails it at once instead.
+_GOODBYE_TIMEOUT_S = 10.0
 # QoS 1 publishes a service keeps in flight. One: with 16, a node's final count was over 10 s
 # late after an amqtt restart in 2 of 6 runs (none of 7 with one), and a round trip to a local
 # broker (about 1 ms) already allows far more reports per second than a node's sensors make.
