@@ -307,8 +307,8 @@ class FusionCentre(GridService):
             report_age_ms={
                 f"{node}.{key}": round(value, 1)
                 for node, ages in sorted(self.age_ms.items())
-                for key, value in percentiles(ages).items()
-                if key in ("p50", "p95", "count")
+                for key, value in [*percentiles(ages).items(), ("min", min(ages, default=0.0))]
+                if key in ("min", "p50", "p95", "count")
             },
             resubscribed_s=tuple(self._resubscribed_s),
             lost_published_s=tuple(

@@ -164,10 +164,7 @@ async def test_events_take_effect(mosquitto: BrokerInfo, roster: Roster, tmp_pat
     assert failure["scans_lost_node_total"] > 0
     assert summary["messages"]["delivered"] == summary["messages"]["published"]
     assert summary["threats"][0]["time_to_locate_s"] is not None
-    # RO's reports reach the fusion centre about 300 simulated ms later than the others'.
+    # RO's link holds each report 300 simulated ms before publishing it, so none reaches the fusion
+    # centre younger than that, however loaded the machine (load only adds age).
     ages = summary["report_age_ms"]
-    others = sorted(a["p50"] for node, a in ages.items() if node not in ("RO", "BG") and a["count"] >= 20)
-    shift = ages["RO"]["p50"] - others[len(others) // 2]
-    # Only the lower bound is the link's: load adds its own delay to whichever node it hits (a loaded
-    # 2-core run measured 189 ms), so half the link's 300 ms is what no load can take away.
-    assert shift > 150, ages
+    assert ages["RO"]["min"] >= 300, ages
