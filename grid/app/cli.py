@@ -467,6 +467,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from grid.app.background_reports import BackgroundReports
     from grid.app.report import print_summary
     from grid.app.run import RunOptions, serve_grid
 
@@ -509,15 +510,29 @@ def _cmd_up(args: argparse.Namespace) -> int:
         if not o.human:  # the address is still needed to inject: on stderr
             print(f"grid up on {url} ({broker.kind})", file=sys.stderr, flush=True)
 
+    reports = BackgroundReports()
+
+    def say_reports() -> None:
+        for run_dir, error in reports.done():
+            if error is None:
+                o.say(f"report written to [bold]{run_dir / 'report.html'}[/bold]")
+            else:
+                print(f"gridsim: the report of {run_dir} was not built: {error}", file=sys.stderr, flush=True)
+
     def finished(summary: dict[str, Any]) -> None:
-        path = args.out / summary["run_id"] / "summary.json"
-        runs.append({"run_id": summary["run_id"], "summary": str(path)})
+        run_dir = args.out / summary["run_id"]
+        runs.append({"run_id": summary["run_id"], "summary": str(run_dir / "summary.json")})
         if o.human:
             print_summary(out, summary)
-        o.say(f"results: {path}")
+        o.say(f"results: {run_dir / 'summary.json'}")
+        say_reports()
+        if not args.no_report:
+            runs[-1]["report"] = str(run_dir / "report.html")
+            reports.start(run_dir)
 
-    with o.final_counts({"command": "up", "runs": runs}):
+    with o.final_counts({"command": "up", "runs": runs}), reports:
         _run_async(serve_grid(options, on_ready=ready, on_summary=finished))
+    say_reports()
     return 0
 
 

@@ -657,9 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--external", action="store_true", help="nodes and fusion are other processes on --broker"
     )
-    up.add_argument(
-        "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
-    )
+    _add_up_output(up)
     _add_service_options(up)
     _add_federated(run, up)
 
@@ -742,6 +740,17 @@ def _add_dashboard_parsers(sub: Any) -> None:
     )
     dashboard.add_argument(
         "--port", type=int, default=8765, help="HTTP port on 127.0.0.1 (default 8765; 0: a free one)"
+    )
+
+
+def _add_up_output(up: argparse.ArgumentParser) -> None:
+    up.add_argument(
+        "--out", type=Path, default=Path("runs"), metavar="DIR", help="output folder (default runs/)"
+    )
+    up.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not build DIR/<run>/report.html after each run (`gridsim report DIR/<run>` builds it)",
     )
 
 

@@ -40,12 +40,20 @@ def build_report(run_dir: Path) -> ReportInfo:
     data = load_run(run_dir)
     images = draw_all(data, run_dir)
     page = run_dir / REPORT_FILE
-    page.write_text(render_page(data, images, build_s=time.perf_counter() - began), encoding="utf-8")
+    _replace(page, render_page(data, images, build_s=time.perf_counter() - began))
     info = ReportInfo(
         path=page,
         files=(REPORT_FILE, *(p.name for p in images.values())),
         build_s=time.perf_counter() - began,
     )
     summary = {**data.summary, "report": info.as_dict()}
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _replace(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return info
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a build stopped by a signal (``gridsim up`` stopping while
+    one runs) leaves the run's summary intact and no half page."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
