@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from grid.app.output import Output
+from grid.app.output import Output, failure_document, reset_documents
 from grid.app.parser import build_parser
 from grid.errors import ConfigError, GridError
 
@@ -260,10 +260,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 summary = _run_async(run_grid(options, on_progress=shown, on_dashboard=_say_dashboard))
     except Stopped as stop:
         partial = partial_summary(last[0] if last else None, stopped_by=stop.name)
-        print_partial(_stdout(), partial)
+        o = Output.from_args(args)
+        if o.human:
+            print_partial(_stdout(), partial)
         with contextlib.suppress(OSError):
             out.mkdir(parents=True, exist_ok=True)
             (out / "partial.json").write_text(json.dumps(partial, indent=2) + "\n", encoding="utf-8")
+        o.result({"partial": partial, "partial_path": str(out / "partial.json")})
         raise
     o = Output.from_args(args)
     if o.human:
@@ -539,16 +542,14 @@ def _cmd_inject(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    import json
-
     from grid.app.inject import fetch_results
     from grid.app.report import print_summary
 
     summary = _run_async(fetch_results(_broker(args), run_id=args.run_id, timeout_s=args.timeout))
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif not args.quiet:
+    o = Output.from_args(args)
+    if o.human:
         print_summary(_stdout(), summary)
+    o.result(summary)  # the summary itself, as before the output modes
     return 0
 
 
@@ -597,7 +598,7 @@ def _cmd_health(args: argparse.Namespace) -> int:
     node = None if args.service else from_env(args.node, flag="--node", var=NODE_ID, required=False)
     health = _run_async(check_health(_broker(args), node=node, service=args.service, timeout_s=args.timeout))
     o = Output.from_args(args)
-    if not health.ok and not o.json:
+    if not health.ok:  # a failure: on stderr in every mode
         print(health.line, file=sys.stderr, flush=True)
     elif o.human:
         print(health.line, flush=True)
@@ -682,29 +683,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
             code = run_bench(args)
         written = args.out / f"bench-{args.bench_command}.json"
-        if o.json:
-            print(json.dumps(json.loads(written.read_text(encoding="utf-8")), indent=2), flush=True)
+        o.result(json.loads(written.read_text(encoding="utf-8")))
     return code
 
 
 def _cmd_cot(args: argparse.Namespace) -> int:
-    """Until stopped; then the counts: one line on stderr, or JSON on stdout with ``--json``."""
-    import json
-
+    """Until stopped; then the counts: one line on stderr, or JSON on stdout with ``--json`` (in the
+    error document when an error ended it)."""
     from grid.app.cot import CotStats, run_cot
 
     stats = CotStats()
-    try:
-        retry, classify = not args.no_retry, args.classify == "truth"
-        coro = run_cot(
-            _broker(args), args.tak, stale_s=args.stale, retry=retry, classify=classify, stats=stats
-        )
-        _run_async(coro)
-    finally:
-        if args.json:
-            print(json.dumps(stats.as_dict()), flush=True)
-        elif not args.quiet:
-            print(stats.line(), file=sys.stderr, flush=True)
+    o = Output.from_args(args)
+    with o.final_counts({"command": "cot"}) as counts:
+        try:
+            retry, classify = not args.no_retry, args.classify == "truth"
+            coro = run_cot(
+                _broker(args), args.tak, stale_s=args.stale, retry=retry, classify=classify, stats=stats
+            )
+            _run_async(coro)
+        finally:
+            counts.update(stats.as_dict())
+            if o.human:
+                print(stats.line(), file=sys.stderr, flush=True)
     return 0
 
 
@@ -734,6 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def announce(line: str) -> None:  # through rich, which keeps a live progress display intact
         _stderr().print(line, markup=False, highlight=False, soft_wrap=True)
 
+    reset_documents()
     with stop_signals(announce):
         try:
             return _main(argv)
@@ -786,13 +787,18 @@ def _main(argv: Sequence[str] | None) -> int:
         "dashboard": _cmd_dashboard,
         "certs": _cmd_certs,
     }
+    as_json = Output.from_args(args).json
     try:
         with _client_credentials(args):
             return commands[args.command](args)
     except KeyboardInterrupt:  # raised by code that ran its own SIGINT handling (asyncio.run in a bench)
         console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; shut down cleanly")
+        if as_json:
+            failure_document("stopped", {"signal": "SIGINT", "exit_code": _EXIT_INTERRUPTED})
         return _EXIT_INTERRUPTED
     except Stopped as stop:  # the handler said so on stderr when the signal came
+        if as_json:
+            failure_document("stopped", {"signal": stop.name, "exit_code": stop.exit_code})
         return stop.exit_code
     except BaseException as exc:
         error = _first_grid_error(exc)
@@ -800,7 +806,12 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         # One line per problem, never wrapped; escaped, since messages quote user input like ``[lat, lon]``.
         console.print(f"[red]{type(error).__name__}[/red]: {escape(str(error))}", soft_wrap=True)
-        return _EXIT_CONFIG if isinstance(error, ConfigError) else _EXIT_ERROR
+        code = _EXIT_CONFIG if isinstance(error, ConfigError) else _EXIT_ERROR
+        if as_json:  # stdout still carries one document: what failed
+            failure_document(
+                "error", {"type": type(error).__name__, "message": str(error), "exit_code": code}
+            )
+        return code
 
 
 if __name__ == "__main__":
