@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from grid.app.cluster import Endpoint
+    from grid.participants.service import GridService
     from grid.world.roster import Roster
 
 __all__ = ["console_main", "main"]
@@ -335,11 +336,15 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 async def _serve_forever(
-    make: Callable[[], Any], what: str, o: Output | None = None, counts: dict[str, Any] | None = None
+    make: Callable[[], GridService],
+    what: str,
+    o: Output | None = None,
+    counts: dict[str, Any] | None = None,
 ) -> None:
     """Serve, reconnecting with backoff whenever the broker is unavailable; ``counts`` (the final JSON
-    line's) gets this service's connections and broker outages."""
+    line's) gets this service's connections, broker outages, runs and counters summed over its runs."""
     import asyncio
+    from collections import Counter
 
     from rich.markup import escape
 
@@ -347,7 +352,9 @@ async def _serve_forever(
 
     console = _stderr()
     o = o or Output()
-    mine = (counts if counts is not None else {}).setdefault(what, {"connections": 0, "outages": 0})
+    mine = (counts if counts is not None else {}).setdefault(
+        what, {"connections": 0, "outages": 0, "runs": 0, "counters": {}}
+    )
     backoff = 1.0
     while True:
         try:
@@ -356,7 +363,13 @@ async def _serve_forever(
                 if o.human:
                     console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
                 backoff = 1.0
-                await service.serve()
+                try:
+                    await service.serve()
+                finally:  # a new service object after an outage: add this one's counts
+                    mine["runs"] += service.runs_started
+                    total = Counter(mine["counters"])
+                    total.update(service.lifetime_counters())
+                    mine["counters"] = dict(sorted(total.items()))
         except* BrokerUnavailable as group:
             mine["outages"] += 1
             console.print(
