@@ -753,6 +753,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _main(argv)
         except Stopped as stop:  # outside a command's own handling: while starting, or printing
             return stop.exit_code
+        except BrokenPipeError:  # stdout's reader left (``gridsim ... --json | head``): no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at the exit's flush
+            return _EXIT_ERROR
 
 
 def console_main() -> NoReturn:
