@@ -328,7 +328,10 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
             _say_dashboard(dash.url)  # on stderr in every mode: the address is what it is for
             if o.human:
                 _stderr().print("Ctrl-C to stop")
-            await asyncio.Event().wait()  # until a stop signal cancels it
+            try:
+                await asyncio.Event().wait()  # until a stop signal cancels it
+            finally:  # messages received and rejected, tracks; pages served, events dropped
+                counts.update(dash.feed.stats(), pages_served=dash.pages_served, dropped=dash.fanout.dropped)
 
     with o.final_counts(counts):
         _run_async(serve())

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -392,3 +393,74 @@ async def test_fusion_service_counts_on_sigterm(mosquitto: BrokerInfo, gridsim: 
     fusion = counts["fusion"]
     assert (fusion["connections"], fusion["outages"], fusion["runs"]) == (1, 0, 1)
     assert fusion["counters"]["rejected.bad_scenario"] == 1
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _run_started(proc: subprocess.Popen[str], port: int) -> None:
+    """Once the run's broker (on ``port``) carries the run's start; fails if ``proc`` exits first."""
+    while not _accepts(port):  # follows the process: its own broker is starting
+        if proc.poll() is not None:
+            pytest.fail(f"gridsim run exited with {proc.returncode} before its broker accepted connections")
+        await asyncio.sleep(0.1)
+    async with Session(host="127.0.0.1", port=port, client_id="test-output-run") as session:
+        await session.subscribe(topics.CONTROL)
+        async for received in session.messages():
+            body = Envelope.from_bytes(received.payload).body if received.payload else None
+            if isinstance(body, RunControl) and body.action is RunAction.START:
+                return
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(240)
+async def test_run_stopped_prints_its_partial_as_json(tmp_path: Path, gridsim: GridsimProcesses) -> None:
+    """``gridsim run --json`` stopped by SIGTERM mid-run: exit 143, one document ``partial`` (the
+    live figures, as DIR/partial.json) and ``partial_path``; no human line on stdout."""
+    port, out = free_port(), tmp_path / "run"
+    proc = gridsim.start(
+        *("run", "--speed", "1", "--workers", "0", "--port", str(port), "--out", str(out), "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    await _run_started(proc, port)
+    proc.send_signal(signal.SIGTERM)
+    stdout, err = await asyncio.to_thread(proc.communicate, timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    doc = json.loads(stdout)
+    assert set(doc) == {"partial", "partial_path"}
+    assert doc["partial"]["stopped_by"] == "SIGTERM"
+    assert doc["partial_path"] == str(out / "partial.json")
+    written = await asyncio.to_thread((out / "partial.json").read_text, encoding="utf-8")
+    assert doc["partial"] == json.loads(written)
+    assert doc["partial"]["started"] is True
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(120)
+def test_dashboard_counts_on_sigterm(mosquitto: BrokerInfo, gridsim: GridsimProcesses) -> None:
+    """``gridsim dashboard --json``: its address on stderr; stopped, one JSON line of its counters."""
+    proc = gridsim.start(
+        *("dashboard", "--broker", mosquitto.url, "--port", "0", "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    while "live map on" not in seen and (line := proc.stderr.readline()):  # until it serves, or exits
+        seen += line
+    assert "live map on http://127.0.0.1:" in seen, seen
+    proc.send_signal(signal.SIGTERM)
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    (line,) = stdout.splitlines()
+    counts = json.loads(line)
+    assert counts["command"] == "dashboard"
+    assert counts["stopped"] is True
+    assert counts["url"].startswith("http://127.0.0.1:")
+    assert {"received", "rejected", "tracks", "pages_served", "dropped"} <= set(counts)
