@@ -775,10 +775,29 @@ def console_main() -> NoReturn:
     os._exit(code)
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; a usage error exits 2 as argparse does, after ``--json``'s error document."""
+    import io
+
+    said = io.StringIO()  # argparse's usage and error lines, passed on to stderr as they are
+    try:
+        with contextlib.redirect_stderr(said):
+            return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        words = sys.argv[1:] if argv is None else argv
+        if exc.code not in (0, None) and "--json" in words:
+            message = said.getvalue().rstrip().rpartition("error: ")[2]
+            failure_document("error", {"type": "UsageError", "message": message, "exit_code": exc.code})
+        raise
+    finally:
+        sys.stderr.write(said.getvalue())
+        sys.stderr.flush()
+
+
 def _main(argv: Sequence[str] | None) -> int:
     from grid.app.signals import Stopped
 
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     from rich.logging import RichHandler
     from rich.markup import escape
 

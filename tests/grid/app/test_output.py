@@ -260,6 +260,26 @@ def test_typed_error_is_one_json_document(
     _error_document(capsys, main([*argv, "--json"]), kind, code)
 
 
+def test_usage_error_is_one_json_document(capsys: pytest.CaptureFixture[str]) -> None:
+    """An argument argparse refuses: exit 2 and its usage on stderr as always; with --json, the document."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["health", "--timeout", "soon", "--json"])
+    assert exit_info.value.code == 2
+    doc, err = _document(capsys)
+    assert doc == {
+        "error": {
+            "type": "UsageError",
+            "message": "argument --timeout: invalid float value: 'soon'",
+            "exit_code": 2,
+        }
+    }
+    assert "usage: gridsim health" in err
+    assert doc["error"]["message"] in err
+    with pytest.raises(SystemExit):
+        main(["health", "--timeout", "soon"])
+    assert _nothing_on_stdout(capsys).startswith("usage: gridsim health")
+
+
 def test_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
     """``gridsim ... --json | head``: the reader gone, exit 1 and no traceback (stdout's EPIPE)."""
     read, write = os.pipe()
