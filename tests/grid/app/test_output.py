@@ -30,7 +30,7 @@ from grid.app.parser import build_parser
 from grid.mqtt.address import free_port
 from grid.mqtt.broker import BrokerInfo
 from grid.mqtt.session import Session
-from grid.participants.service import CONTROLLER_ID, FUSION_ID
+from grid.participants.service import CONTROLLER_ID, FUSION_ID, HUB_ID, JCC_ID
 from grid.wire import topics
 from grid.wire.messages import Envelope, NodeState, NodeStatus, RunAction, RunControl
 from grid.world.scenario import load_scenario
@@ -362,13 +362,16 @@ def test_run_then_report_as_json(tmp_path: Path) -> None:
     assert built["build_s"] > 0  # reported, not bounded
 
 
-async def _status(session: Session, wanted: NodeState, run_id: str | None = None) -> None:
-    """Until the fusion centre's retained status says ``wanted`` (for ``run_id``, if given)."""
+async def _statuses(session: Session, wanted: NodeState, ids: list[str], run_id: str | None = None) -> None:
+    """Until each of ``ids``' retained status says ``wanted`` (for ``run_id``, if given)."""
+    waiting = set(ids)
     async for received in session.messages():
-        if received.topic == topics.status_topic(FUSION_ID) and received.payload:
+        if received.payload and received.topic in {topics.status_topic(i) for i in waiting}:
             body = Envelope.from_bytes(received.payload).body
             if isinstance(body, NodeStatus) and body.state is wanted and run_id in (None, body.run_id):
-                return
+                waiting.discard(body.node_id)
+                if not waiting:
+                    return
 
 
 def _start(run_id: str, scenario: dict[str, Any]) -> bytes:
@@ -380,27 +383,29 @@ def _start(run_id: str, scenario: dict[str, Any]) -> bytes:
 
 @pytest.mark.broker
 @pytest.mark.timeout(180)
-async def test_fusion_service_counts_on_sigterm(mosquitto: BrokerInfo, gridsim: GridsimProcesses) -> None:
-    """``gridsim fusion --json`` stopped by SIGTERM: exit 143 and one JSON line of counts: its
-    connections, outages, runs and its counters over all of them (a refused start included)."""
+@pytest.mark.parametrize(
+    ("argv", "ids"),
+    [(["fusion"], [FUSION_ID]), (["node", "--id", "RO"], ["RO"]), (["hub"], [HUB_ID, JCC_ID])],
+    ids=["fusion", "node", "hub"],
+)
+async def test_service_counts_on_sigterm(
+    argv: list[str], ids: list[str], mosquitto: BrokerInfo, gridsim: GridsimProcesses
+) -> None:
+    """``gridsim fusion|node|hub --json`` stopped by SIGTERM: exit 143 and one JSON line of counts,
+    per service its connections, outages, runs and its counters over all of them (a refused start
+    included)."""
     proc = gridsim.start(
-        "fusion",
-        "--broker",
-        mosquitto.url,
-        "--json",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        *argv, "--broker", mosquitto.url, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     async with Session(host=mosquitto.host, port=mosquitto.port, client_id="test-output") as session:
-        await session.subscribe(topics.status_topic(FUSION_ID))
-        # A hang guard only (the test's timeout bounds it too): waits follow the process's messages.
+        await session.subscribe(*(topics.status_topic(i) for i in ids))
+        # A hang guard only (the test's timeout bounds it too): waits follow the services' messages.
         async with asyncio.timeout(150):
-            await _status(session, NodeState.ONLINE)
+            await _statuses(session, NodeState.ONLINE, ids)
             # In order on one topic from one client: the refused start is counted before the run starts.
             await session.publish(topics.CONTROL, _start("run-refused", {"name": 1}))
             await session.publish(topics.CONTROL, _start("run-output", load_scenario().to_dict()))
-            await _status(session, NodeState.RUNNING, "run-output")
+            await _statuses(session, NodeState.RUNNING, ids, "run-output")
     proc.send_signal(signal.SIGTERM)
     out, err = await asyncio.to_thread(proc.communicate, timeout=60)
     assert proc.returncode == 143, err
@@ -408,11 +413,12 @@ async def test_fusion_service_counts_on_sigterm(mosquitto: BrokerInfo, gridsim: 
     assert "connected" not in err  # the human status line: not with --json
     (line,) = out.splitlines()
     counts = json.loads(line)
-    assert counts["command"] == "fusion"
+    assert counts["command"] == argv[0]
     assert counts["stopped"] is True
-    fusion = counts["fusion"]
-    assert (fusion["connections"], fusion["outages"], fusion["runs"]) == (1, 0, 1)
-    assert fusion["counters"]["rejected.bad_scenario"] == 1
+    for service in ids:
+        mine = counts[service]
+        assert (mine["connections"], mine["outages"], mine["runs"]) == (1, 0, 1), service
+        assert mine["counters"]["rejected.bad_scenario"] == 1, service
 
 
 def _accepts(port: int) -> bool:
