@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from grid.app.output import Output
+from grid.app.output import Output, failure_document, reset_documents
 from grid.app.parser import build_parser
 from grid.errors import ConfigError, GridError
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from grid.app.cluster import Endpoint
+    from grid.participants.service import GridService
     from grid.world.roster import Roster
 
 __all__ = ["console_main", "main"]
@@ -260,10 +261,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 summary = _run_async(run_grid(options, on_progress=shown, on_dashboard=_say_dashboard))
     except Stopped as stop:
         partial = partial_summary(last[0] if last else None, stopped_by=stop.name)
-        print_partial(_stdout(), partial)
+        o = Output.from_args(args)
+        if o.human:
+            print_partial(_stdout(), partial)
         with contextlib.suppress(OSError):
             out.mkdir(parents=True, exist_ok=True)
             (out / "partial.json").write_text(json.dumps(partial, indent=2) + "\n", encoding="utf-8")
+        o.result({"partial": partial, "partial_path": str(out / "partial.json")})
         raise
     o = Output.from_args(args)
     if o.human:
@@ -324,7 +328,10 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
             _say_dashboard(dash.url)  # on stderr in every mode: the address is what it is for
             if o.human:
                 _stderr().print("Ctrl-C to stop")
-            await asyncio.Event().wait()  # until a stop signal cancels it
+            try:
+                await asyncio.Event().wait()  # until a stop signal cancels it
+            finally:  # messages received and rejected, tracks; pages served, events dropped
+                counts.update(dash.feed.stats(), pages_served=dash.pages_served, dropped=dash.fanout.dropped)
 
     with o.final_counts(counts):
         _run_async(serve())
@@ -332,11 +339,15 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 async def _serve_forever(
-    make: Callable[[], Any], what: str, o: Output | None = None, counts: dict[str, Any] | None = None
+    make: Callable[[], GridService],
+    what: str,
+    o: Output | None = None,
+    counts: dict[str, Any] | None = None,
 ) -> None:
     """Serve, reconnecting with backoff whenever the broker is unavailable; ``counts`` (the final JSON
-    line's) gets this service's connections and broker outages."""
+    line's) gets this service's connections, broker outages, runs and counters summed over its runs."""
     import asyncio
+    from collections import Counter
 
     from rich.markup import escape
 
@@ -344,7 +355,9 @@ async def _serve_forever(
 
     console = _stderr()
     o = o or Output()
-    mine = (counts if counts is not None else {}).setdefault(what, {"connections": 0, "outages": 0})
+    mine = (counts if counts is not None else {}).setdefault(
+        what, {"connections": 0, "outages": 0, "runs": 0, "counters": {}}
+    )
     backoff = 1.0
     while True:
         try:
@@ -353,7 +366,13 @@ async def _serve_forever(
                 if o.human:
                     console.print(f"{what} connected; waiting for runs (Ctrl-C to stop)")
                 backoff = 1.0
-                await service.serve()
+                try:
+                    await service.serve()
+                finally:  # a new service object after an outage: add this one's counts
+                    mine["runs"] += service.runs_started
+                    total = Counter(mine["counters"])
+                    total.update(service.lifetime_counters())
+                    mine["counters"] = dict(sorted(total.items()))
         except* BrokerUnavailable as group:
             mine["outages"] += 1
             console.print(
@@ -554,16 +573,14 @@ def _cmd_inject(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    import json
-
     from grid.app.inject import fetch_results
     from grid.app.report import print_summary
 
     summary = _run_async(fetch_results(_broker(args), run_id=args.run_id, timeout_s=args.timeout))
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif not args.quiet:
+    o = Output.from_args(args)
+    if o.human:
         print_summary(_stdout(), summary)
+    o.result(summary)  # the summary itself, as before the output modes
     return 0
 
 
@@ -612,7 +629,7 @@ def _cmd_health(args: argparse.Namespace) -> int:
     node = None if args.service else from_env(args.node, flag="--node", var=NODE_ID, required=False)
     health = _run_async(check_health(_broker(args), node=node, service=args.service, timeout_s=args.timeout))
     o = Output.from_args(args)
-    if not health.ok and not o.json:
+    if not health.ok:  # a failure: on stderr in every mode
         print(health.line, file=sys.stderr, flush=True)
     elif o.human:
         print(health.line, flush=True)
@@ -697,29 +714,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
             code = run_bench(args)
         written = args.out / f"bench-{args.bench_command}.json"
-        if o.json:
-            print(json.dumps(json.loads(written.read_text(encoding="utf-8")), indent=2), flush=True)
+        o.result(json.loads(written.read_text(encoding="utf-8")))
     return code
 
 
 def _cmd_cot(args: argparse.Namespace) -> int:
-    """Until stopped; then the counts: one line on stderr, or JSON on stdout with ``--json``."""
-    import json
-
+    """Until stopped; then the counts: one line on stderr, or JSON on stdout with ``--json`` (in the
+    error document when an error ended it)."""
     from grid.app.cot import CotStats, run_cot
 
     stats = CotStats()
-    try:
-        retry, classify = not args.no_retry, args.classify == "truth"
-        coro = run_cot(
-            _broker(args), args.tak, stale_s=args.stale, retry=retry, classify=classify, stats=stats
-        )
-        _run_async(coro)
-    finally:
-        if args.json:
-            print(json.dumps(stats.as_dict()), flush=True)
-        elif not args.quiet:
-            print(stats.line(), file=sys.stderr, flush=True)
+    o = Output.from_args(args)
+    with o.final_counts({"command": "cot"}) as counts:
+        try:
+            retry, classify = not args.no_retry, args.classify == "truth"
+            coro = run_cot(
+                _broker(args), args.tak, stale_s=args.stale, retry=retry, classify=classify, stats=stats
+            )
+            _run_async(coro)
+        finally:
+            counts.update(stats.as_dict())
+            if o.human:
+                print(stats.line(), file=sys.stderr, flush=True)
     return 0
 
 
@@ -749,11 +765,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     def announce(line: str) -> None:  # through rich, which keeps a live progress display intact
         _stderr().print(line, markup=False, highlight=False, soft_wrap=True)
 
+    reset_documents()
     with stop_signals(announce):
         try:
             return _main(argv)
         except Stopped as stop:  # outside a command's own handling: while starting, or printing
             return stop.exit_code
+        except BrokenPipeError:  # stdout's reader left (``gridsim ... --json | head``): no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at the exit's flush
+            return _EXIT_ERROR
 
 
 def console_main() -> NoReturn:
@@ -770,10 +790,29 @@ def console_main() -> NoReturn:
     os._exit(code)
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; a usage error exits 2 as argparse does, after ``--json``'s error document."""
+    import io
+
+    said = io.StringIO()  # argparse's usage and error lines, passed on to stderr as they are
+    try:
+        with contextlib.redirect_stderr(said):
+            return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        words = sys.argv[1:] if argv is None else argv
+        if exc.code not in (0, None) and "--json" in words:
+            message = said.getvalue().rstrip().rpartition("error: ")[2]
+            failure_document("error", {"type": "UsageError", "message": message, "exit_code": exc.code})
+        raise
+    finally:
+        sys.stderr.write(said.getvalue())
+        sys.stderr.flush()
+
+
 def _main(argv: Sequence[str] | None) -> int:
     from grid.app.signals import Stopped
 
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     from rich.logging import RichHandler
     from rich.markup import escape
 
@@ -801,13 +840,18 @@ def _main(argv: Sequence[str] | None) -> int:
         "dashboard": _cmd_dashboard,
         "certs": _cmd_certs,
     }
+    as_json = Output.from_args(args).json
     try:
         with _client_credentials(args):
             return commands[args.command](args)
     except KeyboardInterrupt:  # raised by code that ran its own SIGINT handling (asyncio.run in a bench)
         console.print("[yellow]interrupted[/yellow]: stopped by Ctrl-C; shut down cleanly")
+        if as_json:
+            failure_document("stopped", {"signal": "SIGINT", "exit_code": _EXIT_INTERRUPTED})
         return _EXIT_INTERRUPTED
     except Stopped as stop:  # the handler said so on stderr when the signal came
+        if as_json:
+            failure_document("stopped", {"signal": stop.name, "exit_code": stop.exit_code})
         return stop.exit_code
     except BaseException as exc:
         error = _first_grid_error(exc)
@@ -815,7 +859,12 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         # One line per problem, never wrapped; escaped, since messages quote user input like ``[lat, lon]``.
         console.print(f"[red]{type(error).__name__}[/red]: {escape(str(error))}", soft_wrap=True)
-        return _EXIT_CONFIG if isinstance(error, ConfigError) else _EXIT_ERROR
+        code = _EXIT_CONFIG if isinstance(error, ConfigError) else _EXIT_ERROR
+        if as_json:  # stdout still carries one document: what failed
+            failure_document(
+                "error", {"type": type(error).__name__, "message": str(error), "exit_code": code}
+            )
+        return code
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Human text goes to stdout; live progress and status lines go to stderr through rich, and only when stderr
 is a terminal and neither flag is given (so pipes and CI logs stay clean). With ``--json`` the command's
-result is ONE JSON document on stdout; with ``--quiet`` stdout carries nothing. Errors are not this
-module's business: they stay one line on stderr with the same exit codes (grid.app.cli).
+result is ONE JSON document on stdout (``--json`` wins over ``--quiet``); with ``--quiet`` stdout carries
+nothing. Errors stay one line on stderr with the same exit codes (grid.app.cli); with ``--json`` a
+command that fails or is stopped before printing its document prints :func:`failure_document`
+instead, so stdout always carries exactly one JSON document.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+__all__ = ["Output", "add_output_flags", "add_output_flags_everywhere", "failure_document", "reset_documents"]
 
 _FLAGS = {
     "--quiet": "print nothing on stdout and show no progress (errors still go to stderr)",
@@ -71,7 +75,7 @@ class Output:
     def result(self, data: Mapping[str, Any], text: str | None = None) -> None:
         """The command's result: ONE JSON document with ``--json``, else ``text`` unless quiet."""
         if self.json:
-            print(json.dumps(data, indent=2, default=str), flush=True)
+            _emit(data, indent=2)
         elif text is not None:
             self.say(text)
 
@@ -87,11 +91,14 @@ class Output:
             counts["stopped"] = True
             self._counts(counts)
             raise
+        except BaseException:
+            _documents.counts = counts  # the failure document carries them
+            raise
         self._counts(counts)
 
     def _counts(self, counts: dict[str, Any]) -> None:
         if self.json:
-            print(json.dumps(counts, default=str), flush=True)
+            _emit(counts, indent=None)
 
     @contextlib.contextmanager
     def status(self, text: str) -> Iterator[None]:
@@ -103,3 +110,36 @@ class Output:
 
         with Console(stderr=True).status(text):
             yield
+
+
+@dataclass
+class _Documents:
+    """What this process has printed with ``--json``: one document is the contract."""
+
+    printed: int = 0
+    counts: dict[str, Any] | None = None  # a service's counts when an error stopped it
+
+
+_documents = _Documents()
+
+
+def _emit(data: Mapping[str, Any], *, indent: int | None) -> None:
+    print(json.dumps(data, indent=indent, default=str), flush=True)
+    _documents.printed += 1
+
+
+def reset_documents() -> None:
+    """Forget the documents printed so far (a new command starts in this process)."""
+    _documents.printed, _documents.counts = 0, None
+
+
+def failure_document(kind: str, details: Mapping[str, Any]) -> None:
+    """With ``--json``, a command's one document when it failed (``kind`` ``error``) or was stopped
+    (``stopped``) before printing its own; nothing if it did print one. A service's counts, if an
+    error ended it, come along under ``counts``."""
+    if _documents.printed:
+        return
+    data: dict[str, Any] = {kind: dict(details)}
+    if _documents.counts is not None:
+        data["counts"] = _documents.counts
+    _emit(data, indent=2)

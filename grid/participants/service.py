@@ -121,6 +121,8 @@ class GridService:
         self.service_id = service_id
         self.roster = roster
         self.counters: Counter[str] = Counter()
+        self.runs_started = 0
+        self._earlier: Counter[str] = Counter()  # the counters of earlier runs (and before the first)
         self.ready = asyncio.Event()
         self.run: ActiveRun | None = None
         offline = Envelope(body=NodeStatus(node_id=service_id, state=NodeState.OFFLINE), origin=service_id)
@@ -228,6 +230,11 @@ class GridService:
     async def flush(self) -> None:
         """Wait until everything posted so far has been acknowledged by the broker."""
         await self._outbox.join()
+
+    def lifetime_counters(self) -> dict[str, int]:
+        """Every counter summed over all the runs this service followed, for a lone service's final
+        counts (:attr:`counters` holds the current run's only)."""
+        return dict(sorted((self._earlier + self.counters).items()))
 
     def _status(self, state: NodeState) -> Envelope:
         run_id = self.run.run_id if self.run is not None else None
@@ -359,6 +366,8 @@ class GridService:
             self._switch = None
 
     async def _start_run(self, run: ActiveRun) -> None:
+        self._earlier.update(self.counters)  # once a run, not per message
+        self.runs_started += 1
         self.counters.clear()
         self._reconnects_before_run = self.session.reconnects
         self._failovers_before_run = self.session.failovers

@@ -128,9 +128,11 @@ def run_bench(args: argparse.Namespace) -> int:
 
         return run_codec_bench(args)
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from grid.app.bench.cases import cases
     from grid.app.bench.fusion import run_cases
+    from grid.app.bench.progress import bench_progress
     from grid.app.bench.targets import judge
     from grid.world.roster import load_roster
 
@@ -149,9 +151,20 @@ def run_bench(args: argparse.Namespace) -> int:
         selected = [c for c in selected if c.name in args.case]
     roster = load_roster(getattr(args, "roster", None))
     stonesoup = False if args.no_stonesoup else None
-    results = run_cases(
-        selected, roster, stonesoup=stonesoup, log=lambda line: console.print(line, highlight=False)
-    )
+    quiet = bool(getattr(args, "quiet", False))  # gridsim's --quiet and --json: no log lines either
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with bench_progress(args, console, *columns, auto_refresh=False) as progress:
+        task = progress.add_task("bench fusion", total=len(selected))
+
+        def log(line: str) -> None:
+            if not quiet:
+                progress.console.print(line, highlight=False)
+
+        def on_case(name: str) -> None:
+            done = [c.name for c in selected].index(name)  # the cases before this one are done
+            progress.update(task, completed=done, description=f"bench fusion: {name}", refresh=True)
+
+        results = run_cases(selected, roster, stonesoup=stonesoup, log=log, on_case=on_case)
     results["config"]["quick"] = args.quick
     targets: list[Target] = []
     for case in results["cases"]:
@@ -163,5 +176,6 @@ def run_bench(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{_OUT_NAME}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         (args.out / f"{_OUT_NAME}.md").write_text(markdown_table(results), encoding="utf-8")
-        console.print(f"results written to {args.out / (_OUT_NAME + '.json')}")
+        if not quiet:
+            console.print(f"results written to {args.out / (_OUT_NAME + '.json')}")
     return 0

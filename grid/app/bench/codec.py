@@ -27,6 +27,7 @@ import msgpack
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from grid.app.bench.progress import bench_progress
 from grid.app.bench.targets import Target
 from grid.app.parser import BENCH_CODEC_OUT_NAME
 from grid.errors import ConfigError
@@ -169,8 +170,13 @@ def _version(name: str) -> str | None:
         return None
 
 
-def run_codec(*, repeats: int, inner: int, seed: int, signed: bool = False) -> dict[str, Any]:
-    """Time every codec on a report and a track envelope; the results file's map."""
+def run_codec(
+    *, repeats: int, inner: int, seed: int, signed: bool = False, on_step: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Time every codec on a report and a track envelope; the results file's map.
+
+    ``on_step`` is called with what was timed after each of the ``4 * codecs`` timings (progress).
+    """
     rng = random.Random(seed)
     warmup = max(100, repeats // 10)
     messages: dict[str, Any] = {}
@@ -178,7 +184,11 @@ def run_codec(*, repeats: int, inner: int, seed: int, signed: bool = False) -> d
         codecs: dict[str, Any] = {}
         for codec, (enc, dec) in _operations(env, signed=signed).items():
             encode = _time_us(enc, repeats=repeats, inner=inner, warmup=warmup)
+            if on_step is not None:
+                on_step(f"{name}, {codec}: encode")
             decode = _time_us(dec, repeats=repeats, inner=inner, warmup=warmup)
+            if on_step is not None:
+                on_step(f"{name}, {codec}: decode")
             codecs[codec] = {
                 "encode": encode,
                 "decode": decode,
@@ -228,12 +238,22 @@ def codec_targets(results: dict[str, Any]) -> list[Target]:
 def run_codec_bench(args: argparse.Namespace) -> int:
     """Run ``bench codec``; a FAIL is printed, never an error exit (timings depend on the machine)."""
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
     from rich.table import Table
 
     if args.repeats < 1 or args.inner < 1:
         raise ConfigError("--repeats and --inner must be at least 1")
     signed = bool(getattr(args, "signed", False))
-    results = run_codec(repeats=args.repeats, inner=args.inner, seed=args.seed, signed=signed)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with bench_progress(args, Console(stderr=True), *columns, auto_refresh=False) as progress:
+        task = progress.add_task("bench codec", total=4 * (len(CODECS) + signed))
+
+        def step(what: str) -> None:
+            progress.update(task, advance=1, description=f"bench codec: {what}", refresh=True)
+
+        results = run_codec(
+            repeats=args.repeats, inner=args.inner, seed=args.seed, signed=signed, on_step=step
+        )
     table = Table(title="gridsim bench codec (µs per operation, median / p95)")
     table.add_column("message, operation")
     present = [*CODECS, "signed"] if signed else list(CODECS)
@@ -268,5 +288,6 @@ def run_codec_bench(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{BENCH_CODEC_OUT_NAME}.json"
         path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        Console(stderr=True).print(f"results written to {path}")
+        if not getattr(args, "quiet", False):
+            Console(stderr=True).print(f"results written to {path}")
     return 0

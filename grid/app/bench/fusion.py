@@ -305,9 +305,16 @@ def run_case(
 
 
 def run_cases(
-    cases: Sequence[BenchCase], roster: Roster, *, stonesoup: bool | None, log: Log, timing_s: float = 3.0
+    cases: Sequence[BenchCase],
+    roster: Roster,
+    *,
+    stonesoup: bool | None,
+    log: Log,
+    timing_s: float = 3.0,
+    on_case: Log | None = None,
 ) -> dict[str, Any]:
-    """Every case, with the run's configuration (``stonesoup`` None: use it if installed)."""
+    """Every case, with the run's configuration (``stonesoup`` None: use it if installed);
+    ``on_case`` is called with each case's name before it runs (progress)."""
     use_stonesoup = available() if stonesoup is None else stonesoup and available()
     if not use_stonesoup:
         log(
@@ -315,7 +322,11 @@ def run_cases(
             if stonesoup is not False
             else "Stone Soup skipped (--no-stonesoup)"
         )
-    results = [run_case(case, roster, stonesoup=use_stonesoup, log=log, timing_s=timing_s) for case in cases]
+    results = []
+    for case in cases:
+        if on_case is not None:
+            on_case(case.name)
+        results.append(run_case(case, roster, stonesoup=use_stonesoup, log=log, timing_s=timing_s))
     return {
         "cases": results,
         "config": {

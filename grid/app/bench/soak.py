@@ -24,11 +24,13 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grid.app.bench.latency_report import machine
+from grid.app.bench.progress import bench_progress
 from grid.app.bench.rss import sample_tree
 from grid.app.parser import BENCH_SOAK_OUT_NAME
 from grid.app.run import RunOptions, run_grid
@@ -132,8 +134,16 @@ def _growth(
     return out
 
 
-async def soak(config: SoakConfig, roster: Roster, out_dir: Path) -> dict[str, Any]:
-    """Play the soak, sampling memory; the results (also the run's summary in ``out_dir/run``)."""
+async def soak(
+    config: SoakConfig,
+    roster: Roster,
+    out_dir: Path,
+    watch: Callable[[Progress, int], None] | None = None,
+) -> dict[str, Any]:
+    """Play the soak, sampling memory; the results (also the run's summary in ``out_dir/run``).
+
+    ``watch`` gets the run's progress and the samples taken so far, as the run reports it.
+    """
     scenario = soak_scenario(config, roster)
     progress = Progress()
     samples: list[_Sample] = []
@@ -144,6 +154,8 @@ async def soak(config: SoakConfig, roster: Roster, out_dir: Path) -> dict[str, A
     def on_progress(p: Progress) -> None:
         progress.sim_time_s = p.sim_time_s
         progress.reports = p.reports
+        if watch is not None:
+            watch(p, len(samples))
 
     async def sample() -> None:
         while True:
@@ -259,6 +271,7 @@ def write_plot(results: dict[str, Any], path: Path) -> None:
 def run_soak(args: argparse.Namespace) -> int:
     """``gridsim bench soak``: exit 0 when it passed, 1 when it did not."""
     from rich.console import Console
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     config = SoakConfig(
         duration_s=args.duration,
@@ -271,9 +284,21 @@ def run_soak(args: argparse.Namespace) -> int:
     roster = load_roster(getattr(args, "roster", None))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    results = run_async(soak(config, roster, out))
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    with bench_progress(args, Console(stderr=True), *columns) as bar:
+        task = bar.add_task("bench soak", total=config.duration_s * config.speed)  # simulation s
+
+        def watch(p: Progress, samples: int) -> None:
+            bar.update(
+                task,
+                completed=p.sim_time_s,
+                description=f"bench soak: {p.reports} reports, {samples} RSS samples",
+            )
+
+        results = run_async(soak(config, roster, out, watch))
     (out / f"{BENCH_SOAK_OUT_NAME}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     write_plot(results, out / f"{BENCH_SOAK_OUT_NAME}.png")
     _print(Console(), results)
-    Console(stderr=True).print(f"results written to {out / (BENCH_SOAK_OUT_NAME + '.json')}")
+    if not getattr(args, "quiet", False):
+        Console(stderr=True).print(f"results written to {out / (BENCH_SOAK_OUT_NAME + '.json')}")
     return 0 if results["passed"]["all"] else 1
