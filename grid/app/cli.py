@@ -627,13 +627,17 @@ def _cmd_federation(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from grid.security.certs import CertsLayout, is_complete, write_certs
+    from grid.security.certs import CertsLayout, expired, is_complete, write_certs
 
     roster = _load_roster(args.roster)
     o = Output.from_args(args)
     if args.keep and args.force:
         raise ConfigError("--keep and --force contradict each other: give one")
     if args.keep and is_complete(CertsLayout(args.dir), roster):
+        if (stale := expired(CertsLayout(args.dir))) is not None:
+            raise ConfigError(
+                f"{stale} has expired: remove {args.dir} (docker compose: `down -v`) or give --force"
+            )
         o.result({"dir": str(args.dir), "kept": True}, f"kept the complete PKI in [bold]{args.dir}[/bold]")
         return 0
     with o.status(f"writing certificates to {args.dir}"):

@@ -35,6 +35,7 @@ __all__ = [
     "SERVICE_NAMES",
     "Authority",
     "CertsLayout",
+    "expired",
     "is_complete",
     "issue_client",
     "load_authority",
@@ -245,6 +246,15 @@ def is_complete(layout: CertsLayout, nodes: Iterable[str]) -> bool:
     for node in node_ids:
         files += [layout.signing_key(node), layout.signing_pub(node)]
     return all(path.is_file() for path in files)
+
+
+def expired(layout: CertsLayout, *, at: datetime.datetime | None = None) -> Path | None:
+    """The first of the CA's and the broker's certificates no longer valid ``at`` (now), if any."""
+    when = at if at is not None else _now()
+    for path in (layout.ca_cert, layout.broker_cert):
+        if x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc <= when:
+            return path
+    return None
 
 
 def _is_empty_dir(path: Path) -> bool:

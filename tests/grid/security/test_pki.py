@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import stat
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from cryptography import x509
@@ -14,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from grid.app.cli import main
 from grid.errors import ConfigError
-from grid.security.certs import SERVICE_NAMES, CertsLayout, is_complete, write_certs
+from grid.security.certs import SERVICE_NAMES, CertsLayout, expired, is_complete, write_certs
 from grid.security.tls import Credentials
 from grid.world.roster import Roster
 
@@ -118,3 +120,16 @@ def test_keep_keeps_a_complete_pki_and_refuses_a_partial_one(
     assert main(["certs", str(tmp_path / "c"), "--keep"]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["certs", str(tmp_path / "c"), "--keep", "--force"]) == 2
+
+
+def test_keep_refuses_an_expired_pki(
+    tmp_path: Path, roster: Roster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kept PKI must still be valid: an expired one is named, not kept (the grid could not connect)."""
+    layout = write_certs(tmp_path / "c", roster, days=1)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)
+    assert expired(layout) is None
+    assert expired(layout, at=later) == layout.ca_cert
+    with mock.patch("grid.security.certs._now", return_value=later):
+        assert main(["certs", str(tmp_path / "c"), "--keep"]) == 2
+    assert "has expired" in capsys.readouterr().err
