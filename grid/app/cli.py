@@ -659,14 +659,27 @@ def _cmd_federation(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from grid.security.certs import write_certs
+    from grid.security.certs import CertsLayout, expired, is_complete, write_certs
 
     roster = _load_roster(args.roster)
     o = Output.from_args(args)
+    if args.keep and args.force:
+        raise ConfigError("--keep and --force contradict each other: give one")
+    if args.keep and is_complete(CertsLayout(args.dir), roster):
+        if (stale := expired(CertsLayout(args.dir))) is not None:
+            raise ConfigError(
+                f"{stale} has expired: remove {args.dir} (docker compose: `down -v`) or give --force"
+            )
+        o.result({"dir": str(args.dir), "kept": True}, f"kept the complete PKI in [bold]{args.dir}[/bold]")
+        return 0
     with o.status(f"writing certificates to {args.dir}"):
         layout = write_certs(args.dir, roster, days=args.days, force=args.force)
     o.result(
-        {"dir": str(layout.root), "files": sorted(str(p) for p in layout.root.rglob("*") if p.is_file())},
+        {
+            "dir": str(layout.root),
+            "kept": False,
+            "files": sorted(str(p) for p in layout.root.rglob("*") if p.is_file()),
+        },
         f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
         f"keys written to [bold]{layout.root}[/bold]",
     )

@@ -769,16 +769,26 @@ def _add_certs_parser(sub: Any) -> None:
         help="make a secure grid's test CA, TLS certificates and signing keys",
         description=(
             "Write a test CA (DIR/ca.crt, ca.key), the broker's certificate (DIR/broker.crt, .key; "
-            "127.0.0.1, localhost, broker), a client certificate per member state (CN = node id) and for "
-            "fusion, hub, jcc, dashboard and operator (DIR/clients/<name>.crt, .key), and an Ed25519 "
-            "signing key pair per member state (DIR/signing/<node>.key, .pub). Private keys are 0600."
+            "127.0.0.1, localhost, broker, mosquitto), a client certificate per member state (CN = node "
+            "id) and for fusion, hub, jcc, dashboard and operator (DIR/clients/<name>.crt, .key), and an "
+            "Ed25519 signing key pair per member state (DIR/signing/<node>.key, .pub). Private keys are 0600."
         ),
     )
-    certs.add_argument("dir", type=Path, metavar="DIR", help="folder to create (refused if it exists)")
+    certs.add_argument(
+        "dir",
+        type=Path,
+        metavar="DIR",
+        help="folder to create or fill (refused if it exists and is not empty)",
+    )
     # SUPPRESS: not given here, the global --roster (before the command) stands.
     certs.add_argument("--roster", type=Path, default=argparse.SUPPRESS, help="member-state folder")
     certs.add_argument("--days", type=int, default=30, help="validity in days (default 30)")
     certs.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    certs.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep DIR as it is when it already holds a complete PKI (docker compose's certs volume)",
+    )
 
 
 def add_certs_options(p: argparse.ArgumentParser, *, secure: bool = False) -> None:

@@ -3,7 +3,7 @@
 The layout (private keys 0600)::
 
     DIR/ca.crt, ca.key                 the grid's test certificate authority
-    DIR/broker.crt, broker.key         the broker (SANs 127.0.0.1, localhost, broker)
+    DIR/broker.crt, broker.key         the broker (SANs 127.0.0.1, localhost, broker, mosquitto)
     DIR/clients/<name>.crt, .key       one per member state (CN = node id), fusion, hub, jcc,
                                        dashboard and operator (results, inject, health, the controller)
     DIR/signing/<node>.key, .pub       one Ed25519 pair per member state (PKCS8 / SubjectPublicKeyInfo PEM)
@@ -35,6 +35,8 @@ __all__ = [
     "SERVICE_NAMES",
     "Authority",
     "CertsLayout",
+    "expired",
+    "is_complete",
     "issue_client",
     "load_authority",
     "new_authority",
@@ -44,8 +46,8 @@ __all__ = [
 
 # Not member states: who else holds a client certificate (the operator: controller and tools).
 SERVICE_NAMES = ("fusion", "hub", "jcc", "dashboard", "operator")
-# The broker's names: loopback, and the compose service name.
-BROKER_HOSTS = ("127.0.0.1", "localhost", "broker")
+# The broker's names: loopback, and the compose service names (the demo's broker is `mosquitto`).
+BROKER_HOSTS = ("127.0.0.1", "localhost", "broker", "mosquitto")
 DEFAULT_DAYS = 30
 
 
@@ -235,25 +237,57 @@ def write_pair(
     _write_private(key_path, _key_pem(key))
 
 
+def is_complete(layout: CertsLayout, nodes: Iterable[str]) -> bool:
+    """Whether ``layout`` holds every file :func:`write_certs` writes for ``nodes``."""
+    node_ids = list(nodes)
+    files = [layout.ca_cert, layout.ca_key, layout.broker_cert, layout.broker_key]
+    for name in [*node_ids, *SERVICE_NAMES]:
+        files += [layout.client_cert(name), layout.client_key(name)]
+    for node in node_ids:
+        files += [layout.signing_key(node), layout.signing_pub(node)]
+    return all(path.is_file() for path in files)
+
+
+def expired(layout: CertsLayout, *, at: datetime.datetime | None = None) -> Path | None:
+    """The first of the CA's and the broker's certificates no longer valid ``at`` (now), if any."""
+    when = at if at is not None else _now()
+    for path in (layout.ca_cert, layout.broker_cert):
+        if x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc <= when:
+            return path
+    return None
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
 def write_certs(
     directory: Path, nodes: Iterable[str], *, days: int = DEFAULT_DAYS, force: bool = False
 ) -> CertsLayout:
     """Make the whole test PKI of a grid of ``nodes`` in ``directory``.
 
+    An existing empty ``directory`` is filled: it holds no keys to lose (a fresh docker volume's
+    mount point cannot be removed and made again).
+
     Raises:
-        ConfigError: ``directory`` exists (unless ``force``: then it is replaced), or ``days`` < 1.
+        ConfigError: ``directory`` exists and is not empty (unless ``force``: then it is replaced),
+            or ``days`` < 1.
     """
     if days < 1:
         raise ConfigError(f"--days must be 1 or more, got {days}")
-    if directory.exists() or directory.is_symlink():
+    empty = _is_empty_dir(directory)
+    if (directory.exists() or directory.is_symlink()) and not empty:
         if not force:
-            raise ConfigError(f"{directory} exists; refusing to overwrite keys (use --force to replace it)")
+            raise ConfigError(
+                f"{directory} exists; refusing to overwrite keys (use --force to replace it, or --keep "
+                "to keep a complete one)"
+            )
         if directory.is_dir() and not directory.is_symlink():
             shutil.rmtree(directory)
         else:
             directory.unlink()
     layout = CertsLayout(directory)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=empty)
     ca = new_authority(days=days)
     layout.ca_cert.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
     _write_private(layout.ca_key, _key_pem(ca.key))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import stat
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from cryptography import x509
@@ -14,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from grid.app.cli import main
 from grid.errors import ConfigError
-from grid.security.certs import SERVICE_NAMES, CertsLayout, write_certs
+from grid.security.certs import SERVICE_NAMES, CertsLayout, expired, is_complete, write_certs
 from grid.security.tls import Credentials
 from grid.world.roster import Roster
 
@@ -47,11 +49,11 @@ def test_certs_makes_every_file_with_private_keys_0600(pki: CertsLayout, roster:
     assert sorted(p.stem for p in (pki.root / "clients").glob("*.crt")) == sorted(names)
 
 
-def test_the_broker_certificate_names_loopback_localhost_and_the_compose_service(pki: CertsLayout) -> None:
-    """SANs 127.0.0.1, localhost and broker: hostname verification passes for each."""
+def test_the_broker_certificate_names_loopback_localhost_and_the_compose_services(pki: CertsLayout) -> None:
+    """SANs 127.0.0.1, localhost, broker and mosquitto (the compose demo's broker service)."""
     sans = _cert(pki.broker_cert).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
-    assert sans.get_values_for_type(x509.DNSName) == ["localhost", "broker"]
+    assert sans.get_values_for_type(x509.DNSName) == ["localhost", "broker", "mosquitto"]
 
 
 def test_signing_keys_are_ed25519_pkcs8_and_spki_pem_pairs(pki: CertsLayout, roster: Roster) -> None:
@@ -94,3 +96,40 @@ def test_gridsim_certs_command(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["certs", str(tmp_path / "c")]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["certs", str(tmp_path / "c"), "--force"]) == 0
+
+
+def test_an_empty_folder_is_filled(tmp_path: Path, roster: Roster) -> None:
+    """An existing empty folder (a fresh docker volume's mount point) holds no keys to lose: filled."""
+    (tmp_path / "c").mkdir()
+    assert is_complete(write_certs(tmp_path / "c", roster), roster)
+
+
+def test_keep_keeps_a_complete_pki_and_refuses_a_partial_one(
+    tmp_path: Path, roster: Roster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--keep``: a complete folder stays as it is (compose's second up); a partial one is refused."""
+    (tmp_path / "c").mkdir()
+    assert main(["certs", str(tmp_path / "c"), "--keep"]) == 0
+    layout = CertsLayout(tmp_path / "c")
+    before = layout.ca_cert.read_bytes()
+    assert main(["certs", str(tmp_path / "c"), "--keep"]) == 0
+    assert "kept" in capsys.readouterr().out
+    assert layout.ca_cert.read_bytes() == before
+    layout.signing_key("RO").unlink()
+    assert not is_complete(layout, roster)
+    assert main(["certs", str(tmp_path / "c"), "--keep"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["certs", str(tmp_path / "c"), "--keep", "--force"]) == 2
+
+
+def test_keep_refuses_an_expired_pki(
+    tmp_path: Path, roster: Roster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kept PKI must still be valid: an expired one is named, not kept (the grid could not connect)."""
+    layout = write_certs(tmp_path / "c", roster, days=1)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)
+    assert expired(layout) is None
+    assert expired(layout, at=later) == layout.ca_cert
+    with mock.patch("grid.security.certs._now", return_value=later):
+        assert main(["certs", str(tmp_path / "c"), "--keep"]) == 2
+    assert "has expired" in capsys.readouterr().err
