@@ -1,0 +1,72 @@
+"""The outsiders of a run's ``forgery`` events (:mod:`grid.participants.outsider`), played beside it.
+
+Each one connects on its own, as a stranger: over TLS in secure mode, trusting the grid's CA
+(public) but presenting no certificate, so the broker refuses it; on the plain port otherwise.
+Its account goes into its event's entry of the summary (:func:`grid.results.forgery.add_outsider`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from grid.app.controller import RunController
+from grid.app.federation import RunBrokers
+from grid.participants.outsider import Outsider
+from grid.results.forgery import add_outsider
+from grid.security.tls import active_credentials, client_context
+from grid.wire.messages import RunControl
+from grid.world.events import Forgery
+
+if TYPE_CHECKING:
+    from grid.app.run import RunOptions
+
+__all__ = ["add_accounts", "play_outsiders"]
+
+
+@asynccontextmanager
+async def play_outsiders(
+    options: RunOptions, start: RunControl, brokers: RunBrokers, controller: RunController
+) -> AsyncIterator[list[Outsider]]:
+    """Play every forgery event of the run while inside (each stops at its event's end, or on exit)."""
+    assert options.scenario is not None
+    events = [e for e in options.scenario.events if isinstance(e, Forgery)]
+    if not events:
+        yield []
+        return
+    credentials = active_credentials()
+    tls = None if credentials is None else client_context(credentials.layout.ca_cert)
+    keys = controller.signing
+    outsiders = [
+        Outsider(
+            e,
+            scenario=options.scenario,
+            roster=options.roster,
+            host=brokers.home(e.as_node)[0],
+            port=brokers.home(e.as_node)[1],
+            tls=tls,
+            recorder=None if keys is None else keys.signer(e.as_node),
+            replay_window_s=options.replay_window_s,
+        )
+        for e in events
+    ]
+    async with asyncio.TaskGroup() as group:
+        tasks = [
+            group.create_task(o.play(start), name=f"grid[outsider-{o.event.as_node}].play") for o in outsiders
+        ]
+        try:
+            yield outsiders
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+def add_accounts(summary: dict[str, Any], outsiders: list[Outsider]) -> None:
+    """Each outsider's account into its forgery entry of the summary (matched by phantom id)."""
+    by_phantom = {o.event.phantom.id: o for o in outsiders}
+    for entry in summary.get("events", []):
+        outsider = by_phantom.get(entry.get("phantom", "")) if entry.get("kind") == "forgery" else None
+        if outsider is not None:
+            add_outsider(entry, outsider.account.to_dict())
