@@ -8,6 +8,7 @@ Its account goes into its event's entry of the summary (:func:`grid.results.forg
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from grid.app.controller import RunController
 from grid.app.federation import RunBrokers
 from grid.participants.outsider import Outsider
 from grid.results.forgery import add_outsider
+from grid.security.signing import KeyFileError, Signer, SigningKeys
 from grid.security.tls import active_credentials, client_context
 from grid.wire.messages import RunControl
 from grid.world.events import Forgery
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from grid.app.run import RunOptions
 
 __all__ = ["add_accounts", "play_outsiders"]
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -47,7 +51,7 @@ async def play_outsiders(
             host=brokers.home(e.as_node)[0],
             port=brokers.home(e.as_node)[1],
             tls=tls,
-            recorder=None if keys is None else keys.signer(e.as_node),
+            recorder=_recorder(keys, e.as_node),
             replay_window_s=options.replay_window_s,
         )
         for e in events
@@ -61,6 +65,18 @@ async def play_outsiders(
         finally:
             for task in tasks:
                 task.cancel()
+
+
+def _recorder(keys: SigningKeys | None, node: str) -> Signer | None:
+    """The member's signer, the stand-in for its old recording; None when the grid signs nothing or
+    its key is not here (``--external`` with public keys only): the stale report then goes unsigned."""
+    if keys is None:
+        return None
+    try:
+        return keys.signer(node)
+    except KeyFileError as exc:
+        log.warning("forgery as %s: no stale recording can be signed (%s); it goes unsigned", node, exc)
+        return None
 
 
 def add_accounts(summary: dict[str, Any], outsiders: list[Outsider]) -> None:

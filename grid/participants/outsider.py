@@ -56,6 +56,7 @@ class OutsiderAccount:
     sensor: str
     connected: bool = False
     refused_by_broker: str | None = None  # why the broker refused the connection
+    connection_lost: str | None = None  # why it stopped early, once connected
     published: dict[str, int] = field(default_factory=dict)
     not_sent: dict[str, int] = field(default_factory=dict)  # form -> ticks with nothing captured yet
     captured: int = 0  # genuine reports received off the broker
@@ -66,6 +67,7 @@ class OutsiderAccount:
             "sensor": self.sensor,
             "connected": self.connected,
             "refused_by_broker": self.refused_by_broker,
+            "connection_lost": self.connection_lost,
             "published": dict(self.published),
             "published_total": sum(self.published.values()),
             "not_sent": dict(self.not_sent),
@@ -132,11 +134,14 @@ class Outsider:
                     )
                     await self._forge(transport, start)
                     listen.cancel()
-        except BrokerUnavailable as exc:
-            if self.account.connected:
-                raise
-            self.account.refused_by_broker = str(exc)
-            log.info("outsider as %s refused by the broker: %s", self.event.as_node, exc)
+        except* BrokerUnavailable as group:
+            exc = group.exceptions[0]
+            if self.account.connected:  # a broker outage, say: the outsider stops, the run goes on
+                self.account.connection_lost = str(exc)
+                log.warning("outsider as %s lost its connection: %s", self.event.as_node, exc)
+            else:
+                self.account.refused_by_broker = str(exc)
+                log.info("outsider as %s refused by the broker: %s", self.event.as_node, exc)
 
     async def _capture(self, transport: Transport) -> None:
         received: Received
