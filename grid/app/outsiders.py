@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grid.app.controller import RunController
@@ -25,20 +26,47 @@ from grid.world.events import Forgery
 if TYPE_CHECKING:
     from grid.app.run import RunOptions
 
-__all__ = ["add_accounts", "play_outsiders"]
+__all__ = ["Outsiders", "play_outsiders"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outsiders:
+    """The outsiders of one run, and a wait for them to be done."""
+
+    members: list[Outsider]
+    tasks: list[asyncio.Task[None]]
+
+    def settled_after(self, first: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """A wait for ``first``, then for every outsider to have sent its last message (and had it
+        acknowledged): the run's end is announced after them, so every receiver counts them all."""
+
+        async def settled() -> None:
+            await first()
+            if self.tasks:
+                await asyncio.wait(self.tasks)
+
+        return settled
+
+    def add_accounts(self, summary: dict[str, Any]) -> None:
+        """Each outsider's account into its forgery entry of the summary (matched by phantom id)."""
+        by_phantom = {o.event.phantom.id: o for o in self.members}
+        for entry in summary.get("events", []):
+            outsider = by_phantom.get(entry.get("phantom", "")) if entry.get("kind") == "forgery" else None
+            if outsider is not None:
+                add_outsider(entry, outsider.account.to_dict())
 
 
 @asynccontextmanager
 async def play_outsiders(
     options: RunOptions, start: RunControl, brokers: RunBrokers, controller: RunController
-) -> AsyncIterator[list[Outsider]]:
+) -> AsyncIterator[Outsiders]:
     """Play every forgery event of the run while inside (each stops at its event's end, or on exit)."""
     assert options.scenario is not None
     events = [e for e in options.scenario.events if isinstance(e, Forgery)]
     if not events:
-        yield []
+        yield Outsiders([], [])
         return
     credentials = active_credentials()
     tls = None if credentials is None else client_context(credentials.layout.ca_cert)
@@ -61,7 +89,7 @@ async def play_outsiders(
             group.create_task(o.play(start), name=f"grid[outsider-{o.event.as_node}].play") for o in outsiders
         ]
         try:
-            yield outsiders
+            yield Outsiders(outsiders, tasks)
         finally:
             for task in tasks:
                 task.cancel()
@@ -77,12 +105,3 @@ def _recorder(keys: SigningKeys | None, node: str) -> Signer | None:
     except KeyFileError as exc:
         log.warning("forgery as %s: no stale recording can be signed (%s); it goes unsigned", node, exc)
         return None
-
-
-def add_accounts(summary: dict[str, Any], outsiders: list[Outsider]) -> None:
-    """Each outsider's account into its forgery entry of the summary (matched by phantom id)."""
-    by_phantom = {o.event.phantom.id: o for o in outsiders}
-    for entry in summary.get("events", []):
-        outsider = by_phantom.get(entry.get("phantom", "")) if entry.get("kind") == "forgery" else None
-        if outsider is not None:
-            add_outsider(entry, outsider.account.to_dict())
