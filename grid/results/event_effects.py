@@ -119,7 +119,7 @@ def _spoofing_caught_by(node: str, phantom_reports: int, alone: list[str]) -> st
     if alone:
         return (
             f"corroboration: track(s) {', '.join(alone)} rest on {node}'s reports alone, no other member's "
-            "sensor agrees (the reports themselves are valid, signed by the member)"
+            "sensor agrees (the reports are the member's own, so a signature check passes them)"
         )
     return (
         f"nothing flagged: no confirmed track rests on {node}'s reports alone (the phantom made no track "

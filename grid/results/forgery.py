@@ -115,7 +115,8 @@ def _caught_by(entry: Mapping[str, Any]) -> str:
         f"({_counts(refused)}), {entry['as_node']}'s {entry['peers']} peers {sum(peers.values())} in all"
     )
     if entry["fusion_duplicates"]:
-        counted += f", and the centre dropped {entry['fusion_duplicates']} as duplicates"
+        # Counted by report, not by message: a replayed scan may hold several.
+        counted += f", and the centre dropped {entry['fusion_duplicates']} reports as duplicates"
     if tracks:
         return f"nothing: {counted}; it took the rest as {entry['as_node']}'s{tracked}"
     if refused:
