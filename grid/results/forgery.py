@@ -114,6 +114,8 @@ def _caught_by(entry: Mapping[str, Any]) -> str:
         f"the fusion centre refused {sum(refused.values())} of the outsider's {sent} messages "
         f"({_counts(refused)}), {entry['as_node']}'s {entry['peers']} peers {sum(peers.values())} in all"
     )
+    if outsider.get("connection_lost"):
+        counted += f" (then it lost its connection: {outsider['connection_lost']})"
     if entry["fusion_duplicates"]:
         # Counted by report, not by message: a replayed scan may hold several.
         counted += f", and the centre dropped {entry['fusion_duplicates']} reports as duplicates"
