@@ -84,6 +84,7 @@ class RunController:
         self.cyber_objects: dict[str, list[Any]] = {}
         # run id -> what was seen of it (the run report's data files), until the caller takes it
         self.observations: dict[str, Observed] = {}
+        self.signing = signing  # the run's keys (a forgery's stale recording is made with one)
         self._verifier = signing.verifier() if signing is not None else None
 
     async def subscribe(self) -> None:

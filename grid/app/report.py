@@ -89,7 +89,8 @@ def print_partial(console: Console, partial: Mapping[str, Any]) -> None:
 
 
 def _print_signing(console: Console, summary: dict[str, Any]) -> None:
-    """Signed reports, and the tracks no other member corroborates (a compromised member's phantom)."""
+    """Signed reports, the tracks no other member corroborates (a compromised member's phantom), and
+    what stopped an outsider's forgeries."""
     if (signing := summary.get("signing") or {}).get("signed"):
         window = signing["replay_window_s"]
         console.print(f"signed reports: keys {escape(str(signing['keys']))}, replay window {window:g} s")
@@ -97,6 +98,8 @@ def _print_signing(console: Console, summary: dict[str, Any]) -> None:
     for event in summary.get("events", []):
         if event.get("kind") == "spoofing":
             console.print(f"spoofing by {event['node']}: {escape(str(event.get('caught_by', '')))}")
+        elif event.get("kind") == "forgery":
+            console.print(f"forgery as {event['as_node']}: {escape(str(event.get('caught_by', '')))}")
     if alone:
         tracks = ", ".join(f"{t} ({n} only)" for t, n in alone.items())
         console.print(f"uncorroborated tracks (one member's reports alone): {tracks}")

@@ -32,6 +32,7 @@ from grid.app.cluster import Members, check_roster, is_cluster, members_of, plac
 from grid.app.controller import RunController
 from grid.app.faults import play_faults
 from grid.app.federation import RunBrokers, open_run_brokers
+from grid.app.outsiders import play_outsiders
 from grid.app.workers import WorkerPool, grid_services, worker_processes, worker_specs
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, CyberExportError, RunError
@@ -447,10 +448,17 @@ async def run_grid(
     pools: list[WorkerPool] = []
     async with _grid(options, on_dashboard, pools) as (controller, brokers):
         start = new_start(options.scenario, speed=options.speed)
-        async with play_faults(options, start, pools, controller) as faults:
+        async with (
+            play_faults(options, start, pools, controller) as faults,
+            play_outsiders(options, start, brokers, controller) as outsiders,
+        ):
             summary = await controller.conduct(
-                start, announce=True, on_progress=on_progress, before_end=faults.settled
+                start,
+                announce=True,
+                on_progress=on_progress,
+                before_end=outsiders.settled_after(faults.settled),
             )
+        outsiders.add_accounts(summary)
         if faults.played:
             summary["faults"] = [f.to_dict() for f in faults.played]
         objects = controller.cyber_objects.pop(start.run_id, [])

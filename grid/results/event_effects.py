@@ -6,12 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grid.mqtt.outage import PlayedOutage
+from grid.results.forgery import ForgeryView, forgery_entry
 from grid.wire.counters import CounterName
 from grid.wire.messages import NodeState
 from grid.world.events import (
     BrokerOutage,
     CyberCampaign,
     Event,
+    Forgery,
     Jamming,
     LinkImpairment,
     NodeOutage,
@@ -33,10 +35,12 @@ def event_effects(
     status_log: Mapping[str, Sequence[tuple[float, NodeState]]] | None = None,
     report_times: Sequence[float] = (),
     single_source: Mapping[str, str] | None = None,
+    forgery: ForgeryView | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per event: what it was and what it did, from the nodes' own counters.
 
     ``single_source``: confirmed track id -> the one node whose reports alone it rests on.
+    ``forgery``: the tracks and refusals a ``forgery`` event's entry is judged on.
     """
     owner = roster.sensor_owner()
     out: list[dict[str, Any]] = []
@@ -84,6 +88,8 @@ def event_effects(
                 "uncorroborated_tracks": alone,
                 "caught_by": _spoofing_caught_by(e.node, phantom_reports, alone),
             }
+        elif isinstance(e, Forgery) and forgery is not None:
+            entry |= forgery_entry(e, forgery, roster=roster, per_node=per_node)
         elif isinstance(e, BrokerOutage):
             outcome = played.get(e.at_s)
             entry |= (
@@ -113,7 +119,7 @@ def _spoofing_caught_by(node: str, phantom_reports: int, alone: list[str]) -> st
     if alone:
         return (
             f"corroboration: track(s) {', '.join(alone)} rest on {node}'s reports alone, no other member's "
-            "sensor agrees (the reports themselves are valid, signed by the member)"
+            "sensor agrees (the reports are the member's own, so a signature check passes them)"
         )
     return (
         f"nothing flagged: no confirmed track rests on {node}'s reports alone (the phantom made no track "

@@ -14,10 +14,12 @@ from grid.evaluation.metrics import assign_updates, assoc_radius_m, locate, thre
 from grid.evaluation.pcrlb import bound_rmse, pcrlb
 from grid.evaluation.quality import Scoring, evaluate
 from grid.evaluation.truth_table import TruthTable
+from grid.geo import LocalFrame
 from grid.mqtt.broker import BrokerInfo
 from grid.participants.detections import detection_from_report
 from grid.participants.service import SERVICE_IDS
 from grid.results.event_effects import event_effects
+from grid.results.forgery import ForgeryView
 from grid.results.observed import Observed
 from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, CounterName
 from grid.wire.messages import Awareness, CyberStats, NodePicture
@@ -146,6 +148,13 @@ def build_summary(
             status_log=seen.status_log,
             report_times=[m[1] for m in seen.measurements],
             single_source=single_source,
+            forgery=ForgeryView(
+                frame=LocalFrame(*scenario.origin),
+                track_updates=track_updates,
+                radius_m=assoc_radius,
+                fusion_rejected=fusion.rejected if fusion else {},
+                fusion_duplicates=fusion.duplicates if fusion else 0,
+            ),
         ),
         "per_node": node_counters,
         # The services' own counters (reconnects, failovers, ...), beside their detailed accounts.

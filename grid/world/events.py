@@ -22,6 +22,15 @@ are errors. Kinds and their fields:
     ``node`` publishes reports of ``phantom``, a target that does not exist: ``{id, speed_mps?,
     altitude_m?, path, rcs_m2 (default 1), emits_rf (default true)}`` with the path language of
     :mod:`grid.world.flight`, flown from ``at_s``.
+``forgery``
+    An outsider, who holds no key of the grid, publishes forged reports on ``as_node``'s report
+    topic, pretending to be that member: ``phantom`` (as for ``spoofing``) seen by ``as_node``'s
+    first ranging sensor, ``rate_hz`` messages a second (default 1, up to 20), round the
+    ``forms`` (:class:`ForgeryForm`, default all five, each at most once): ``unsigned``,
+    ``foreign_key`` (signed in ``as_node``'s name with the outsider's own key), ``wrong_signer``
+    (another member's genuine signed report, captured, sent on ``as_node``'s topic),
+    ``replayed`` (``as_node``'s genuine report, captured, sent again) and ``stale`` (a report
+    of ``as_node`` recorded longer ago than the replay window). The phantom id must be new.
 ``broker_outage``
     The broker gridsim started is stopped at ``at_s`` and restarted after ``duration_s``
     (required). Broker outages may not overlap. ``signal``: ``term`` (default; the broker saves
@@ -60,6 +69,8 @@ __all__ = [
     "BrokerOutage",
     "CyberCampaign",
     "Event",
+    "Forgery",
+    "ForgeryForm",
     "Jamming",
     "LinkImpairment",
     "NodeOutage",
@@ -168,6 +179,33 @@ class Spoofing(_Event):
     kind: Literal["spoofing"]
     node: _ID
     phantom: Phantom
+
+
+class ForgeryForm(StrEnum):
+    """How an outsider forges a member's report (what a signed grid refuses it as, in brackets)."""
+
+    UNSIGNED = "unsigned"  # no signature at all (unsigned)
+    FOREIGN_KEY = "foreign_key"  # signed in the member's name with the outsider's key (bad_signature)
+    WRONG_SIGNER = "wrong_signer"  # another member's captured report on this member's topic (wrong_signer)
+    REPLAYED = "replayed"  # the member's captured report sent again (replayed)
+    STALE = "stale"  # the member's report recorded before the replay window (stale)
+
+
+class Forgery(_Event):
+    """An outsider publishes forged reports of a phantom on a member's report topic."""
+
+    kind: Literal["forgery"]
+    as_node: _ID
+    phantom: Phantom
+    rate_hz: Annotated[float, Field(gt=0, le=20)] = 1.0
+    forms: Annotated[list[ForgeryForm], Field(min_length=1, max_length=5)] = list(ForgeryForm)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        for i, form in enumerate(self.forms):
+            if form in self.forms[:i]:
+                raise ValueError(f"forms[{i}]: {form.value!r} is given twice; expected each form once")
+        return self
 
 
 class BrokerOutage(_Event):
@@ -338,7 +376,7 @@ class CyberCampaign(_Event):
 
 
 Event = Annotated[
-    NodeOutage | LinkImpairment | SensorFailure | Jamming | Spoofing | BrokerOutage | CyberCampaign,
+    NodeOutage | LinkImpairment | SensorFailure | Jamming | Spoofing | Forgery | BrokerOutage | CyberCampaign,
     Field(discriminator="kind"),
 ]
 
@@ -348,6 +386,7 @@ EVENT_KINDS = (
     "sensor_failure",
     "jamming",
     "spoofing",
+    "forgery",
     "broker_outage",
     "cyber_campaign",
 )

@@ -43,6 +43,7 @@ from grid.world.events import (
     BrokerOutage,
     CyberCampaign,
     Event,
+    Forgery,
     LinkImpairment,
     NodeOutage,
     SensorFailure,
@@ -216,6 +217,7 @@ class Scenario(_Strict):
     def _check_events(self, threat_ids: set[str]) -> list[str]:
         found: list[str] = []
         outages: list[tuple[float, float, int]] = []
+        found += _phantom_problems(self.events, threat_ids)
         for i, event in enumerate(self.events):
             where = f"events[{i}]"
             if event.at_s >= self.duration_s:
@@ -225,8 +227,6 @@ class Scenario(_Strict):
                     f"{where}.duration_s: {event.duration_s} runs past the end of the scenario; expected "
                     f"at most {self.duration_s - event.at_s:g} (duration_s {self.duration_s:g} minus at_s)"
                 )
-            if isinstance(event, Spoofing) and event.phantom.id in threat_ids:
-                found.append(f"{where}.phantom.id: {event.phantom.id!r} is a threat id; expected a new id")
             if isinstance(event, BrokerOutage):
                 outages.append((event.at_s, event.end_s, i))
             if isinstance(event, CyberCampaign):
@@ -268,6 +268,22 @@ class Scenario(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """A plain map that :func:`scenario_from_dict` reads back to an equal scenario."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def _phantom_problems(events: list[Event], threat_ids: set[str]) -> list[str]:
+    """Each phantom (spoofing, forgery) needs an id of its own: no threat's, no other phantom's."""
+    found: list[str] = []
+    phantoms: set[str] = set()
+    for i, event in enumerate(events):
+        if not isinstance(event, Spoofing | Forgery):
+            continue
+        where, pid = f"events[{i}].phantom.id", event.phantom.id
+        if pid in threat_ids:
+            found.append(f"{where}: {pid!r} is a threat id; expected a new id")
+        elif pid in phantoms:
+            found.append(f"{where}: {pid!r} is another event's phantom; expected a new id")
+        phantoms.add(pid)
+    return found
 
 
 def default_scenario_path() -> Path:
@@ -318,6 +334,8 @@ def validate_against_roster(
     for i, event in enumerate(scenario.events):
         if isinstance(event, NodeOutage | LinkImpairment | Spoofing) and event.node not in roster:
             fail(f"events[{i}].node", _unknown("node id", event.node, nodes, list_all=True))
+        if isinstance(event, Forgery) and event.as_node not in roster:
+            fail(f"events[{i}].as_node", _unknown("node id", event.as_node, nodes, list_all=True))
         if isinstance(event, SensorFailure) and event.sensor not in sensors:
             fail(f"events[{i}].sensor", _unknown("sensor id", event.sensor, sensors, list_all=False))
         if isinstance(event, CyberCampaign):

@@ -19,6 +19,7 @@ from grid.geo import LocalFrame
 from grid.world.events import (
     BrokerOutage,
     Event,
+    Forgery,
     Jamming,
     LinkImpairment,
     NodeOutage,
@@ -29,7 +30,22 @@ from grid.world.roster import SensorKind
 from grid.world.scenario import Scenario, Threat
 from grid.world.truth import Trajectory, TruthState
 
-__all__ = ["Impairment", "JamEffect", "Timeline"]
+__all__ = ["Impairment", "JamEffect", "Timeline", "phantom_trajectory"]
+
+
+def phantom_trajectory(event: Spoofing | Forgery, frame: LocalFrame) -> Trajectory:
+    """Where an event's phantom flies (from the event's ``at_s``), as a threat would."""
+    p = event.phantom
+    threat = Threat(
+        id=p.id,
+        start_s=event.at_s,
+        speed_mps=p.speed_mps,
+        altitude_m=p.altitude_m,
+        path=p.path,
+        rcs_m2=p.rcs_m2,
+        emits_rf=p.emits_rf,
+    )
+    return Trajectory(threat, frame)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,17 +84,7 @@ class Timeline:
         self._phantoms: list[tuple[Spoofing, Trajectory]] = []
         for event in self.events:
             if isinstance(event, Spoofing):
-                p = event.phantom
-                threat = Threat(
-                    id=p.id,
-                    start_s=event.at_s,
-                    speed_mps=p.speed_mps,
-                    altitude_m=p.altitude_m,
-                    path=p.path,
-                    rcs_m2=p.rcs_m2,
-                    emits_rf=p.emits_rf,
-                )
-                self._phantoms.append((event, Trajectory(threat, frame)))
+                self._phantoms.append((event, phantom_trajectory(event, frame)))
 
     def is_node_out(self, node_id: str, t: float) -> bool:
         """Whether ``node_id`` is down (a ``node_outage``) at ``t``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from grid.errors import ScenarioError
 from grid.world.events import (
     BrokerOutage,
     CyberCampaign,
+    Forgery,
+    ForgeryForm,
     Jamming,
     LinkImpairment,
     NodeOutage,
@@ -386,3 +389,95 @@ def test_any_64_hex_digits_are_a_sha256(value: str) -> None:
 def test_non_hex_is_never_a_hash(value: str) -> None:
     """A 32-character string with a non-hex character is not an md5."""
     assert check_observable(ObservableType.MD5, value) is not None
+
+
+FORGERY = (
+    "  - kind: forgery\n"
+    "    at_s: 10\n"
+    "    as_node: FR\n"
+    "    phantom: {id: ghost, speed_mps: 60, altitude_m: 400, path: [[43.6, 29.2], [43.75, 28.95]]}\n"
+)
+
+
+def test_forgery_defaults(tmp_path: Path, roster: Roster) -> None:
+    """A forgery sends one message a second, round every form, for the rest of the run."""
+    event = load_scenario(write(tmp_path, BASE + FORGERY), roster=roster).events[4]
+    assert isinstance(event, Forgery)
+    assert (event.as_node, event.phantom.id, event.rate_hz, event.end_s) == ("FR", "ghost", 1.0, math.inf)
+    assert event.forms == list(ForgeryForm)
+    assert [f.value for f in event.forms] == ["unsigned", "foreign_key", "wrong_signer", "replayed", "stale"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line", "words"),
+    [
+        ("as_node: FR", "as_node: XX", "events[4].as_node", EXTRA_AT + 2, ["unknown node id 'XX'", "FR"]),
+        ("    as_node: FR\n", "", "events[4].as_node", EXTRA_AT, ["missing"]),
+        (
+            "as_node: FR\n",
+            "as_node: FR\n    rate_hz: 0\n",
+            "events[4].rate_hz",
+            EXTRA_AT + 3,
+            ["greater than 0"],
+        ),
+        ("as_node: FR\n", "as_node: FR\n    rate_hz: 50\n", "events[4].rate_hz", EXTRA_AT + 3, ["20"]),
+        (
+            "as_node: FR\n",
+            "as_node: FR\n    forms: [unsigned, forged]\n",
+            "events[4].forms[1]",
+            EXTRA_AT + 3,
+            ["'forged'", "foreign_key"],
+        ),
+        ("as_node: FR\n", "as_node: FR\n    forms: []\n", "events[4].forms", EXTRA_AT + 3, ["at least 1"]),
+        (
+            "as_node: FR\n",
+            "as_node: FR\n    forms: [stale, unsigned, stale]\n",
+            "events[4].forms[2]",
+            EXTRA_AT + 3,
+            ["'stale' is given twice"],
+        ),
+        ("id: ghost", "id: a", "events[4].phantom.id", EXTRA_AT + 3, ["'a' is a threat id"]),
+        ("speed_mps: 60, ", "", "events[4].phantom.speed_mps", EXTRA_AT + 3, ["missing"]),
+        ("as_node: FR\n", "as_node: FR\n    node: FR\n", "events[4].node", EXTRA_AT + 3, ["unknown"]),
+        ("at_s: 10\n", "at_s: 100\n", "events[4].at_s", EXTRA_AT + 1, ["not before duration_s"]),
+    ],
+    ids=[
+        "unknown-node",
+        "missing-node",
+        "rate-zero",
+        "rate-too-high",
+        "unknown-form",
+        "no-forms",
+        "form-twice",
+        "phantom-reuses-threat-id",
+        "phantom-without-speed",
+        "unknown-key",
+        "at-beyond-duration",
+    ],
+)
+def test_broken_forgery(  # noqa: PLR0917
+    tmp_path: Path, roster: Roster, old: str, new: str, field: str, line: int, words: list[str]
+) -> None:
+    """Each broken forgery names the file, the line, the field and what was expected."""
+    assert old in FORGERY
+    path = write(tmp_path, BASE + FORGERY.replace(old, new))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, roster=roster)
+    err = info.value
+    assert (err.file, err.field, err.line) == (str(path), field, line)
+    for word in words:
+        assert word in err.problem, err.problem
+    assert str(err).startswith(f"{path}:{line}: {field}: ")
+
+
+def test_phantoms_need_ids_of_their_own(tmp_path: Path, roster: Roster) -> None:
+    """A forgery's phantom may not reuse a spoofing event's phantom id."""
+    spoof = (
+        "  - {kind: spoofing, at_s: 0, node: RO,"
+        " phantom: {id: ghost, speed_mps: 9, altitude_m: 9, path: [[1, 2], [2, 3]]}}\n"
+    )
+    path = write(tmp_path, BASE + spoof + FORGERY)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, roster=roster)
+    assert (info.value.field, info.value.line) == ("events[5].phantom.id", EXTRA_AT + 1 + 3)
+    assert "another event's phantom" in info.value.problem
