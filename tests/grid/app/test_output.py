@@ -172,8 +172,9 @@ def test_certs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "certs"
     assert main(["certs", str(out), "--json"]) == 0
     doc, _ = _document(capsys)
-    assert set(doc) == {"dir", "files"}
+    assert set(doc) == {"dir", "files", "kept"}
     assert doc["dir"] == str(out)
+    assert doc["kept"] is False
     assert str(out / "ca.crt") in doc["files"]
     assert all(Path(f).is_file() for f in doc["files"])
     message = _error_document(capsys, main(["certs", str(out), "--json"]), "ConfigError", 2)
