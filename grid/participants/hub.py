@@ -157,7 +157,7 @@ class CyberHub(GridService):
         finally:
             self._replaying = False
             self.recovery.replay_done()
-        if records:
+        if self.recovery.resumed_ns is not None:
             log.warning("hub: resumed run %s from its journal: %s", run.run_id, self.recovery.figures())
         for env, parsed in early:
             self._take(run, env, parsed)
@@ -335,6 +335,8 @@ class CyberHub(GridService):
             self._queue_push(outcome)
 
     def _on_flag(self, run: ActiveRun, body: CyberFlag) -> None:
+        if body.late:  # the JCC's analysis came due while its process was down
+            self.recovery.late_keys.add(body.key)
         mitigation: Mitigation | None = self._count(lambda: self.exchange.flag(body.key, body.time_s))
         if mitigation is None:
             return

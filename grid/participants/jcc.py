@@ -105,10 +105,10 @@ class JointCyberCentre(GridService):
                 continue
             if due_s < now:  # its analysis came due while the process was down
                 self.counters[CounterName.LATE_FLAGS] += 1
-                self.recovery.late_keys.add(key)
+                self.recovery.late_keys.add(key)  # the flag says so: the hub's account names it
             self._queue.put_nowait((due_s, key))
         self.recovery.replay_done()
-        if records:
+        if self.recovery.resumed_ns is not None:
             self.counters[CounterName.REPLAYED] = self.recovery.counts["replayed"]
             log.warning("jcc: resumed run %s from its journal: %s", run.run_id, self.recovery.figures())
         for env, parsed in early:
@@ -119,7 +119,8 @@ class JointCyberCentre(GridService):
         while True:
             due_s, key = await self._queue.get()
             await run.clock.sleep_until(due_s)
-            flag = CyberFlag(run_id=run.run_id, key=key, time_s=run.clock.now())
+            late = key in self.recovery.late_keys
+            flag = CyberFlag(run_id=run.run_id, key=key, time_s=run.clock.now(), late=late)
             payload = Envelope(body=flag, origin=self.service_id).to_bytes()
             self.post_raw(topics.CYBER_FLAGS, payload, self.recovery.on_sent(topics.CYBER_FLAGS, key))
             self.counters[CounterName.FLAGS] += 1

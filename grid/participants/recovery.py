@@ -13,8 +13,9 @@ sent again is dropped by its id and counted as ``redelivered``.
 
 What a restart still changes is counted here, with its cause (:meth:`Recovery.figures`): a
 message sent while the participant was down is handled only after the restart (``queued``, the
-keys it concerned under ``late_keys``), so the times that follow from it (a flag, a mitigation,
-a warning) are later by the outage.
+keys it concerned under ``late_keys``), and an analysis the JCC had due meanwhile is flagged on
+its restart (its flag says ``late``; the hub adds its key), so the times that follow (a flag, a
+mitigation, a warning) are later by the outage. The counts are the same as without it.
 """
 
 from __future__ import annotations
@@ -82,9 +83,10 @@ class Recovery:
         if self.folder is None:
             return [], early
         journal = Journal(self.folder, run_id)
+        if journal.path.exists():  # this process is a restart in the run (its journal may be empty)
+            self.resumed_ns = time.time_ns()
         records = list(journal.replay())
         if records:
-            self.resumed_ns = time.time_ns()
             for record in records:
                 if record.sent:
                     self._sent[(record.topic, record.payload.decode("utf-8", "replace"))] += 1
@@ -143,7 +145,7 @@ class Recovery:
 
     def figures(self) -> dict[str, Any]:
         """What a restart replayed and changed (empty without one): see the module's docstring."""
-        if self.resumed_ns is None:
+        if self.resumed_ns is None and not self.late_keys:
             return {}
         return {
             "replayed": self.counts["replayed"],

@@ -356,12 +356,14 @@ class CyberObjects(_Body, frozen=True, kw_only=True):
 
 
 class CyberFlag(_Body, frozen=True, kw_only=True):
-    """The Joint Cyber Centre flags the shared indicator of ``key`` at simulation time ``time_s``."""
+    """The Joint Cyber Centre flags the shared indicator of ``key`` at simulation time ``time_s``;
+    ``late``: its analysis came due while the centre's process was down (flagged on its restart)."""
 
     TYPE: ClassVar[str] = "cyber_flag"
     run_id: Text
     key: Text
     time_s: SimTime
+    late: bool = False
 
 
 class CyberAck(_Body, frozen=True, kw_only=True):
