@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from grid.clock import VirtualClock
 from grid.cyber.observables import observable_key
 from grid.mqtt.memory import MemoryBroker
