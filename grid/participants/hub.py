@@ -19,8 +19,9 @@ acknowledgements and pushes, then publishes its account (:class:`~grid.wire.mess
 With a ``journal_dir`` the hub survives a crash of its process (:mod:`grid.participants.recovery`):
 restarted in the run, it replays its journal (the same exchange: indicators, sightings, flags,
 acknowledgements), sends what was not out yet, then takes what its session queued meanwhile.
-The replay's TAXII pushes are not made again (they were made before the crash, or are counted
-lost with it); the account's ``recovery`` says what the restart replayed and changed.
+The replay's TAXII pushes are not made again (they were made before the crash, or were lost
+with it: ``taxii_not_repushed`` counts their objects); the account's ``recovery`` says what the
+restart replayed and changed.
 """
 
 from __future__ import annotations
@@ -331,8 +332,11 @@ class CyberHub(GridService):
         if outcome.kind == "new":
             objects = objects_json(outcome.objects)
             self._emit(topics.CYBER_JCC, CyberObjects(run_id=run.run_id, key=outcome.key, objects=objects))
-        if outcome.objects and self._pusher is not None and not self._replaying:
-            self._queue_push(outcome)
+        if outcome.objects and self._pusher is not None:
+            if self._replaying:  # pushed before the crash, or lost with it: counted, not pushed again
+                self.recovery.counts["taxii_not_repushed"] += len(outcome.objects)
+            else:
+                self._queue_push(outcome)
 
     def _on_flag(self, run: ActiveRun, body: CyberFlag) -> None:
         if body.late:  # the JCC's analysis came due while its process was down

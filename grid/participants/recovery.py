@@ -153,6 +153,8 @@ class Recovery:
             "redelivered": self.counts["redelivered"],
             "queued": self.counts["queued"],
             "late_keys": sorted(self.late_keys),
+            # The hub's, with a TAXII target: objects of the replay not pushed again.
+            **({"taxii_not_repushed": n} if (n := self.counts["taxii_not_repushed"]) else {}),
         }
 
     def end(self) -> None:
