@@ -109,6 +109,7 @@ class CyberHub(GridService):
         self.settle_idle_s = settle_idle_s
         self.exchange = CyberExchange(list(roster), epoch_of(0))
         self._seen = SeenReports()
+        self._flagged: set[str] = set()  # keys whose mitigation went out
         self._rejected: Counter[str] = Counter()
         self._activity = asyncio.Event()
         self._feed: TaxiiFeed | None = None
@@ -127,6 +128,7 @@ class CyberHub(GridService):
         """A fresh exchange for the run's members, on the run's epoch; a TAXII pusher if asked."""
         self.exchange = CyberExchange(list(self.roster), epoch_of(run.epoch_ns))
         self._seen = SeenReports()
+        self._flagged = set()
         self._rejected = Counter()
         self._pushed_ids = set()
         self._taxii = Counter()
@@ -341,9 +343,15 @@ class CyberHub(GridService):
     def _on_flag(self, run: ActiveRun, body: CyberFlag) -> None:
         if body.late:  # the JCC's analysis came due while its process was down
             self.recovery.late_keys.add(body.key)
+        if body.key in self._flagged:
+            # The JCC flags a key once; again only after its restart (its flag out, not yet marked
+            # sent): the members have the mitigation already.
+            self.recovery.counts["repeated_flags"] += 1
+            return
         mitigation: Mitigation | None = self._count(lambda: self.exchange.flag(body.key, body.time_s))
         if mitigation is None:
             return
+        self._flagged.add(body.key)
         objects = objects_json([mitigation.course_of_action, mitigation.relationship])
         notice = CyberObjects(run_id=run.run_id, key=mitigation.key, objects=objects)
         for member in sorted(mitigation.recipients & set(self.roster)):

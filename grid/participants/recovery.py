@@ -145,7 +145,7 @@ class Recovery:
 
     def figures(self) -> dict[str, Any]:
         """What a restart replayed and changed (empty without one): see the module's docstring."""
-        if self.resumed_ns is None and not self.late_keys:
+        if self.resumed_ns is None and not self.late_keys and not self.counts:
             return {}
         return {
             "replayed": self.counts["replayed"],
@@ -153,8 +153,9 @@ class Recovery:
             "redelivered": self.counts["redelivered"],
             "queued": self.counts["queued"],
             "late_keys": sorted(self.late_keys),
-            # The hub's, with a TAXII target: objects of the replay not pushed again.
-            **({"taxii_not_repushed": n} if (n := self.counts["taxii_not_repushed"]) else {}),
+            # The hub's: a flag of the JCC's again after its restart, absorbed; with a TAXII target,
+            # the replay's objects not pushed again.
+            **{k: self.counts[k] for k in ("repeated_flags", "taxii_not_repushed") if self.counts[k]},
         }
 
     def end(self) -> None:

@@ -14,6 +14,7 @@ from grid.cyber.observables import observable_key
 from grid.mqtt.memory import MemoryBroker
 from grid.participants.hub import CyberHub
 from grid.participants.jcc import JointCyberCentre
+from grid.participants.node import MemberNode
 from grid.participants.recovery import Recovery
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, GridService
 from grid.wire import topics
@@ -118,6 +119,10 @@ async def test_a_restarted_hub_rebuilds_its_exchange_and_sends_only_what_was_not
     assert (figures["redelivered"], figures["queued"], figures["late_keys"]) == (1, 1, [KEY])
     assert second.rejections() == {}, "a redelivery is the restart's, not a rejected message"
     assert second.exchange.metrics()["indicators"][0]["sightings"] == 1
+    # The JCC's flag again (a restarted JCC's, out before its kill): the members have it already.
+    await _feed(second, topics.CYBER_FLAGS, CyberFlag(run_id="run-1", key=KEY, time_s=26.0), JCC_ID)
+    assert _outbox(second) == []
+    assert second.recovery.figures()["repeated_flags"] == 1
     second.recovery.end()
 
 
@@ -189,3 +194,16 @@ async def test_a_restarted_jcc_keeps_its_indicators_and_flags_what_came_due_whil
     assert (body.key, body.late, body.time_s) == ("k2", True, 40.0), "flagged on the restart, said late"
     task.cancel()
     second.recovery.end()
+
+
+async def test_a_member_acknowledges_a_mitigation_once(roster: Roster) -> None:
+    """A key's mitigation again (a restarted hub's, out before the kill): a duplicate, not acked twice."""
+    run = _run(VirtualClock(30.0))
+    node = MemberNode(roster.member("RO"), roster=roster, session_factory=MemoryBroker().session)
+    node.run = run
+    node.on_run_start(run)
+    notice = CyberObjects(run_id="run-1", key=KEY, objects="[]")
+    await _feed(node, topics.mitigation_topic("RO"), notice, HUB_ID)
+    await _feed(node, topics.mitigation_topic("RO"), notice, HUB_ID)
+    assert [t for t, _ in _outbox(node)] == [topics.cyber_ack_topic("RO")]
+    assert (node.counters["mitigations_received"], node.counters["duplicates"]) == (1, 1)
