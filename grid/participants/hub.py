@@ -341,7 +341,7 @@ class CyberHub(GridService):
                 self._queue_push(outcome)
 
     def _on_flag(self, run: ActiveRun, body: CyberFlag) -> None:
-        if body.late:  # the JCC's analysis came due while its process was down
+        if body.late:  # the JCC's restart delayed it
             self.recovery.late_keys.add(body.key)
         if body.key in self._flagged:
             # The JCC flags a key once; again only after its restart (its flag out, not yet marked

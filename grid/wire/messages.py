@@ -357,7 +357,8 @@ class CyberObjects(_Body, frozen=True, kw_only=True):
 
 class CyberFlag(_Body, frozen=True, kw_only=True):
     """The Joint Cyber Centre flags the shared indicator of ``key`` at simulation time ``time_s``;
-    ``late``: its analysis came due while the centre's process was down (flagged on its restart)."""
+    ``late``: a restart of the centre's process delayed it (the indicator came, or its analysis
+    came due, while the process was down)."""
 
     TYPE: ClassVar[str] = "cyber_flag"
     run_id: Text
