@@ -41,12 +41,12 @@ from grid.cyber.taxii import TaxiiFeed, TaxiiTarget
 from grid.errors import CyberRejected, MessageRejected, TaxiiError
 from grid.mqtt.session import SessionFactory
 from grid.participants.cert import epoch_of
-from grid.participants.recovery import Recovery, parsed_of
+from grid.participants.recovery import REPLAY_FAULTS, Recovery, parsed_of
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.security.signing import SigningKeys
 from grid.wire import topics
-from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX
+from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, errors_counter
 from grid.wire.messages import (
     CYBER_STATS_MAX_BYTES,
     Body,
@@ -156,7 +156,10 @@ class CyberHub(GridService):
                     self._rejected["journal"] += 1
                     continue
                 self.recovery.replayed(env)
-                self._handle(run, env, parsed, record.now_s)
+                try:
+                    self._handle(run, env, parsed, record.now_s)
+                except REPLAY_FAULTS as exc:  # counted as when it was first handled (GridService._dispatch)
+                    self.counters[errors_counter(exc)] += 1
         finally:
             self._replaying = False
             self.recovery.replay_done()

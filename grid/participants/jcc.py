@@ -21,11 +21,11 @@ from pathlib import Path
 
 from grid.errors import ConfigError, MessageRejected
 from grid.mqtt.session import SessionFactory
-from grid.participants.recovery import Recovery, parsed_of
+from grid.participants.recovery import REPLAY_FAULTS, Recovery, parsed_of
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
-from grid.wire.counters import CounterName, rejected_counter
+from grid.wire.counters import CounterName, errors_counter, rejected_counter
 from grid.wire.messages import CyberFlag, CyberObjects, Envelope
 from grid.world.roster import Roster
 
@@ -96,7 +96,10 @@ class JointCyberCentre(GridService):
                 self.counters[rejected_counter("journal")] += 1
                 continue
             self.recovery.replayed(env)
-            self._handle(run, env, parsed, record.now_s)
+            try:
+                self._handle(run, env, parsed, record.now_s)
+            except REPLAY_FAULTS as exc:  # counted as when it was first handled (GridService._dispatch)
+                self.counters[errors_counter(exc)] += 1
         pending, self._pending = self._pending, None
         now = run.clock.now()
         for due_s, key in pending:

@@ -26,11 +26,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grid.errors import GridError
 from grid.participants.journal import Journal, JournalRecord
 from grid.wire import topics
 from grid.wire.messages import Envelope
 
-__all__ = ["Recovery", "parsed_of", "topic_of"]
+__all__ = ["REPLAY_FAULTS", "Recovery", "parsed_of", "topic_of"]
+
+# What a message's handling may raise and the service counts and survives (as GridService._dispatch
+# does): a replay of that message raises it again, and must not stop the restart.
+REPLAY_FAULTS = (GridError, ValueError, ArithmeticError, LookupError)
 
 
 def topic_of(parsed: topics.ParsedTopic) -> str:
