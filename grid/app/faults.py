@@ -4,10 +4,11 @@ The fusion centre's worker (the process with the centre, the hub and the Joint C
 killed with SIGKILL at simulation time S, a crash: no goodbye, the broker publishes its last will
 and queues its QoS 1 reports on its persistent session. D simulation seconds later it is started
 again; the centre resumes that session (no wipe) and fuses its journal again, then the queue, so
-its account covers the whole run (:mod:`grid.participants.centre`). The run's end is announced
-only once the restarted centre is back in the run (its status says running again), however long
-the restart takes on a loaded machine. The hub and the JCC restart
-fresh: what they held before the crash is gone (a scenario's cyber campaign then shows it).
+its account covers the whole run (:mod:`grid.participants.centre`). The hub and the JCC do the
+same with theirs (:mod:`grid.participants.recovery`): the cyber account covers the whole run too,
+and says under ``cyber.recovery`` what the restart replayed and which indicators it made late.
+The run's end is announced only once the restarted services are back in the run (their statuses
+say running again), however long the restart takes on a loaded machine.
 Broker faults are scenario events (``broker_outage`` with ``signal: kill``).
 """
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from grid.app.controller import RunController
 from grid.app.workers import WorkerPool
-from grid.participants.service import FUSION_ID
+from grid.participants.service import SERVICE_IDS
 from grid.wire.messages import NodeState, RunControl
 
 if TYPE_CHECKING:
@@ -91,10 +92,13 @@ async def _kill_and_restart(
 
 
 def _rejoined(controller: RunController) -> bool:
-    """Whether the fusion centre said it is running again after the last will of its crash."""
-    changes = controller.status_changes(FUSION_ID)
-    offline = [i for i, (_, state) in enumerate(changes) if state is NodeState.OFFLINE]
-    return bool(offline) and any(state is NodeState.RUNNING for _, state in changes[offline[-1] :])
+    """Whether the worker's services said they are running again after the last wills of its crash."""
+    for service_id in SERVICE_IDS:
+        changes = controller.status_changes(service_id)
+        offline = [i for i, (_, state) in enumerate(changes) if state is NodeState.OFFLINE]
+        if not offline or not any(state is NodeState.RUNNING for _, state in changes[offline[-1] :]):
+            return False
+    return True
 
 
 async def _play_one(
@@ -107,7 +111,7 @@ async def _play_one(
             while not _rejoined(controller):  # noqa: ASYNC110
                 await asyncio.sleep(_REJOIN_POLL_S)
     except TimeoutError:
-        log.warning("fault: the restarted fusion centre did not rejoin within %.0f s", _REJOIN_TIMEOUT_S)
+        log.warning("fault: the restarted services did not rejoin within %.0f s", _REJOIN_TIMEOUT_S)
 
 
 @dataclass

@@ -260,7 +260,8 @@ def _add_fault_options(run: argparse.ArgumentParser) -> None:
         default=None,
         metavar="S",
         help="fault injection: SIGKILL the fusion centre's worker at simulation second S and restart it "
-        "--fusion-down s later; it resumes its session and journal (needs --workers N >= 1)",
+        "--fusion-down s later (with the cyber hub and the JCC); each resumes its session and journal "
+        "(needs --workers N >= 1)",
     )
     run.add_argument(
         "--fusion-down",

@@ -227,8 +227,21 @@ def print_cyber(console: Console, cyber: Mapping[str, Any] | None) -> None:
         console.print(f"cyber reports rejected: {sum(rejected.values())} ({reasons})")
     if taxii := cyber.get("taxii"):
         console.print(_taxii_line(taxii))
+    if recovery := cyber.get("recovery"):
+        console.print(_recovery_line(recovery, cyber["indicators"]))
     if export := cyber.get("export"):
         console.print(_export_line(export))
+
+
+def _recovery_line(recovery: Mapping[str, Any], indicators: list[Mapping[str, Any]]) -> str:
+    """What a restart of the hub's process replayed, and the indicators whose times it delayed."""
+    late = set(recovery.get("late_keys") or ())
+    delayed = ", ".join(escape(_observable(i)[0]) for i in indicators if i["key"] in late) or "none"
+    return (
+        f"cyber hub restarted: {recovery.get('replayed', 0)} messages replayed, "
+        f"{recovery.get('resent', 0)} sent again, {recovery.get('redelivered', 0)} redeliveries dropped, "
+        f"{recovery.get('queued', 0)} queued while down; times delayed by it: {delayed}"
+    )
 
 
 def _observable(indicator: Mapping[str, Any]) -> tuple[str, str]:

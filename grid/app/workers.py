@@ -36,7 +36,7 @@ from grid.app.signals import Stopped, run_async, stop_signals
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, GridError, RunError
 from grid.mqtt.process import die_with_parent_hook, stop_process
-from grid.mqtt.session import broker_sessions
+from grid.mqtt.session import SessionFactory, broker_sessions
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S
 from grid.participants.centre import FusionCentre
 from grid.participants.hub import CyberHub
@@ -106,8 +106,8 @@ class WorkerSpec:
     certs: str | None = None  # secure mode: the certificates folder; each service presents its own
     sign_keys: str | None = None  # key directory: nodes sign their reports, the receivers verify them
     replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
-    journal_dir: str | None = None  # the fusion centre journals its reports here (grid.participants.journal)
-    resume: bool = False  # a restart: the fusion centre resumes its session and its journal
+    journal_dir: str | None = None  # the services journal what they receive here (grid.participants.journal)
+    resume: bool = False  # a restart: the services resume their sessions and their journals
 
     def __post_init__(self) -> None:
         if not self.nodes and not self.fusion:
@@ -412,19 +412,27 @@ def grid_services(
 ) -> list[GridService]:
     """The grid's services on ``host:port`` (or their cluster members): fusion centre, hub, JCC.
 
-    With ``journal_dir`` the fusion centre journals its reports and acknowledges each only once
-    journaled; with ``resume`` too (a restart) it takes up its session and journal where they were.
+    With ``journal_dir`` each service journals what it receives (the hub and the JCC in a folder
+    of their own there) and acknowledges each message only once journaled; with ``resume`` too (a
+    restart) each takes up its session and journal where they were.
     """
-    fusion_sessions = session_factory(cluster, FUSION_ID, roster)
-    if journal_dir is not None and fusion_sessions is None:
-        fusion_sessions = broker_sessions(host, port, resume=resume, manual_ack=True)
+
+    def sessions(service_id: str) -> SessionFactory | None:
+        made = session_factory(cluster, service_id, roster)
+        if journal_dir is not None and made is None:
+            made = broker_sessions(host, port, resume=resume, manual_ack=True)
+        return made
+
+    def journal(service_id: str) -> Path | None:
+        return None if journal_dir is None else journal_dir / service_id
+
     return [
         FusionCentre(
             roster=roster,
             host=host,
             port=port,
             track_interval_s=track_interval_s,
-            session_factory=fusion_sessions,
+            session_factory=sessions(FUSION_ID),
             signing=signing,
             journal_dir=journal_dir,
         ),
@@ -433,15 +441,17 @@ def grid_services(
             host=host,
             port=port,
             taxii=taxii,
-            session_factory=session_factory(cluster, HUB_ID, roster),
+            session_factory=sessions(HUB_ID),
             signing=signing,
+            journal_dir=journal(HUB_ID),
         ),
         JointCyberCentre(
             roster=roster,
             host=host,
             port=port,
             analysis_s=analysis_s,
-            session_factory=session_factory(cluster, JCC_ID, roster),
+            session_factory=sessions(JCC_ID),
+            journal_dir=journal(JCC_ID),
         ),
     ]
 

@@ -15,6 +15,13 @@ pusher task, so a slow or failing TAXII server never holds up the receive loop; 
 counted and logged once, and the run goes on. TLP:RED indicators are not pushed: TLP:RED stays
 between the originator and the hub. When the run ends the hub waits, briefly, for the last
 acknowledgements and pushes, then publishes its account (:class:`~grid.wire.messages.CyberStats`).
+
+With a ``journal_dir`` the hub survives a crash of its process (:mod:`grid.participants.recovery`):
+restarted in the run, it replays its journal (the same exchange: indicators, sightings, flags,
+acknowledgements), sends what was not out yet, then takes what its session queued meanwhile.
+The replay's TAXII pushes are not made again (they were made before the crash, or were lost
+with it: ``taxii_not_repushed`` counts their objects); the account's ``recovery`` says what the
+restart replayed and changed.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from grid.cyber.exchange import CyberExchange, Mitigation, Outcome
@@ -30,15 +38,24 @@ from grid.cyber.markings import Tlp, marking_of, tlp_of_marking
 from grid.cyber.references import parse_json
 from grid.cyber.stix import ATTACK_PATTERNS, HUB_IDENTITY
 from grid.cyber.taxii import TaxiiFeed, TaxiiTarget
-from grid.errors import CyberRejected, TaxiiError
+from grid.errors import CyberRejected, MessageRejected, TaxiiError
 from grid.mqtt.session import SessionFactory
 from grid.participants.cert import epoch_of
+from grid.participants.recovery import REPLAY_FAULTS, Recovery, parsed_of
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.security.signing import SigningKeys
 from grid.wire import topics
-from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX
-from grid.wire.messages import CYBER_STATS_MAX_BYTES, CyberAck, CyberFlag, CyberObjects, CyberStats, Envelope
+from grid.wire.counters import ERRORS_PREFIX, REJECTED_PREFIX, errors_counter
+from grid.wire.messages import (
+    CYBER_STATS_MAX_BYTES,
+    Body,
+    CyberAck,
+    CyberFlag,
+    CyberObjects,
+    CyberStats,
+    Envelope,
+)
 from grid.world.roster import Roster
 
 __all__ = ["SETTLE_IDLE_S", "CyberHub", "objects_json"]
@@ -71,8 +88,13 @@ class CyberHub(GridService):
         signing: SigningKeys | None = None,
         taxii: TaxiiTarget | None = None,
         settle_idle_s: float = SETTLE_IDLE_S,
+        journal_dir: Path | None = None,
     ) -> None:
-        """The hub; with ``taxii``, it also pushes its feed to that TAXII 2.1 collection."""
+        """The hub; with ``taxii``, it also pushes its feed to that TAXII 2.1 collection.
+
+        ``journal_dir``: journal each run there and replay it on a restart (its session should then
+        ``resume`` with ``manual_ack``: :func:`grid.mqtt.session.broker_sessions`).
+        """
         super().__init__(
             service_id=HUB_ID,
             host=host,
@@ -87,6 +109,7 @@ class CyberHub(GridService):
         self.settle_idle_s = settle_idle_s
         self.exchange = CyberExchange(list(roster), epoch_of(0))
         self._seen = SeenReports()
+        self._flagged: set[str] = set()  # keys whose mitigation went out
         self._rejected: Counter[str] = Counter()
         self._activity = asyncio.Event()
         self._feed: TaxiiFeed | None = None
@@ -96,6 +119,8 @@ class CyberHub(GridService):
         self._taxii: Counter[str] = Counter()
         self._taxii_seconds = 0.0
         self._taxii_error: str | None = None
+        self.recovery = Recovery(journal_dir)
+        self._replaying = False
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -103,6 +128,7 @@ class CyberHub(GridService):
         """A fresh exchange for the run's members, on the run's epoch; a TAXII pusher if asked."""
         self.exchange = CyberExchange(list(self.roster), epoch_of(run.epoch_ns))
         self._seen = SeenReports()
+        self._flagged = set()
         self._rejected = Counter()
         self._pushed_ids = set()
         self._taxii = Counter()
@@ -113,6 +139,34 @@ class CyberHub(GridService):
             self._feed = TaxiiFeed(self.taxii)
             self._pushes = asyncio.Queue()
             self._pusher = self._spawn(self._push_loop(self._feed, self._pushes), f"taxii[{run.run_id}]")
+        self._resume(run)
+
+    def _resume(self, run: ActiveRun) -> None:
+        """Handle what the journal holds (a restart's) at its clock readings, then the messages
+        that came before the start."""
+        records, early = self.recovery.start(run.run_id)
+        self._replaying = True
+        try:
+            for record in records:
+                if record.sent:
+                    continue
+                try:
+                    env, parsed = Envelope.from_bytes(record.payload), parsed_of(record.topic)
+                except (MessageRejected, ValueError):
+                    self._rejected["journal"] += 1
+                    continue
+                self.recovery.replayed(env)
+                try:
+                    self._handle(run, env, parsed, record.now_s)
+                except REPLAY_FAULTS as exc:  # counted as when it was first handled (GridService._dispatch)
+                    self.counters[errors_counter(exc)] += 1
+        finally:
+            self._replaying = False
+            self.recovery.replay_done()
+        if self.recovery.resumed_ns is not None:
+            log.warning("hub: resumed run %s from its journal: %s", run.run_id, self.recovery.figures())
+        for env, parsed in early:
+            self._take(run, env, parsed)
 
     async def settle(self) -> None:
         """Wait until every shared indicator is flagged and acknowledged by each recipient, and the
@@ -147,6 +201,7 @@ class CyberHub(GridService):
             self._feed.close()
             self._feed = None
         await self.publish(topics.CYBER_STATS, self.stats())
+        self.recovery.end()
 
     def rejections(self) -> dict[str, int]:
         """Refused cyber messages by reason: the wire's, the hub's own and the exchange's."""
@@ -194,20 +249,33 @@ class CyberHub(GridService):
             rejected=self.rejections(),
             taxii=self.taxii_figures(),
             objects=objects,
+            recovery=self.recovery.figures(),
         )
 
     # ------------------------------------------------------------------------------ messages
 
     async def on_message(self, env: Envelope, parsed: topics.ParsedTopic) -> None:
         """A CERT's report, the Joint Cyber Centre's flag, or a member's acknowledgement."""
-        run, body = self.run, env.body
-        if run is None or getattr(body, "run_id", None) != run.run_id:
+        if self.run is not None:
+            self._take(self.run, env, parsed)
+        elif not self.recovery.hold(env, parsed):  # a restart's queue comes before the run's start
+            self._rejected["other_run"] += 1
+
+    def _take(self, run: ActiveRun, env: Envelope, parsed: topics.ParsedTopic) -> None:
+        """A message of the run, journaled first (a redelivery of a journaled one is dropped)."""
+        if getattr(env.body, "run_id", None) != run.run_id:
             self._rejected["other_run"] += 1
             return
+        now = run.clock.now()
+        if self.recovery.received(env, parsed, now):
+            self._handle(run, env, parsed, now)
+
+    def _handle(self, run: ActiveRun, env: Envelope, parsed: topics.ParsedTopic, now: float) -> None:
+        """A message of the run, handled at ``now`` on the run's clock (a replay's: its journaled one)."""
+        body = env.body
         if self._seen.repeat(env.msg_id):
             self._rejected["duplicate_message"] += 1
             return
-        now = run.clock.now()
         if parsed.kind is topics.TopicKind.CYBER_REPORT and isinstance(body, CyberObjects):
             self._on_report(run, now, env.origin, body)
         elif parsed.kind is topics.TopicKind.CYBER_FLAG and isinstance(body, CyberFlag):
@@ -264,20 +332,46 @@ class CyberHub(GridService):
         return creator in ids.values() and creator != ids.get(origin)
 
     def _share(self, run: ActiveRun, outcome: Outcome) -> None:
+        if self.recovery.late and not self._replaying and outcome.kind != "duplicate":
+            self.recovery.late_keys.add(outcome.key)  # reported while the hub was down
         if outcome.kind == "new":
             objects = objects_json(outcome.objects)
-            self.post(topics.CYBER_JCC, CyberObjects(run_id=run.run_id, key=outcome.key, objects=objects))
+            self._emit(topics.CYBER_JCC, CyberObjects(run_id=run.run_id, key=outcome.key, objects=objects))
         if outcome.objects and self._pusher is not None:
-            self._queue_push(outcome)
+            if self._replaying:  # pushed before the crash, or lost with it: counted, not pushed again
+                self.recovery.counts["taxii_not_repushed"] += len(outcome.objects)
+            else:
+                self._queue_push(outcome)
 
     def _on_flag(self, run: ActiveRun, body: CyberFlag) -> None:
+        if body.late:  # the JCC's restart delayed it
+            self.recovery.late_keys.add(body.key)
+        if body.key in self._flagged:
+            # The JCC flags a key once; again only after its restart (its flag out, not yet marked
+            # sent): the members have the mitigation already.
+            self.recovery.counts["repeated_flags"] += 1
+            return
         mitigation: Mitigation | None = self._count(lambda: self.exchange.flag(body.key, body.time_s))
         if mitigation is None:
             return
+        self._flagged.add(body.key)
         objects = objects_json([mitigation.course_of_action, mitigation.relationship])
         notice = CyberObjects(run_id=run.run_id, key=mitigation.key, objects=objects)
         for member in sorted(mitigation.recipients & set(self.roster)):
-            self.post(topics.mitigation_topic(member), notice)
+            self._emit(topics.mitigation_topic(member), notice)
+
+    def _emit(self, topic: str, body: CyberObjects) -> None:
+        """Post ``body``, marked in the journal once the broker has it; a replay posts only what
+        was not out before the crash."""
+        key = body.key or ""
+        if self._replaying:
+            if self.recovery.already_sent(topic, key):
+                return
+            self.recovery.counts["resent"] += 1
+        self.post_raw(topic, self._encode(topic, body), self.recovery.on_sent(topic, key))
+
+    def _encode(self, topic: str, body: Body) -> bytes:
+        return self.seal(topic, Envelope(body=body, origin=self.service_id).to_bytes())
 
     # --------------------------------------------------------------------------------- TAXII
 

@@ -397,6 +397,11 @@ class MemberNode(GridService):
         if env.origin != HUB_ID or body.key is None:
             self.counters[rejected_counter("not_from_hub")] += 1
             return
+        if self._seen.repeat(f"mitigation:{body.key}"):
+            # A key's mitigation comes once; again only from a restarted hub (out before the kill,
+            # not yet marked sent): a duplicate, already acknowledged.
+            self.counters[CounterName.DUPLICATES] += 1
+            return
         self.counters[CounterName.MITIGATIONS_RECEIVED] += 1
         ack = CyberAck(run_id=run.run_id, node_id=self.service_id, key=body.key, time_s=max(0.0, arrival))
         self.post(topics.cyber_ack_topic(self.service_id), ack)

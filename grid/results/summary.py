@@ -199,7 +199,10 @@ def cyber_section(cyber: CyberStats | None, roster: Roster) -> dict[str, Any]:
             "time_to_warning_s": dict.fromkeys(roster),
         }
         return {**metrics, "rejected": {}, "taxii": {}}
-    return {**cyber.metrics, "rejected": dict(cyber.rejected), "taxii": dict(cyber.taxii)}
+    section = {**cyber.metrics, "rejected": dict(cyber.rejected), "taxii": dict(cyber.taxii)}
+    if cyber.recovery:  # the hub's process was restarted in the run: what that replayed and changed
+        section["recovery"] = dict(cyber.recovery)
+    return section
 
 
 def _air_picture(seen: Observed) -> dict[str, Any] | None:

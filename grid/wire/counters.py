@@ -40,6 +40,11 @@ class CounterName(StrEnum):
     MITIGATIONS_ACKED = "mitigations_acked"
     INDICATORS_RECEIVED = "indicators_received"  # the Joint Cyber Centre: new shared indicators
     FLAGS = "flags"  # the Joint Cyber Centre: indicators flagged
+    LATE_FLAGS = "late_flags"  # the JCC: flags due while its process was down (sent on its restart)
+    # A restart of a participant's process in the run (grid.participants.recovery).
+    REPLAYED = "replayed"  # messages handled again from the journal
+    REDELIVERED = "redelivered"  # a journaled message sent again by the broker: dropped by its id
+    QUEUED = "queued"  # messages sent while the process was down, handled after its restart
     # The connection.
     RECONNECTS = "reconnects"
     FAILOVERS = "failovers"  # reconnects to another member of a broker cluster

@@ -356,12 +356,15 @@ class CyberObjects(_Body, frozen=True, kw_only=True):
 
 
 class CyberFlag(_Body, frozen=True, kw_only=True):
-    """The Joint Cyber Centre flags the shared indicator of ``key`` at simulation time ``time_s``."""
+    """The Joint Cyber Centre flags the shared indicator of ``key`` at simulation time ``time_s``;
+    ``late``: a restart of the centre's process delayed it (the indicator came, or its analysis
+    came due, while the process was down)."""
 
     TYPE: ClassVar[str] = "cyber_flag"
     run_id: Text
     key: Text
     time_s: SimTime
+    late: bool = False
 
 
 class CyberAck(_Body, frozen=True, kw_only=True):
@@ -378,8 +381,9 @@ class CyberStats(_Body, frozen=True, kw_only=True):
     """The cyber-exchange hub's account of a run, sent when the run ends.
 
     ``metrics`` is :meth:`grid.cyber.CyberExchange.metrics`, ``rejected`` counts refused reports by
-    reason, ``taxii`` the TAXII push figures (empty without a TAXII target), and ``objects`` the
-    JSON text of every shared STIX object, in bundle order.
+    reason, ``taxii`` the TAXII push figures (empty without a TAXII target), ``objects`` the
+    JSON text of every shared STIX object, in bundle order, and ``recovery`` what a restart of the
+    hub's process replayed and changed (empty without one: :mod:`grid.participants.recovery`).
     """
 
     TYPE: ClassVar[str] = "cyber_stats"
@@ -389,6 +393,7 @@ class CyberStats(_Body, frozen=True, kw_only=True):
     rejected: Annotated[dict[Text, Int64], msgspec.Meta(max_length=MAX_ITEMS)] = {}
     taxii: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
     objects: Annotated[str, msgspec.Meta(max_length=CYBER_STATS_MAX_BYTES)] = "[]"
+    recovery: Annotated[dict[Text, Any], msgspec.Meta(max_length=MAX_ITEMS)] = {}
 
 
 Body = (

@@ -44,6 +44,25 @@ def test_indicators_table_and_figures() -> None:
     assert "TAXII" not in text
 
 
+def test_a_restart_of_the_hub_is_reported_with_the_indicators_it_delayed() -> None:
+    """A ``recovery`` section: what the restart replayed, and the indicators whose times it delayed."""
+    cyber = cyber_section()
+    url = cyber["indicators"][0]
+    cyber["recovery"] = {
+        "replayed": 37,
+        "resent": 2,
+        "redelivered": 1,
+        "queued": 6,
+        "late_keys": [url["key"]],
+    }
+    text = _render(print_cyber, cyber)
+    assert (
+        "cyber hub restarted: 37 messages replayed, 2 sent again, 1 redeliveries dropped, 6 queued "
+        "while down; times delayed by it: url"
+    ) in text
+    assert "restarted" not in _render(print_cyber, cyber_section()), "no restart, no line"
+
+
 def test_unfinished_indicators_rejections_and_taxii() -> None:
     """Not yet flagged or mitigated shows '-'; unwarned members are left out of the percentiles;
     rejections are listed by reason and the TAXII push is summed up."""

@@ -1,4 +1,4 @@
-"""The fusion centre's journal: records read back in order, a torn last record cut off."""
+"""A participant's journal: records read back in order, a torn last record cut off."""
 
 from __future__ import annotations
 
@@ -43,3 +43,17 @@ def test_run_ids_become_safe_file_names(tmp_path: Path) -> None:
     journal.close()
     assert journal.path.parent == tmp_path
     assert journal.path.exists()
+
+
+def test_topics_and_sent_marks_come_back(tmp_path: Path) -> None:
+    """A record's topic and a sent mark (the hub's and the JCC's) survive the round trip."""
+    journal = Journal(tmp_path, "run")
+    records = [
+        JournalRecord(1, 1.0, b"envelope", "cyber_report/RO"),
+        JournalRecord(0, 0.0, b"key", "grid/v1/cyber/jcc", sent=True),
+        JournalRecord(2, 2.5, b"", "cyber_flag"),
+    ]
+    for record in records:
+        journal.append(record)
+    journal.close()
+    assert list(Journal(tmp_path, "run").replay()) == records
