@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 FUSION_WORKER = "fusion"
 _REJOIN_POLL_S = 0.1
-_REJOIN_TIMEOUT_S = 60.0  # wall s for a restarted worker to import, connect and rejoin the run
+_REJOIN_TIMEOUT_S = 600.0  # wall s for a live restarted worker to import, connect and rejoin the run
 
 
 @dataclass(kw_only=True)
@@ -105,10 +105,16 @@ async def _play_one(
     options: RunOptions, start: RunControl, pool: WorkerPool, controller: RunController, fault: PlayedFault
 ) -> None:
     await _kill_and_restart(options, start, pool, fault)
+    proc = next((c.proc for c in pool.children if c.spec.name == FUSION_WORKER and c.proc), None)
     try:
         async with asyncio.timeout(_REJOIN_TIMEOUT_S):
             # The controller's status log has no event to wait on; a poll a tenth of a second is cheap.
-            while not _rejoined(controller):  # noqa: ASYNC110
+            # A restarted worker still alive is waited for: on a loaded machine its imports alone can
+            # take a minute, and ending the run without it would lose its account.
+            while not _rejoined(controller):
+                if proc is None or proc.returncode is not None:
+                    log.warning("fault: the restarted fusion worker exited before rejoining the run")
+                    return
                 await asyncio.sleep(_REJOIN_POLL_S)
     except TimeoutError:
         log.warning("fault: the restarted services did not rejoin within %.0f s", _REJOIN_TIMEOUT_S)
