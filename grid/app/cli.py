@@ -627,16 +627,20 @@ def _cmd_federation(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
+    from grid.app.federation import federation_identities
     from grid.security.certs import write_certs
 
     roster = _load_roster(args.roster)
+    bridges, hosts = federation_identities(roster)  # so the same folder serves --federated too
     o = Output.from_args(args)
     with o.status(f"writing certificates to {args.dir}"):
-        layout = write_certs(args.dir, roster, days=args.days, force=args.force)
+        layout = write_certs(
+            args.dir, roster, days=args.days, force=args.force, bridges=bridges, broker_hosts=hosts
+        )
     o.result(
         {"dir": str(layout.root), "files": sorted(str(p) for p in layout.root.rglob("*") if p.is_file())},
-        f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
-        f"keys written to [bold]{layout.root}[/bold]",
+        f"test CA, broker, {len(roster)} member states, 5 services' and {len(bridges)} federation bridges' "
+        f"certificates, {len(roster)} signing keys written to [bold]{layout.root}[/bold]",
     )
     return 0
 

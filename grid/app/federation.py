@@ -27,6 +27,7 @@ from grid.mqtt.address import parse_broker_url
 from grid.mqtt.bridged import Federation, start_federation
 from grid.mqtt.broker import BrokerInfo, open_broker
 from grid.mqtt.federation import CORE, FederationPlan, broker_config, plan_federation
+from grid.mqtt.secure_federation import SecureFederation
 from grid.security.broker_tls import SecureSetup
 from grid.world.roster import Roster
 
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_CORE",
     "DEFAULT_GRID_ADDRESS",
     "RunBrokers",
+    "federation_identities",
     "open_run_brokers",
     "write_compose_configs",
 ]
@@ -84,10 +86,21 @@ async def open_run_brokers(
         return
     if url is not None or kind == "amqtt":
         raise ConfigError("--federated starts its own Mosquittos: it cannot use --broker or amqtt")
-    if secure is not None:
-        raise ConfigError("--federated has no secure mode yet: its bridges are plain MQTT")
-    async with start_federation(plan_federation(roster), core_port=port, log_dir=log_dir) as federation:
+    # Secure: each broker its own ACL (not ``secure.acl``, one broker's), the bridges over TLS.
+    secured = None if secure is None else SecureFederation(secure.certs, roster)
+    async with start_federation(
+        plan_federation(roster), core_port=port, log_dir=log_dir, secure=secured
+    ) as federation:
         yield RunBrokers(core=federation.core, federation=federation)
+
+
+def federation_identities(roster: Roster) -> tuple[list[str], list[str]]:
+    """What ``gridsim certs`` adds for a federation of ``roster``: its bridges' identities (a client
+    certificate each) and its brokers' default compose host names (on the broker's certificate)."""
+    plan = plan_federation(roster)
+    hosts = [parse_broker_url(DEFAULT_CORE)[0]]
+    hosts += [parse_broker_url(DEFAULT_GRID_ADDRESS.format(grid=g))[0] for g in plan.grids]
+    return [b.identity for b in plan.bridges], hosts
 
 
 def _address(value: str) -> str:
