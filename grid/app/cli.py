@@ -608,8 +608,13 @@ def _cmd_health(args: argparse.Namespace) -> int:
 def _cmd_federation(args: argparse.Namespace) -> int:
     from grid.app.federation import write_compose_configs
 
+    if args.broker_certs is not None and not args.secure:
+        raise ConfigError("--certs says where the brokers find their certificates: it needs --secure")
+    secure: dict[str, Any] = {"secure": args.secure}
+    if args.broker_certs is not None:
+        secure["certs"] = args.broker_certs
     plan = write_compose_configs(
-        _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address
+        _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address, **secure
     )
     o = Output.from_args(args)
     for grid in plan.grids:
@@ -620,6 +625,7 @@ def _cmd_federation(args: argparse.Namespace) -> int:
             "grids": {grid: list(plan.home_nodes(grid)) for grid in plan.grids},
             "brokers": len(plan.brokers),
             "bridges": len(plan.bridges),
+            "secure": args.secure,
         },
         f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]",
     )
