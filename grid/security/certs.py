@@ -37,6 +37,7 @@ __all__ = [
     "SERVICE_NAMES",
     "Authority",
     "CertsLayout",
+    "issue_broker",
     "issue_client",
     "load_authority",
     "new_authority",
@@ -229,6 +230,21 @@ def issue_client(
     return _issue(ca, name, server=False, not_before=start, not_after=end)
 
 
+def issue_broker(
+    ca: Authority, *, hosts: Iterable[str] = BROKER_HOSTS, days: int = DEFAULT_DAYS
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A broker (server) certificate naming ``hosts`` (its SANs), signed by ``ca``."""
+    now = _now()
+    return _issue(
+        ca,
+        "broker",
+        server=True,
+        not_before=now - datetime.timedelta(minutes=1),
+        not_after=now + datetime.timedelta(days=days),
+        hosts=dict.fromkeys(hosts),
+    )
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Create ``path`` readable by its owner only, from the first byte on."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,15 +301,7 @@ def write_certs(
     ca = new_authority(days=days)
     layout.ca_cert.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
     _write_private(layout.ca_key, _key_pem(ca.key))
-    now = _now()
-    key, cert = _issue(
-        ca,
-        "broker",
-        server=True,
-        not_before=now - datetime.timedelta(minutes=1),
-        not_after=now + datetime.timedelta(days=days),
-        hosts=dict.fromkeys([*BROKER_HOSTS, *broker_hosts]),
-    )
+    key, cert = issue_broker(ca, hosts=[*BROKER_HOSTS, *broker_hosts], days=days)
     write_pair(layout.broker_cert, layout.broker_key, key, cert)
     node_ids = sorted(nodes)
     for name in [*node_ids, *SERVICE_NAMES]:
