@@ -640,8 +640,13 @@ def _cmd_health(args: argparse.Namespace) -> int:
 def _cmd_federation(args: argparse.Namespace) -> int:
     from grid.app.federation import write_compose_configs
 
+    if args.broker_certs is not None and not args.secure:
+        raise ConfigError("--certs says where the brokers find their certificates: it needs --secure")
+    secure: dict[str, Any] = {"secure": args.secure}
+    if args.broker_certs is not None:
+        secure["certs"] = args.broker_certs
     plan = write_compose_configs(
-        _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address
+        _load_roster(args.roster), args.dir, core=args.core, grid_address=args.grid_address, **secure
     )
     o = Output.from_args(args)
     for grid in plan.grids:
@@ -652,6 +657,7 @@ def _cmd_federation(args: argparse.Namespace) -> int:
             "grids": {grid: list(plan.home_nodes(grid)) for grid in plan.grids},
             "brokers": len(plan.brokers),
             "bridges": len(plan.bridges),
+            "secure": args.secure,
         },
         f"{len(plan.brokers)} brokers, {len(plan.bridges)} bridges written to [bold]{args.dir}[/bold]",
     )
@@ -659,9 +665,11 @@ def _cmd_federation(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
+    from grid.app.federation import federation_identities
     from grid.security.certs import CertsLayout, expired, is_complete, write_certs
 
     roster = _load_roster(args.roster)
+    bridges, hosts = federation_identities(roster)  # so the same folder serves --federated too
     o = Output.from_args(args)
     if args.keep and args.force:
         raise ConfigError("--keep and --force contradict each other: give one")
@@ -673,15 +681,17 @@ def _cmd_certs(args: argparse.Namespace) -> int:
         o.result({"dir": str(args.dir), "kept": True}, f"kept the complete PKI in [bold]{args.dir}[/bold]")
         return 0
     with o.status(f"writing certificates to {args.dir}"):
-        layout = write_certs(args.dir, roster, days=args.days, force=args.force)
+        layout = write_certs(
+            args.dir, roster, days=args.days, force=args.force, bridges=bridges, broker_hosts=hosts
+        )
     o.result(
         {
             "dir": str(layout.root),
             "kept": False,
             "files": sorted(str(p) for p in layout.root.rglob("*") if p.is_file()),
         },
-        f"test CA, broker, {len(roster)} member states and 5 services' certificates, {len(roster)} signing "
-        f"keys written to [bold]{layout.root}[/bold]",
+        f"test CA, broker, {len(roster)} member states, 5 services' and {len(bridges)} federation bridges' "
+        f"certificates, {len(roster)} signing keys written to [bold]{layout.root}[/bold]",
     )
     return 0
 

@@ -504,15 +504,29 @@ def _add_federation_parser(sub: Any) -> None:
     configs.add_argument("dir", type=Path, metavar="DIR", help="output folder (created if missing)")
     configs.add_argument(
         "--core",
-        default="mosquitto:1883",
+        default=None,
         metavar="HOST:PORT",
-        help="the core broker (default mosquitto:1883)",
+        help="the core broker (default mosquitto:1883; with --secure mosquitto:8883)",
     )
     configs.add_argument(
         "--grid-address",
-        default="broker-{grid}:1883",
+        default=None,
         metavar="TEMPLATE",
-        help="a grid's broker, {grid} standing for its name (default broker-{grid}:1883)",
+        help="a grid's broker, {grid} standing for its name (default broker-{grid}:1883; with --secure 8883)",
+    )
+    configs.add_argument(
+        "--secure",
+        action="store_true",
+        help="mutual TLS on 8883, an ACL per broker (<name>.acl, mount it at /mosquitto/config/acl) "
+        "and bridges over TLS with their own certificates (gridsim certs)",
+    )
+    # Not dest "certs": that one makes a command connect over TLS (grid.app.cli._client_credentials).
+    configs.add_argument(
+        "--certs",
+        dest="broker_certs",
+        default=None,
+        metavar="PATH",
+        help="with --secure: the gridsim certs folder as the brokers see it (default /mosquitto/certs)",
     )
 
 

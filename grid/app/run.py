@@ -37,6 +37,7 @@ from grid.app.workers import WorkerPool, grid_services, worker_processes, worker
 from grid.cyber.taxii import TaxiiTarget
 from grid.errors import ConfigError, CyberExportError, RunError
 from grid.mqtt.broker import BrokerInfo
+from grid.mqtt.federation import plan_federation
 from grid.mqtt.rabbitmq import ClusterSession
 from grid.mqtt.session import BrokerSession, Session
 from grid.participants.air_picture import DEFAULT_TRACK_INTERVAL_S, check_track_interval
@@ -111,8 +112,8 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.certs is not None:
             object.__setattr__(self, "secure", True)
-        if self.secure and (self.federated or self.broker_kind in ("amqtt", "rabbitmq")):
-            raise ConfigError("secure mode runs on one Mosquitto: not with --federated or amqtt/rabbitmq")
+        if self.secure and self.broker_kind in ("amqtt", "rabbitmq"):
+            raise ConfigError("secure mode runs on Mosquitto: not with amqtt/rabbitmq")
         if self.secure and self.broker_url is not None and self.certs is None:
             raise ConfigError(
                 "secure mode on an external broker needs --certs DIR: the PKI that broker trusts"
@@ -272,8 +273,9 @@ def _run_credentials(options: RunOptions) -> Iterator[Credentials | None]:
         yield Credentials(options.certs)
         return
     folder = Path(tempfile.mkdtemp(prefix="gridsim-certs-"))
+    bridges = [b.identity for b in plan_federation(options.roster).bridges] if options.federated else []
     try:
-        yield Credentials(write_certs(folder / "certs", options.roster).root)
+        yield Credentials(write_certs(folder / "certs", options.roster, bridges=bridges).root)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -476,12 +478,19 @@ async def run_grid(
 
 
 def security_section(options: RunOptions) -> dict[str, Any]:
-    """A secure run's part of a summary: how its participants connected, and whose certificates."""
-    return {
+    """A secure run's part of a summary: how its participants (and a federation's bridges) connected,
+    and whose certificates."""
+    section = {
         "transport": "mqtts: mutual TLS 1.2+, broker and client certificates verified",
         "acl": "generated from the roster (grid.security.acl); anonymous access off",
         "certs": str(options.certs) if options.certs is not None else "temporary test PKI, removed at exit",
     }
+    if options.federated:
+        section["acl"] = "one per broker, for its own clients (grid.mqtt.secure_federation); anonymous off"
+        section["bridges"] = (
+            "mutual TLS 1.2+, host name checked; a certificate per bridge, reading its topics"
+        )
+    return section
 
 
 def cluster_account(options: RunOptions, summary: dict[str, Any]) -> dict[str, Any]:

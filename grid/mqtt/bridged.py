@@ -4,6 +4,8 @@
 child with its bridges appended to the usual configuration), then waits until every bridge
 carries a probe end to end: a bridge that is connected but not yet subscribed on its source
 would lose what is published meanwhile. All are stopped on exit, errors and cancellation.
+With ``secure`` (:mod:`grid.mqtt.secure_federation`) every broker has a mutual-TLS listener and
+its own ACL, the bridges connect over TLS, and the probes present the operator's certificate.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from grid.errors import BrokerStartError
 from grid.mqtt.address import LOOPBACK, free_port
 from grid.mqtt.broker import BrokerInfo, start_broker
 from grid.mqtt.federation import CORE, Bridge, FederationPlan, broker_config
+from grid.mqtt.secure_federation import SecureFederation
 from grid.mqtt.transport import Transport
+from grid.security.tls import Credentials, active_credentials, use_credentials
 
 __all__ = ["Federation", "start_federation", "wait_bridges"]
 
@@ -64,6 +68,7 @@ async def start_federation(
     core_port: int | None = None,
     log_dir: Path | None = None,
     ready_timeout_s: float = 30.0,
+    secure: SecureFederation | None = None,
 ) -> AsyncIterator[Federation]:
     """Start every broker of ``plan`` on free loopback ports; yields once every bridge is up.
 
@@ -72,8 +77,10 @@ async def start_federation(
         core_port: the core's port (e.g. 1883 for ``gridsim up``); a free one when None.
         log_dir: where ``broker-<name>.log`` goes; temporary files (removed) when None.
         ready_timeout_s: how long the bridges may take to come up.
+        secure: mutual TLS, each broker's ACL and TLS bridges.
 
     Raises:
+        ConfigError: ``secure``'s folder lacks a bridge's certificate.
         BrokerStartError: Mosquitto is missing, a broker did not start, or a bridge did not
             carry its probe in time.
     """
@@ -81,6 +88,8 @@ async def start_federation(
     if core_port is not None:
         ports[CORE] = core_port
     addresses = {name: f"{LOOPBACK}:{port}" for name, port in ports.items()}
+    if secure is not None:
+        secure.check(plan)
     async with contextlib.AsyncExitStack() as stack:
         brokers: dict[str, BrokerInfo] = {}
         for name in plan.brokers:
@@ -89,11 +98,21 @@ async def start_federation(
                     "mosquitto",
                     port=ports[name],
                     log_path=None if log_dir is None else log_dir / f"broker-{name}.log",
-                    extra_config=broker_config(plan, name, base="", addresses=addresses),
+                    extra_config=broker_config(
+                        plan,
+                        name,
+                        base="",
+                        addresses=addresses,
+                        tls=None if secure is None else secure.bridge_tls,
+                    ),
+                    secure=None if secure is None else secure.setup(plan, name),
                 )
             )
         federation = Federation(plan=plan, brokers=brokers)
-        await wait_bridges(federation, plan.bridges, timeout_s=ready_timeout_s)
+        # The probes connect as the operator when the caller has set no credentials of its own.
+        probe_as = Credentials(secure.certs) if secure is not None and active_credentials() is None else None
+        with use_credentials(probe_as):
+            await wait_bridges(federation, plan.bridges, timeout_s=ready_timeout_s)
         yield federation
 
 

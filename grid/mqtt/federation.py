@@ -25,6 +25,11 @@ Pulling also lets each broker's configuration name everything it receives. Bridg
 persistent (``cleansession false``): the remote queues for a receiver that is down, and
 delivers on return.
 
+Secure federations (:mod:`grid.mqtt.secure_federation`): every broker listens with mutual TLS and
+an ACL of its own clients, and each bridge connects to its source over TLS (:class:`BridgeTls`)
+with a client certificate of its own, CN :attr:`Bridge.identity`, which the source's ACL lets
+read the bridge's topics and nothing else.
+
 Homes are derived from the roster, deterministically: the most constrained nodes (fewest grids)
 first, each into the grid among its own with the fewest homes so far (ties: grid name), which
 leaves no grid broker empty when the roster allows it. For the default roster that gives
@@ -35,8 +40,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from grid.errors import ConfigError
+from grid.security.certs import CertsLayout
 from grid.wire import topics
 from grid.world.roster import Roster
 
@@ -44,6 +51,7 @@ __all__ = [
     "CORE",
     "PROBE_ROOT",
     "Bridge",
+    "BridgeTls",
     "FederationPlan",
     "assign_homes",
     "bridge_section",
@@ -72,6 +80,11 @@ class Bridge:
     def name(self) -> str:
         """The connection's name, also its client id on the source (``<receiver>-from-<source>``)."""
         return f"{self.receiver}-from-{self.source}"
+
+    @property
+    def identity(self) -> str:
+        """The CN of the bridge's client certificate: its user name on the source (secure mode)."""
+        return f"bridge-{self.name}"
 
     @property
     def probe_topic(self) -> str:
@@ -164,8 +177,30 @@ def plan_federation(roster: Roster, homes: Mapping[str, str] | None = None) -> F
     return FederationPlan(homes=plan.homes, bridges=tuple(bridges))
 
 
-def bridge_section(bridge: Bridge, address: str) -> str:
-    """The Mosquitto ``connection`` block of ``bridge``, its source at ``address`` (``host:port``)."""
+@dataclass(frozen=True, slots=True)
+class BridgeTls:
+    """A secure federation's bridges connect over TLS with their own certificates from ``certs``
+    (a ``gridsim certs`` folder, as the brokers see it: an absolute path)."""
+
+    certs: str
+
+    def lines(self, bridge: Bridge) -> list[str]:
+        """The bridge's TLS settings: the grid's CA, its own certificate, the source's name checked."""
+        layout = CertsLayout(Path(self.certs))
+        return [
+            "# Mutual TLS to the source: its certificate must chain to the grid's CA and name the",
+            "# address's host; this bridge presents its own certificate (its CN, the source's ACL user).",
+            f"bridge_cafile {layout.ca_cert}",
+            f"bridge_certfile {layout.bridge_cert(bridge.identity)}",
+            f"bridge_keyfile {layout.bridge_key(bridge.identity)}",
+            "bridge_insecure false",
+            "bridge_tls_version tlsv1.2",
+        ]
+
+
+def bridge_section(bridge: Bridge, address: str, tls: BridgeTls | None = None) -> str:
+    """The Mosquitto ``connection`` block of ``bridge``, its source at ``address`` (``host:port``),
+    over TLS when ``tls`` is given."""
     lines = [
         f"# {bridge.receiver} pulls {len(bridge.topics)} topics from {bridge.source} (one way: in).",
         f"connection {bridge.name}",
@@ -181,13 +216,21 @@ def bridge_section(bridge: Bridge, address: str) -> str:
         f"restart_timeout {_RESTART_S}",
         "keepalive_interval 10",
         "notifications false",
+        *(tls.lines(bridge) if tls is not None else []),
         f'topic {bridge.probe_topic} in 1 "" ""',
         *(f'topic {t} in 1 "" ""' for t in bridge.topics),
     ]
     return "\n".join(lines) + "\n"
 
 
-def broker_config(plan: FederationPlan, broker: str, *, base: str, addresses: Mapping[str, str]) -> str:
+def broker_config(
+    plan: FederationPlan,
+    broker: str,
+    *,
+    base: str,
+    addresses: Mapping[str, str],
+    tls: BridgeTls | None = None,
+) -> str:
     """``broker``'s whole configuration: ``base`` (listener, persistence...) and its bridges.
 
     Args:
@@ -195,6 +238,7 @@ def broker_config(plan: FederationPlan, broker: str, *, base: str, addresses: Ma
         broker: :data:`CORE` or a grid's name.
         base: the configuration every broker shares (e.g. ``broker/mosquitto-compose.conf``).
         addresses: ``host:port`` of every broker, as the others reach it.
+        tls: the bridges' TLS (a secure federation; ``base`` then has the TLS listener).
 
     Raises:
         ConfigError: ``broker`` is not in the plan, or a source has no address.
@@ -208,5 +252,5 @@ def broker_config(plan: FederationPlan, broker: str, *, base: str, addresses: Ma
     for bridge in plan.bridges_into(broker):
         if bridge.source not in addresses:
             raise ConfigError(f"federation: no address for broker {bridge.source!r}")
-        sections.append(bridge_section(bridge, addresses[bridge.source]))
+        sections.append(bridge_section(bridge, addresses[bridge.source], tls))
     return base.rstrip("\n") + "\n" + "\n".join(sections)

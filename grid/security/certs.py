@@ -7,6 +7,8 @@ The layout (private keys 0600)::
     DIR/clients/<name>.crt, .key       one per member state (CN = node id), fusion, hub, jcc,
                                        dashboard and operator (results, inject, health, the controller)
     DIR/signing/<node>.key, .pub       one Ed25519 pair per member state (PKCS8 / SubjectPublicKeyInfo PEM)
+    DIR/bridges/<identity>.crt, .key   one per bridge of the roster's federation (CN = its identity,
+                                       ``bridge-<receiver>-from-<source>``), when asked for
 
 Mosquitto, with ``use_identity_as_username true``, takes a client's CN as its user name, and the
 ACL (:mod:`grid.security.acl`) grants each name its topics. Certificates are for a simulator on
@@ -37,6 +39,7 @@ __all__ = [
     "CertsLayout",
     "expired",
     "is_complete",
+    "issue_broker",
     "issue_client",
     "load_authority",
     "new_authority",
@@ -84,6 +87,21 @@ class CertsLayout:
 
     def signing_pub(self, node: str) -> Path:
         return self.root / "signing" / f"{node}.pub"
+
+    def bridge_cert(self, identity: str) -> Path:
+        return self.root / "bridges" / f"{identity}.crt"
+
+    def bridge_key(self, identity: str) -> Path:
+        return self.root / "bridges" / f"{identity}.key"
+
+    def check_bridges(self, *identities: str) -> None:
+        """Raise :class:`ConfigError` naming the first bridge certificate or key that is missing."""
+        for path in (p for i in identities for p in (self.bridge_cert(i), self.bridge_key(i))):
+            if not path.is_file():
+                raise ConfigError(
+                    f"certificates folder {self.root}: missing {path}, a federation bridge's; "
+                    "make the folder again with gridsim certs"
+                )
 
     def check(self, *names: str) -> None:
         """Raise :class:`ConfigError` naming the first file of the CA or of ``names`` that is missing."""
@@ -164,6 +182,7 @@ def _issue(
     server: bool,
     not_before: datetime.datetime,
     not_after: datetime.datetime,
+    hosts: Iterable[str] = BROKER_HOSTS,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
@@ -187,7 +206,7 @@ def _issue(
     )
     if server:
         sans: list[x509.GeneralName] = []
-        for host in BROKER_HOSTS:
+        for host in hosts:
             try:
                 sans.append(x509.IPAddress(ipaddress.ip_address(host)))
             except ValueError:
@@ -211,6 +230,21 @@ def issue_client(
     start = not_before if not_before is not None else _now() - datetime.timedelta(minutes=1)
     end = not_after if not_after is not None else _now() + datetime.timedelta(days=days)
     return _issue(ca, name, server=False, not_before=start, not_after=end)
+
+
+def issue_broker(
+    ca: Authority, *, hosts: Iterable[str] = BROKER_HOSTS, days: int = DEFAULT_DAYS
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A broker (server) certificate naming ``hosts`` (its SANs), signed by ``ca``."""
+    now = _now()
+    return _issue(
+        ca,
+        "broker",
+        server=True,
+        not_before=now - datetime.timedelta(minutes=1),
+        not_after=now + datetime.timedelta(days=days),
+        hosts=dict.fromkeys(hosts),
+    )
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -262,12 +296,20 @@ def _is_empty_dir(path: Path) -> bool:
 
 
 def write_certs(
-    directory: Path, nodes: Iterable[str], *, days: int = DEFAULT_DAYS, force: bool = False
+    directory: Path,
+    nodes: Iterable[str],
+    *,
+    days: int = DEFAULT_DAYS,
+    force: bool = False,
+    bridges: Iterable[str] = (),
+    broker_hosts: Iterable[str] = (),
 ) -> CertsLayout:
     """Make the whole test PKI of a grid of ``nodes`` in ``directory``.
 
     An existing empty ``directory`` is filled: it holds no keys to lose (a fresh docker volume's
-    mount point cannot be removed and made again).
+    mount point cannot be removed and made again). ``bridges`` are the identities of a
+    federation's bridges (a client certificate each, under ``bridges/``); ``broker_hosts`` are more
+    names for the broker's certificate, after :data:`BROKER_HOSTS` (a federation's compose services).
 
     Raises:
         ConfigError: ``directory`` exists and is not empty (unless ``force``: then it is replaced),
@@ -291,19 +333,15 @@ def write_certs(
     ca = new_authority(days=days)
     layout.ca_cert.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
     _write_private(layout.ca_key, _key_pem(ca.key))
-    now = _now()
-    key, cert = _issue(
-        ca,
-        "broker",
-        server=True,
-        not_before=now - datetime.timedelta(minutes=1),
-        not_after=now + datetime.timedelta(days=days),
-    )
+    key, cert = issue_broker(ca, hosts=[*BROKER_HOSTS, *broker_hosts], days=days)
     write_pair(layout.broker_cert, layout.broker_key, key, cert)
     node_ids = sorted(nodes)
     for name in [*node_ids, *SERVICE_NAMES]:
         key, cert = issue_client(ca, name, days=days)
         write_pair(layout.client_cert(name), layout.client_key(name), key, cert)
+    for identity in sorted(set(bridges)):
+        key, cert = issue_client(ca, identity, days=days)
+        write_pair(layout.bridge_cert(identity), layout.bridge_key(identity), key, cert)
     for node in node_ids:
         signing = ed25519.Ed25519PrivateKey.generate()
         _write_private(layout.signing_key(node), _key_pem(signing))

@@ -69,11 +69,9 @@ async def test_a_secure_run_in_worker_processes_on_given_certificates(
 
 
 async def test_secure_mode_refuses_what_it_cannot_secure(roster: Roster, tmp_path: Path) -> None:
-    """Not with amqtt (no client certificates) or a federation (plain bridges); a certificates folder
-    without the roster's certificates is refused before anything starts."""
+    """Not with amqtt (no client certificates); a certificates folder without the roster's
+    certificates is refused before anything starts."""
     with pytest.raises(ConfigError, match="secure mode"):
         RunOptions(scenario=_short(), roster=roster, secure=True, broker_kind="amqtt")
-    with pytest.raises(ConfigError, match="secure mode"):
-        RunOptions(scenario=_short(), roster=roster, secure=True, federated=True)
     with pytest.raises(ConfigError, match="missing"):
         await run_grid(RunOptions(scenario=_short(), roster=roster, certs=tmp_path / "none"))
