@@ -155,7 +155,8 @@ def test_federation_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     """``dir``, ``grids`` (each grid's home nodes), ``brokers`` and ``bridges``; the files written."""
     assert main(["federation", "configs", str(tmp_path / "a"), "--json"]) == 0
     doc, _ = _document(capsys)
-    assert set(doc) == {"dir", "grids", "brokers", "bridges"}
+    assert set(doc) == {"dir", "grids", "brokers", "bridges", "secure"}
+    assert doc["secure"] is False
     assert doc["brokers"] == len(doc["grids"]) + 1  # one per grid, and the core
     homes = json.loads((tmp_path / "a" / "homes.json").read_text(encoding="utf-8"))["nodes"]
     assert {n: grid for grid, nodes in doc["grids"].items() for n in nodes} == {
