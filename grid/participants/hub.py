@@ -38,10 +38,10 @@ from grid.cyber.markings import Tlp, marking_of, tlp_of_marking
 from grid.cyber.references import parse_json
 from grid.cyber.stix import ATTACK_PATTERNS, HUB_IDENTITY
 from grid.cyber.taxii import TaxiiFeed, TaxiiTarget
-from grid.errors import CyberRejected, MessageRejected, TaxiiError
+from grid.errors import CyberRejected, TaxiiError
 from grid.mqtt.session import SessionFactory
 from grid.participants.cert import epoch_of
-from grid.participants.recovery import REPLAY_FAULTS, Recovery, parsed_of
+from grid.participants.recovery import REPLAY_FAULTS, Recovery
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.security.signing import SigningKeys
@@ -147,17 +147,9 @@ class CyberHub(GridService):
         records, early = self.recovery.start(run.run_id)
         self._replaying = True
         try:
-            for record in records:
-                if record.sent:
-                    continue
+            for env, parsed, now_s in self.recovery.to_replay(records, self._bad_journal_record):
                 try:
-                    env, parsed = Envelope.from_bytes(record.payload), parsed_of(record.topic)
-                except (MessageRejected, ValueError):
-                    self._rejected["journal"] += 1
-                    continue
-                self.recovery.replayed(env)
-                try:
-                    self._handle(run, env, parsed, record.now_s)
+                    self._handle(run, env, parsed, now_s)
                 except REPLAY_FAULTS as exc:  # counted as when it was first handled (GridService._dispatch)
                     self.counters[errors_counter(exc)] += 1
         finally:
@@ -167,6 +159,9 @@ class CyberHub(GridService):
             log.warning("hub: resumed run %s from its journal: %s", run.run_id, self.recovery.figures())
         for env, parsed in early:
             self._take(run, env, parsed)
+
+    def _bad_journal_record(self) -> None:
+        self._rejected["journal"] += 1
 
     async def settle(self) -> None:
         """Wait until every shared indicator is flagged and acknowledged by each recipient, and the

@@ -19,9 +19,9 @@ import logging
 import math
 from pathlib import Path
 
-from grid.errors import ConfigError, MessageRejected
+from grid.errors import ConfigError
 from grid.mqtt.session import SessionFactory
-from grid.participants.recovery import REPLAY_FAULTS, Recovery, parsed_of
+from grid.participants.recovery import REPLAY_FAULTS, Recovery
 from grid.participants.seen import SeenReports
 from grid.participants.service import HUB_ID, JCC_ID, ActiveRun, ClockFactory, GridService, scaled_clock
 from grid.wire import topics
@@ -87,17 +87,9 @@ class JointCyberCentre(GridService):
         self.counters[CounterName.FLAGS] = 0
         records, early = self.recovery.start(run.run_id)
         self._pending = []
-        for record in records:
-            if record.sent:
-                continue
+        for env, parsed, now_s in self.recovery.to_replay(records, self._bad_journal_record):
             try:
-                env, parsed = Envelope.from_bytes(record.payload), parsed_of(record.topic)
-            except (MessageRejected, ValueError):
-                self.counters[rejected_counter("journal")] += 1
-                continue
-            self.recovery.replayed(env)
-            try:
-                self._handle(run, env, parsed, record.now_s)
+                self._handle(run, env, parsed, now_s)
             except REPLAY_FAULTS as exc:  # counted as when it was first handled (GridService._dispatch)
                 self.counters[errors_counter(exc)] += 1
         pending, self._pending = self._pending, None
@@ -116,6 +108,9 @@ class JointCyberCentre(GridService):
             log.warning("jcc: resumed run %s from its journal: %s", run.run_id, self.recovery.figures())
         for env, parsed in early:
             self._take(run, env, parsed)
+
+    def _bad_journal_record(self) -> None:
+        self.counters[rejected_counter("journal")] += 1
 
     async def play(self, run: ActiveRun) -> None:
         """Flag each indicator when its analysis is done (arrivals are in time order: FIFO suffices)."""

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from grid.errors import GridError
+from grid.errors import GridError, MessageRejected
 from grid.participants.journal import Journal, JournalRecord
 from grid.wire import topics
 from grid.wire.messages import Envelope
@@ -104,6 +104,22 @@ class Recovery:
     def replayed(self, env: Envelope) -> None:
         """``env`` was handled again from the journal: the same id once more is a redelivery."""
         self._replayed_ids.add(env.msg_id)
+
+    def to_replay(
+        self, records: Iterable[JournalRecord], on_bad: Callable[[], None]
+    ) -> Iterator[tuple[Envelope, topics.ParsedTopic, float]]:
+        """The journal's received messages to handle again, each with its clock reading; a record
+        that no longer decodes is skipped and ``on_bad`` called (a record a kill cut short)."""
+        for record in records:
+            if record.sent:
+                continue
+            try:
+                env, parsed = Envelope.from_bytes(record.payload), parsed_of(record.topic)
+            except (MessageRejected, ValueError):
+                on_bad()
+                continue
+            self.replayed(env)
+            yield env, parsed, record.now_s
 
     def replay_done(self) -> None:
         """Sent marks the replay did not use stand for nothing now (a later output is a new one)."""
