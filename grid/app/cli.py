@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from grid.app.cluster import Endpoint
     from grid.participants.service import GridService
     from grid.world.roster import Roster
+    from grid.world.scenario import Scenario
 
 __all__ = ["console_main", "main"]
 
@@ -203,11 +204,6 @@ def _service_signing(args: argparse.Namespace, roster: Roster) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import json
-
-    from grid.app.report import partial_summary, print_partial, print_summary, progress_display
-    from grid.app.run import Progress, RunOptions, run_grid
-    from grid.app.signals import Stopped
     from grid.world.scenario import load_scenario
 
     args.speed = _speed(args)
@@ -220,7 +216,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _federated_alone(args)
     roster = _load_roster(args.roster)
     scenario = load_scenario(args.scenario, roster=roster).with_seed(args.seed)
-    out = _writable(args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    out = args.out or Path("runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    made = not out.exists()
+    _writable(out)
+    with _dropped_if_empty(out, made):
+        return _play_run(args, roster, scenario, out)
+
+
+@contextlib.contextmanager
+def _dropped_if_empty(out: Path, made: bool) -> Iterator[None]:
+    """A run that fails before writing anything leaves no empty folder behind (a folder that was
+    there before, or one holding logs of the failure, stays)."""
+    try:
+        yield
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only when empty
+        raise
+
+
+def _play_run(args: argparse.Namespace, roster: Roster, scenario: Scenario, out: Path) -> int:
+    import json
+
+    from grid.app.report import partial_summary, print_partial, print_summary, progress_display
+    from grid.app.run import Progress, RunOptions, run_grid
+    from grid.app.signals import Stopped
+
     options = RunOptions(
         scenario=scenario,
         roster=roster,

@@ -147,11 +147,18 @@ def test_unwritable_output_folder_is_refused_before_the_run(
     _one_line_error(capsys, code, 2, "ConfigError", "cannot write to")
 
 
-def test_unreachable_broker(capsys: pytest.CaptureFixture[str]) -> None:
-    """A broker URL nobody listens on gives BrokerUnavailable, exit code 1."""
+def test_unreachable_broker(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A broker URL nobody listens on gives BrokerUnavailable, exit code 1, and leaves no empty
+    run folder behind; a folder that was there before stays."""
     port = free_port()
-    code = main(["run", "--broker", f"mqtt://127.0.0.1:{port}", "--quiet"])
+    out = tmp_path / "runs" / "r1"
+    code = main(["run", "--broker", f"mqtt://127.0.0.1:{port}", "--quiet", "--out", str(out)])
     _one_line_error(capsys, code, 1, "BrokerUnavailable", str(port))
+    assert not out.exists()
+    out.mkdir()
+    code = main(["run", "--broker", f"mqtt://127.0.0.1:{port}", "--quiet", "--out", str(out)])
+    _one_line_error(capsys, code, 1, "BrokerUnavailable", str(port))
+    assert out.is_dir()
 
 
 def test_bad_broker_url(capsys: pytest.CaptureFixture[str]) -> None:
