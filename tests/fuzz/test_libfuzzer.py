@@ -35,7 +35,7 @@ def _fuzz(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def test_only_the_grid_package_is_instrumented() -> None:
-    """The functions to instrument are grid's own (the topic parser among them), not all 27,000."""
+    """The functions to instrument are grid's own (the topic parser among them), not all 22,000."""
     functions = grid_functions()
     assert all(f.__module__.partition(".")[0] == "grid" for f in functions)
     assert topics.parse_topic.__wrapped__ in functions  # under its lru_cache
