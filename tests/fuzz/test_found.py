@@ -17,6 +17,7 @@ from grid.errors import MessageRejected
 from grid.participants.service import ActiveRun
 from grid.wire.messages import RunAction, RunControl
 from grid.world.scenario import load_scenario
+from grid.world.schema_errors import field_path
 from tests.fuzz.corpus import load_corpus
 from tests.fuzz.feed import feed_one
 from tests.fuzz.targets import Target, make_targets
@@ -59,7 +60,5 @@ def test_a_yaml_alias_bomb_is_refused_at_once() -> None:
 
 def test_a_key_that_is_not_a_plain_name_is_quoted_in_its_field_path() -> None:
     """A key written with a newline (the atheris run's finding) or a dot stays one path on one line."""
-    from grid.world.schema_errors import field_path
-
     assert field_path(("threats", 0, "path", 0, "l\n0")) == "threats[0].path[0]['l\\n0']"
     assert field_path(("a.b", 1, "member-kind")) == "['a.b'][1].member-kind"
