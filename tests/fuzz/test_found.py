@@ -15,7 +15,7 @@ import pytest
 from grid.clock import VirtualClock
 from grid.errors import MessageRejected
 from grid.participants.service import ActiveRun
-from grid.wire.messages import RunAction, RunControl
+from grid.wire.messages import RunAction, RunControl, ThreatReport
 from grid.world.scenario import load_scenario
 from grid.world.schema_errors import field_path
 from tests.fuzz.corpus import load_corpus
@@ -62,3 +62,23 @@ def test_a_key_that_is_not_a_plain_name_is_quoted_in_its_field_path() -> None:
     """A key written with a newline (the atheris run's finding) or a dot stays one path on one line."""
     assert field_path(("threats", 0, "path", 0, "l\n0")) == "threats[0].path[0]['l\\n0']"
     assert field_path(("a.b", 1, "member-kind")) == "['a.b'][1].member-kind"
+
+
+@pytest.mark.parametrize("tiny", [0.0, 4.9e-310, 0.5])
+def test_a_report_of_no_range_is_refused(tiny: float) -> None:
+    """A range of 0 (the atheris run's 4.9e-310) seeded a track at the sensor and divided by zero."""
+    with pytest.raises(MessageRejected, match="out_of_range"):
+        ThreatReport(
+            run_id="r",
+            sensor_id="RO-RAD-CAPE-MIDIA",
+            sensor_kind="radar",
+            sensor_lat=44.355,
+            sensor_lon=28.68,
+            sensor_alt_m=30.0,
+            time_s=1.0,
+            bearing_deg=10.0,
+            sigma_bearing_deg=0.4,
+            range_m=tiny,
+            sigma_range_m=30.0,
+            max_range_m=150_000.0,
+        )
