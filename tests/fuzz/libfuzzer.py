@@ -31,7 +31,7 @@ from types import FrameType
 from typing import Any
 
 from tests.fuzz.feed import FuzzReport, feed_one, hang_alarm, print_report, record_crash
-from tests.fuzz.targets import Target
+from tests.fuzz.targets import TARGETS, Target
 
 __all__ = ["fuzz_atheris", "grid_functions", "instrument_grid"]
 
@@ -132,7 +132,11 @@ def fuzz_atheris(
     """libFuzzer over ``targets`` for ``count`` inputs (``-runs``), then the outcome table."""
     import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-    corpus_dir = crashes / "atheris-corpus"
+    # libFuzzer grows the corpus in place; the first byte means another target in another target set.
+    names = [t.name for t in targets]
+    corpus_dir = crashes / (
+        "atheris-corpus" if names == list(TARGETS) else f"atheris-corpus-{'-'.join(names)}"
+    )
     _write_seeds(targets, corpus_dir)
     run = _Run(targets, crashes, hang_s, json_file)
     started = time.monotonic()
