@@ -162,7 +162,9 @@ class ThreatReport(_Body, frozen=True, kw_only=True):
     time_s: SimTime
     bearing_deg: Annotated[float, msgspec.Meta(ge=0, le=360)]
     sigma_bearing_deg: Annotated[float, msgspec.Meta(ge=1e-6, le=90)]
-    range_m: Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None = None
+    # At least a metre, as the sensors report it: at zero the line of sight has no azimuth, and the
+    # range-bearing model's Jacobian divides by its horizontal length (a fuzz finding).
+    range_m: Annotated[float, msgspec.Meta(ge=1, le=1e6)] | None = None
     sigma_range_m: Annotated[float, msgspec.Meta(ge=1e-3, le=1e5)] | None = None
     elevation_deg: Lat | None = None
     sigma_elevation_deg: Annotated[float, msgspec.Meta(ge=1e-6, le=90)] | None = None

@@ -28,6 +28,7 @@ __all__ = ["describe", "field_path", "known_keys", "line_of", "parse_path", "pro
 
 Loc = tuple[int | str, ...]
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REL_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$", re.DOTALL)
 
 
@@ -74,10 +75,19 @@ def _strip_tags(loc: Iterable[int | str], tags: Collection[str]) -> Loc:
 
 
 def field_path(loc: Loc) -> str:
-    """``("threats", 0, "path")`` -> ``threats[0].path``."""
+    """``("threats", 0, "path")`` -> ``threats[0].path``; a key that is not a plain name is quoted.
+
+    A key is what the file wrote: quoted (``threats[0]['l\\n0']``), one written with a newline
+    cannot split a problem over two lines, nor one with a dot or a bracket read as a deeper path.
+    """
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _NAME.match(part):
+            out += f"[{part!r}]"
+        else:
+            out += f".{part}" if out else part
     return out
 
 

@@ -75,7 +75,7 @@ def threat_reports(draw: st.DrawFn) -> ThreatReport:
         time_s=draw(number(0, 1e7)),
         bearing_deg=draw(number(0, 360)),
         sigma_bearing_deg=draw(number(1e-6, 90)),
-        range_m=draw(number(0, 1e6)) if with_range else None,
+        range_m=draw(number(1, 1e6)) if with_range else None,
         sigma_range_m=draw(number(1e-3, 1e5)) if with_range else None,
         elevation_deg=draw(number(-90, 90)) if with_elevation else None,
         sigma_elevation_deg=draw(number(1e-6, 90)) if with_elevation else None,

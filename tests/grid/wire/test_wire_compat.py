@@ -45,6 +45,9 @@ CHANGED_ON_PURPOSE = {"fusion_stats"}
 # bodies (issue 10).
 ADDED_ON_PURPOSE = {"scan", "cyber_objects", "cyber_flag", "cyber_ack", "cyber_stats"}
 COMPARED = [n for n, e in enumerate(EXAMPLES) if e.body.TYPE not in CHANGED]
+# A report's range_m below 1 m is refused since the recording (a fuzz finding: at 0 the fusion
+# centre divided by zero); those payloads the old codec accepted are now out_of_range.
+RANGE_M_MIN = 1.0
 
 
 def recorded_type(data: bytes) -> Any:
@@ -127,6 +130,17 @@ def test_verdicts_cover_every_reason() -> None:
     assert min(counts.values()) >= 100
 
 
+def _range_below_min(data: bytes) -> bool:
+    """Whether a payload is a report of a numeric range below ``RANGE_M_MIN`` (whatever else is wrong)."""
+    try:
+        raw = msgpack.unpackb(data, strict_map_key=False)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return False
+    body = raw.get("body") if isinstance(raw, dict) else None
+    value = body.get("range_m") if isinstance(body, dict) else None
+    return isinstance(value, int | float) and not isinstance(value, bool) and value < RANGE_M_MIN
+
+
 def test_same_verdict_as_the_handwritten_codec() -> None:
     """On every recorded payload: the same rejection reason, or an equal decoded envelope."""
     wrong = []
@@ -135,6 +149,8 @@ def test_same_verdict_as_the_handwritten_codec() -> None:
             continue
         expected = (reason, None if encoded is None else comparable(msgpack.unpackb(encoded)))
         got = verdict(data)
+        if got == ("out_of_range", None) and _range_below_min(data):
+            continue
         if got != expected:
             wrong.append((data, expected, got))
     assert not wrong, f"{len(wrong)} of {len(VERDICTS)} differ, first: {wrong[:3]}"
