@@ -38,6 +38,7 @@ QUICK_TARGETS = {
 }
 
 
+@pytest.mark.timeout(300)  # 23 s alone; a minute was not enough at load 34
 def test_quick_bench_writes_comparable_results(tmp_path: Path) -> None:
     """``python -m grid.app.bench fusion --quick --no-stonesoup`` writes every case; its targets all pass."""
     assert main(["fusion", "--quick", "--no-stonesoup", "--out", str(tmp_path)]) == 0
