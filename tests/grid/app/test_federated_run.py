@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -28,30 +28,41 @@ _RUN_BOUND_S = 400
 _COMMITTED = bundled_dir("broker") / "federated"
 
 
-@pytest.mark.broker
-@pytest.mark.timeout(_RUN_BOUND_S)
-def test_run_federated_locates_and_accounts_for_every_report(
-    gridsim: GridsimProcesses, roster: Roster, tmp_path: Path
-) -> None:
-    """`run --federated` at 20x: located, every report delivered, duplicates counted, TMPDIR left empty."""
+def play_federated(
+    gridsim: GridsimProcesses, tmp_path: Path, *flags: str
+) -> tuple[dict[str, Any], Path, Path]:
+    """`run --federated FLAGS` at 20x in a process of its own: its summary, once the drone was
+    located and every report delivered, none lost or rejected, every account in; its output
+    folder and its TMPDIR."""
     out, tmp = tmp_path / "run", tmp_path / "tmp"
     tmp.mkdir()
     with (tmp_path / "gridsim.log").open("wb") as log:
         proc = gridsim.start(
-            "run", "--federated", "--speed", "20", "--quiet", "--out", str(out),
+            "run", "--federated", *flags, "--speed", "20", "--quiet", "--out", str(out),
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)},
         )  # fmt: skip
         code = proc.wait(timeout=_RUN_BOUND_S - 30)
     assert code == 0, (tmp_path / "gridsim.log").read_text()
-    summary = json.loads((out / "summary.json").read_text())
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
     (threat,) = summary["threats"]
     assert threat["time_to_locate_s"] is not None, "the drone was located"
     messages = summary["messages"]
     assert messages["published"] > 0
     assert messages["delivered"] == messages["published"]
     assert messages["lost"] == 0
-    assert messages["rejected"] == {}
+    assert messages["rejected"] == {}, "the fusion centre accepted (and, signed, verified) every report"
     assert summary["missing_accounts"] == []
+    return summary, out, tmp
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(_RUN_BOUND_S)
+def test_run_federated_locates_and_accounts_for_every_report(
+    gridsim: GridsimProcesses, roster: Roster, tmp_path: Path
+) -> None:
+    """`run --federated` at 20x: located, every report delivered, duplicates counted, TMPDIR left empty."""
+    summary, out, tmp = play_federated(gridsim, tmp_path)
+    messages = summary["messages"]
     federation = summary["federation"]
     plan = plan_federation(roster)
     assert list(federation["brokers"]) == list(plan.brokers)

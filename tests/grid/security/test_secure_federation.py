@@ -22,11 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import socket
 import ssl
-import subprocess
 import typing
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
@@ -49,6 +47,7 @@ from grid.security.tls import Credentials, client_context, use_credentials
 from grid.wire import topics
 from grid.wire.counters import REJECTED_PREFIX
 from grid.world.roster import Roster
+from tests.grid.app.test_federated_run import play_federated
 
 if TYPE_CHECKING:
     from tests.conftest import GridsimProcesses
@@ -142,25 +141,8 @@ def test_run_federated_secure_fuses_as_the_plain_run(
     gridsim: GridsimProcesses, roster: Roster, tmp_path: Path
 ) -> None:
     """`run --federated --secure` at 20x: located, every signed report fused, none rejected, TMPDIR empty."""
-    out, tmp = tmp_path / "run", tmp_path / "tmp"
-    tmp.mkdir()
-    with (tmp_path / "gridsim.log").open("wb") as log:
-        proc = gridsim.start(
-            "run", "--federated", "--secure", "--speed", "20", "--quiet", "--out", str(out),
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)},
-        )  # fmt: skip
-        code = proc.wait(timeout=_RUN_BOUND_S - 30)
-    assert code == 0, (tmp_path / "gridsim.log").read_text()
-    summary = json.loads((out / "summary.json").read_text())
-    (threat,) = summary["threats"]
-    assert threat["time_to_locate_s"] is not None, "the drone was located"
-    messages = summary["messages"]
-    assert messages["published"] > 0
-    assert messages["delivered"] == messages["published"]
-    assert messages["lost"] == 0
-    assert messages["rejected"] == {}, "the fusion centre verified every signature"
+    summary, _, tmp = play_federated(gridsim, tmp_path, "--secure")
     assert [n for n, c in summary["per_node"].items() if any(k.startswith(REJECTED_PREFIX) for k in c)] == []
-    assert summary["missing_accounts"] == []
     assert summary["signing"]["signed"] is True
     assert "bridges" in summary["security"]
     assert len(summary["federation"]["bridges"]) == len(plan_federation(roster).bridges)
