@@ -742,25 +742,9 @@ def _client_credentials(args: argparse.Namespace) -> contextlib.AbstractContextM
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    """A bench; with ``--quiet`` / ``--json`` its tables and progress are silenced, and ``--json`` prints
-    the JSON result it writes (to a temporary ``--out`` when none is given) as the one stdout document."""
-    import json
-    import tempfile
+    from grid.app.bench.cli import run_bench_output
 
-    from grid.app.bench import run_bench
-
-    o = Output.from_args(args)
-    if o.human:
-        return run_bench(args)
-    args.quiet = True  # the benches' own flag: no progress display
-    with contextlib.ExitStack() as stack:
-        if args.out is None:
-            args.out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gridsim-bench-")))
-        with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
-            code = run_bench(args)
-        written = args.out / f"bench-{args.bench_command}.json"
-        o.result(json.loads(written.read_text(encoding="utf-8")))
-    return code
+    return run_bench_output(args)
 
 
 def _cmd_cot(args: argparse.Namespace) -> int:

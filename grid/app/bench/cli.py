@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from grid.app.bench.targets import Target
 
-__all__ = ["markdown_table", "run_bench"]
+__all__ = ["markdown_table", "run_bench", "run_bench_output"]
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -107,6 +107,30 @@ def _print(console: Console, results: dict[str, Any], targets: list[Target]) -> 
         bound = ("<=" if t.at_most else ">=") + f" {t.limit:g}"
         note = f"  ({t.note})" if t.note and t.passed is False else ""
         console.print(f"{verdict} {t.case}: {t.name} = {_fmt(t.value, 2)} {bound}{note}")
+
+
+def run_bench_output(args: argparse.Namespace) -> int:
+    """A bench; with ``--quiet`` / ``--json`` its tables and progress are silenced, and ``--json`` prints
+    the JSON result it writes (to a temporary ``--out`` when none is given) as the one stdout document."""
+    import contextlib
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from grid.app.output import Output
+
+    o = Output.from_args(args)
+    if o.human:
+        return run_bench(args)
+    args.quiet = True  # the benches' own flag: no progress display
+    with contextlib.ExitStack() as stack:
+        if args.out is None:
+            args.out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gridsim-bench-")))
+        with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
+            code = run_bench(args)
+        written = args.out / f"bench-{args.bench_command}.json"
+        o.result(json.loads(written.read_text(encoding="utf-8")))
+    return code
 
 
 def run_bench(args: argparse.Namespace) -> int:

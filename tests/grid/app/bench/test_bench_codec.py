@@ -7,7 +7,10 @@ import math
 import os
 from pathlib import Path
 
+import pytest
+
 from grid.app.bench.__main__ import main
+from grid.mqtt.address import free_port
 
 
 def test_tiny_bench_writes_every_field(tmp_path: Path) -> None:
@@ -35,3 +38,25 @@ def test_tiny_bench_writes_every_field(tmp_path: Path) -> None:
     (target,) = results["targets"]
     assert target["limit"] == 5.0
     assert target["passed"] in {True, False}  # a timing: reported, never asserted
+
+
+def test_the_standalone_entry_has_the_output_modes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m grid.app.bench``: ``--json`` prints the results as one document, ``--quiet``
+    nothing, and a failure is one stderr line, a JSON error document and exit 1 (2 for a
+    configuration error), as ``gridsim bench``."""
+    tiny = ["codec", "--repeats", "50", "--inner", "1", "--out", str(tmp_path)]
+    capsys.readouterr()
+    assert main([*tiny, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["config"]["repeats"] == 50
+    assert main([*tiny, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    closed = f"mqtt://127.0.0.1:{free_port()}"
+    assert main(["latency", "--broker", closed, "--duration", "1", "--warmup", "0", "--json"]) == 1
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)["error"]
+    assert error["type"] == "BrokerUnavailable"
+    assert error["exit_code"] == 1
+    assert captured.err.strip().splitlines()[-1].startswith("BrokerUnavailable: ")

@@ -369,6 +369,7 @@ async def test_repeats_interleave_the_searches_and_report_median_knees(
     """``--repeats 2``: grid, baseline, then baseline, grid; each search's knee kept, the medians compared."""
     argv = [*_tiny("--broker", mosquitto.url, "--out", str(tmp_path), "--repeats", "2")]
     argv[argv.index("4,6")] = "4"
+    argv.remove("--quiet")  # the tables are what this test reads: --quiet prints nothing on stdout
     assert await asyncio.to_thread(main, argv) == 0
     results = json.loads((tmp_path / "bench-scale.json").read_text(encoding="utf-8"))
     assert results["config"]["repeats"] == 2
