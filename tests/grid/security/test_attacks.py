@@ -19,18 +19,14 @@ messages reach a subscriber in order). No verdict waits out a quiet period.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
-import typing
-from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
 
 from grid.errors import BrokerUnavailable
 from grid.mqtt.broker import start_broker
-from grid.mqtt.transport import Received, Transport
+from grid.mqtt.transport import Transport
 from grid.participants.centre import FusionCentre
 from grid.security.acl import render_acl
 from grid.security.broker_tls import SecureSetup
@@ -41,23 +37,11 @@ from grid.wire.counters import rejected_counter
 from grid.wire.messages import Envelope, NodeState, NodeStatus
 from grid.world.roster import Roster
 from tests.grid.security.conftest import SecureGrid
+from tests.grid.security.markers import until_marker
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
 
 _WAIT_S = 30.0  # a generous bound on a marker's arrival on a loaded machine; never a verdict
-
-
-async def _until_marker(subscriber: Transport, marker: bytes) -> list[Received]:
-    """Every message ``subscriber`` receives up to and including the one carrying ``marker``."""
-    got: list[Received] = []
-    # Transport.messages is an async generator: closed here, not whenever it is collected.
-    stream = typing.cast(AsyncGenerator[Received, None], subscriber.messages())
-    async with asyncio.timeout(_WAIT_S), contextlib.aclosing(stream) as messages:
-        async for message in messages:
-            got.append(message)
-            if message.payload == marker:
-                return got
-    raise AssertionError("the connection ended before the marker arrived")
 
 
 async def _refused(client: Transport) -> str:
@@ -162,7 +146,7 @@ async def test_a_node_cannot_publish_as_another_node_or_a_service(secure_grid: S
             await de.publish(topic, b"forged")  # acknowledged, and dropped
         marker = b"marker"
         await de.publish(topics.report_topic("DE"), marker)
-        got = await _until_marker(watcher, marker)
+        got = await until_marker(watcher, marker, timeout_s=_WAIT_S)
     assert [m.topic for m in got] == [topics.report_topic("DE")], f"{len(_NOT_DE)} forgeries tried"
 
 
@@ -181,7 +165,7 @@ async def test_a_certificate_outside_the_acl_can_do_nothing(secure_grid: SecureG
         await mallory.publish(topics.report_topic("DE"), b"forged")
         marker = b"marker"
         await de.publish(topics.report_topic("DE"), marker)
-        got = await _until_marker(watcher, marker)
+        got = await until_marker(watcher, marker, timeout_s=_WAIT_S)
         # A fence: mallory's acknowledgement comes after anything the broker routed to it before.
         await mallory.publish(topics.report_topic("mallory"), b"fence")
         routed_to_mallory = mallory._client._queue.qsize()
@@ -198,7 +182,7 @@ async def test_the_fusion_centre_refuses_another_origin_on_a_nodes_own_topic(
         await fusion.subscribe(topics.ALL_REPORTS)
         forged = _status("FR")
         await de.publish(topics.report_topic("DE"), forged)
-        got = await _until_marker(fusion, forged)
+        got = await until_marker(fusion, forged, timeout_s=_WAIT_S)
     assert centre.decode(got[-1]) is None
     assert centre.counters[rejected_counter("origin_mismatch")] == 1
 
@@ -228,7 +212,7 @@ async def test_a_node_cannot_read_a_grid_it_is_not_in(secure_grid: SecureGrid, r
         await other.publish(topics.report_topic(stranger), b"not for you")  # acknowledged: routed first
         marker = b"marker"
         await friend.publish(topics.report_topic(peer), marker)
-        got = await _until_marker(spy, marker)
+        got = await until_marker(spy, marker, timeout_s=_WAIT_S)
     assert [(m.topic, m.payload) for m in got] == [(topics.report_topic(peer), marker)], (
         f"{node} read {stranger}'s report"
     )

@@ -20,13 +20,11 @@ verdict waits out a quiet period.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import socket
 import ssl
-import typing
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +37,7 @@ from grid.mqtt.broker import BrokerInfo, start_broker
 from grid.mqtt.federation import CORE, Bridge, BridgeTls, FederationPlan, bridge_section, plan_federation
 from grid.mqtt.process import mosquitto_path
 from grid.mqtt.secure_federation import PROBES, SecureFederation, render_broker_acl
-from grid.mqtt.transport import Received, Transport
+from grid.mqtt.transport import Transport
 from grid.security.acl import render_grants
 from grid.security.broker_tls import SecureSetup
 from grid.security.certs import CertsLayout, issue_broker, load_authority, write_certs, write_pair
@@ -48,6 +46,7 @@ from grid.wire import topics
 from grid.wire.counters import REJECTED_PREFIX
 from grid.world.roster import Roster
 from tests.grid.app.test_federated_run import play_federated
+from tests.grid.security.markers import until_marker
 
 if TYPE_CHECKING:
     from tests.conftest import GridsimProcesses
@@ -113,18 +112,6 @@ async def _refused(client: Transport) -> None:
             pass
 
 
-async def _until_marker(subscriber: Transport, marker: bytes) -> list[Received]:
-    """Every message ``subscriber`` receives up to and including the one carrying ``marker``."""
-    got: list[Received] = []
-    stream = typing.cast(AsyncGenerator[Received, None], subscriber.messages())
-    async with asyncio.timeout(_WAIT_S), contextlib.aclosing(stream) as messages:
-        async for message in messages:
-            got.append(message)
-            if message.payload == marker:
-                return got
-    raise AssertionError("the connection ended before the marker arrived")
-
-
 async def _logged(log: Path, text: str) -> None:
     """Until ``log`` has a line containing ``text`` (bounded by _WAIT_S)."""
     async with asyncio.timeout(_WAIT_S):
@@ -178,7 +165,7 @@ async def test_a_node_certificate_publishes_on_its_home_broker_only(
             await member.publish(topics.report_topic(node), b"report")
             marker = f"marker-{name}".encode()
             await watcher.publish(topics.health_probe_topic(f"test-{name}"), marker)
-            got = [m.payload for m in await _until_marker(watcher, marker)]
+            got = [m.payload for m in await until_marker(watcher, marker, timeout_s=_WAIT_S)]
         assert got == ([b"report", marker] if name == "north" else [marker]), name
 
 
@@ -206,7 +193,7 @@ async def test_a_bridge_certificate_reads_only_what_its_bridge_forwards(
         for topic in others:
             await member.publish(topic, b"not forwarded")
         await member.publish(forwarded, b"marker")
-        got = await _until_marker(reader, b"marker")
+        got = await until_marker(reader, b"marker", timeout_s=_WAIT_S)
     assert [m.topic for m in got] == [forwarded], f"{len(others)} topics not forwarded"
 
 
@@ -227,7 +214,7 @@ async def test_a_bridge_certificate_publishes_nowhere(
                 await forger.publish(topic, b"forged")  # acknowledged, and dropped
             marker = f"marker-{name}".encode()
             await watcher.publish(topics.health_probe_topic(f"test-{name}"), marker)
-            got = await _until_marker(watcher, marker)
+            got = await until_marker(watcher, marker, timeout_s=_WAIT_S)
         assert [m.payload for m in got] == [marker], f"{name}: {len(attempts)} forgeries tried"
 
 
